@@ -1,0 +1,139 @@
+"""Allocation rules: fixed ratios and response-adaptive randomisation.
+
+Adaptive probabilities follow adaptr's semantics: proportional to
+Pr(arm is best among the active arms) ** c (c constant, or n / (2 N) after
+Thall and Wathen), with the control's share fixed, sqrt(k)-based or matched
+to the best arm, then minimum and maximum probabilities applied iteratively
+until the probabilities sum to 1. Thompson sampling assigns each patient to
+the arm whose posterior draw is largest; between looks that is the same as
+randomising with probabilities Pr(best), which is what is done here (exact,
+no sampling noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scenario.schema import Design
+
+
+@dataclass(frozen=True)
+class AllocationRule:
+    adaptive: bool
+    start: np.ndarray  # (arms,) probabilities before adaptation
+    power: float | None  # None: Thall-Wathen n / (2 N)
+    min_prob: float
+    max_prob: float
+    control: int | None
+    control_prob: float | str | None
+    burn_in: int
+    stratified: bool
+    block_size: int | None
+
+    @classmethod
+    def from_design(cls, design: Design, arm_names: list[str]) -> "AllocationRule":
+        a, k = design.allocation, len(arm_names)
+        control = arm_names.index(design.control) if design.control else None
+        if a.rule == "fixed":
+            ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arm_names], dtype=float)
+            start = ratio / ratio.sum()
+        else:
+            start = np.full(k, 1.0 / k)
+        power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
+        return cls(
+            adaptive=a.rule != "fixed", start=start, power=power, min_prob=a.min_prob, max_prob=a.max_prob,
+            control=control, control_prob=a.control_prob, burn_in=a.burn_in,
+            stratified=a.stratify_by_phenotype, block_size=a.block_size,
+        )
+
+    def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int, n_max: int) -> np.ndarray:
+        """New probabilities (trials, [phenotypes,] arms) from Pr(best) of the same shape.
+
+        `pr_best` must be computed among the arms that compete for allocation:
+        the active non-control arms when the control's share is set separately.
+        """
+        if not self.adaptive or n_analysed < self.burn_in:
+            return restrict_to_active(np.broadcast_to(self.start, pr_best.shape), active)
+        power = n_analysed / (2 * n_max) if self.power is None else self.power
+        active = np.broadcast_to(active, pr_best.shape)
+        weights = np.where(active, pr_best, 0.0) ** power
+        if self.control is None or self.control_prob is None:
+            return apply_bounds(weights, active, self.min_prob, self.max_prob, np.ones(weights.shape[:-1]))
+        is_control = np.arange(active.shape[-1]) == self.control
+        others = active & ~is_control
+        if self.control_prob == "match":
+            p = apply_bounds(weights, others, self.min_prob, self.max_prob, np.ones(weights.shape[:-1]))
+            p = np.where(is_control & active, p.max(axis=-1, keepdims=True), p)
+            return p / p.sum(axis=-1, keepdims=True)
+        if self.control_prob == "sqrt":
+            k = others.sum(axis=-1)
+            control_share = np.sqrt(k) / (np.sqrt(k) + k)
+        else:
+            control_share = np.full(weights.shape[:-1], float(self.control_prob))
+        control_share = np.where(others.any(axis=-1), control_share, 1.0)
+        p = apply_bounds(weights, others, self.min_prob, self.max_prob, 1.0 - control_share)
+        return np.where(is_control, control_share[..., None], p) * active
+
+
+def restrict_to_active(p: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Renormalise probabilities over active arms (dropped arms get 0)."""
+    p = np.where(active, p, 0.0)
+    total = p.sum(axis=-1, keepdims=True)
+    return np.divide(p, total, out=np.zeros_like(p), where=total > 0)
+
+
+def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float, hi: float, budget: np.ndarray) -> np.ndarray:
+    """Scale `weights` of the `free` arms to sum to `budget`, each within [lo, hi].
+
+    Arms pushed to a bound are fixed there and the rest rescaled, until no arm
+    violates a bound (at most one pass per arm). Arms outside `free` get 0.
+    """
+    p = np.where(free, weights, 0.0)
+    fixed = np.zeros(p.shape, bool)
+    budget = budget[..., None]
+    n_free = free.sum(axis=-1, keepdims=True)
+    for _ in range(p.shape[-1] + 1):
+        scalable = free & ~fixed
+        remaining = budget - np.where(fixed, p, 0.0).sum(axis=-1, keepdims=True)
+        mass = np.where(scalable, p, 0.0).sum(axis=-1, keepdims=True)
+        equal = remaining / np.maximum(scalable.sum(axis=-1, keepdims=True), 1)
+        scaled = np.where(mass > 0, p * remaining / np.where(mass > 0, mass, 1.0), equal)
+        p = np.where(scalable, scaled, p)
+        low = scalable & (p < lo - 1e-12)
+        high = scalable & (p > hi + 1e-12)
+        if not (low.any() or high.any()):
+            break
+        p = np.where(low, lo, np.where(high, hi, p))
+        fixed |= low | high
+    # bounds that cannot all hold (too few arms left) yield to summing to the budget
+    infeasible = (n_free * lo > budget + 1e-12) | (n_free * hi < budget - 1e-12)
+    return np.where(infeasible & free, budget / np.maximum(n_free, 1), p)
+
+
+def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Arm index for each patient from its uniform u, by inverse CDF.
+
+    probs: (trials, patients, arms); u: (trials, patients).
+    """
+    cdf = np.cumsum(probs, axis=-1)
+    cdf[..., -1] = np.where(cdf[..., -1] > 0, np.inf, cdf[..., -1])  # rounding never leaves the last arm
+    return (u[..., None] >= cdf).sum(axis=-1)
+
+
+def block_assign(start: np.ndarray, block_size: int, u: np.ndarray) -> np.ndarray:
+    """Permuted-block randomisation: each block holds the ratio exactly.
+
+    The block's arm sequence is shuffled by ranking each patient's uniform
+    within the block, so the same uniforms drive fixed and adaptive designs.
+    """
+    counts = start * block_size
+    if not np.allclose(counts, np.round(counts)):
+        raise ValueError(f"block size {block_size} does not hold the ratio {start} in whole patients")
+    base = np.repeat(np.arange(len(start)), np.round(counts).astype(int))
+    n = u.shape[-1]
+    n_blocks = -(-n // block_size)
+    padded = np.concatenate([u, np.ones(u.shape[:-1] + (n_blocks * block_size - n,))], axis=-1)
+    order = np.argsort(padded.reshape(u.shape[:-1] + (n_blocks, block_size)), axis=-1)
+    return base[order].reshape(u.shape[:-1] + (-1,))[..., :n]

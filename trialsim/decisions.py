@@ -1,0 +1,186 @@
+"""Stopping, arm dropping and arm selection at a look.
+
+Two families of rules, chosen by whether the design has a control:
+
+- Without a control (adaptr's semantics): an arm is superior when
+  Pr(best among active arms) > superiority; arms with Pr(best) < inferiority
+  are dropped, and when one arm remains it is superior; the trial stops for
+  equivalence when Pr(all active arms within the margin) > threshold.
+- With a control (sham): each active arm is judged against the control. It is
+  declared effective ("graduates", stops enrolling) when Pr(arm - control >
+  superiority_delta) > superiority; dropped as inferior when Pr(arm > control)
+  < inferiority, as futile when Pr(arm - control > futility.delta) <
+  futility.threshold, as equivalent when Pr(|arm - control| < margin) >
+  equivalence.threshold. The trial stops when no arm but the control remains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from .inference.base import Posterior
+from .scenario.schema import Design
+
+
+class Stop(IntEnum):
+    RUNNING = 0
+    SUPERIORITY = 1
+    EQUIVALENCE = 2
+    FUTILITY = 3
+    MAX = 4
+
+
+class ArmFate(IntEnum):
+    ACTIVE = 0
+    EFFECTIVE = 1
+    INFERIOR = 2
+    FUTILE = 3
+    EQUIVALENT = 4
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    control: int | None
+    superiority: np.ndarray  # (looks,)
+    superiority_delta: float
+    inferiority: np.ndarray | None
+    futility: tuple[float, float] | None  # (threshold, delta)
+    equivalence: tuple[float, float] | None  # (threshold, margin)
+    selection: str
+
+    @classmethod
+    def from_design(cls, design: Design, arm_names: list[str]) -> "DecisionRule":
+        d, n_looks = design.decisions, len(design.looks.at_patients)
+
+        def per_look(value: float | list[float] | None) -> np.ndarray | None:
+            return None if value is None else np.broadcast_to(np.asarray(value, float), (n_looks,)).copy()
+
+        return cls(
+            control=arm_names.index(design.control) if design.control else None,
+            superiority=per_look(d.superiority),
+            superiority_delta=d.superiority_delta,
+            inferiority=per_look(d.inferiority),
+            futility=(d.futility.threshold, d.futility.delta) if d.futility else None,
+            equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
+            selection=d.selection,
+        )
+
+
+@dataclass
+class TrialState:
+    """Mutable per-trial state of a batch of trials during the look loop."""
+
+    fate: np.ndarray  # (trials, arms) ArmFate
+    stop: np.ndarray  # (trials,) Stop
+    stop_look: np.ndarray  # (trials,) index of the deciding look
+    superior: np.ndarray  # (trials,) arm declared superior (no-control designs), -1 if none
+
+    @classmethod
+    def start(cls, n_trials: int, n_arms: int) -> "TrialState":
+        return cls(np.zeros((n_trials, n_arms), np.int8), np.zeros(n_trials, np.int8),
+                   np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16))
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.fate == ArmFate.ACTIVE
+
+    @property
+    def running(self) -> np.ndarray:
+        return self.stop == Stop.RUNNING
+
+
+def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int, last: bool) -> None:
+    """Apply the look's decisions to `trials` (indices of running trials) in place."""
+    if rule.control is None:
+        _decide_without_control(rule, post, state, trials, look)
+    else:
+        _decide_against_control(rule, post, state, trials, look)
+    if last:
+        still = trials[state.stop[trials] == Stop.RUNNING]
+        graduated = (state.fate[still] == ArmFate.EFFECTIVE).any(axis=1)
+        state.stop[still] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
+        state.stop_look[still] = look
+
+
+def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Stop, look: int) -> None:
+    idx = trials[mask & (state.stop[trials] == Stop.RUNNING)]
+    state.stop[idx] = reason
+    state.stop_look[idx] = look
+
+
+def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+    active = state.active[trials]
+    pb = post.prob_best(active)
+    best = pb.argmax(axis=1)
+    superior = pb.max(axis=1) > rule.superiority[look]
+    state.superior[trials[superior]] = best[superior]
+    _finish(state, trials, superior, Stop.SUPERIORITY, look)
+    fate = state.fate[trials]
+    if rule.inferiority is not None:
+        inferior = active & (pb < rule.inferiority[look]) & ~superior[:, None]
+        fate[inferior] = ArmFate.INFERIOR
+        state.fate[trials] = fate
+        one_left = ~superior & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        last_arm = (fate == ArmFate.ACTIVE).argmax(axis=1)
+        state.superior[trials[one_left]] = last_arm[one_left]
+        _finish(state, trials, one_left, Stop.SUPERIORITY, look)
+    if rule.equivalence is not None:
+        threshold, margin = rule.equivalence
+        equivalent = post.prob_all_equivalent(state.active[trials], margin) > threshold
+        _finish(state, trials, equivalent, Stop.EQUIVALENCE, look)
+
+
+def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+    control = np.full(len(trials), rule.control)
+    is_control = np.arange(state.fate.shape[1]) == rule.control
+    fate = state.fate[trials]
+    judged = (fate == ArmFate.ACTIVE) & ~is_control
+    effective = judged & (post.prob_better(control, rule.superiority_delta) > rule.superiority[look])
+    fate[effective] = ArmFate.EFFECTIVE
+    judged &= ~effective
+    if rule.inferiority is not None:
+        inferior = judged & (post.prob_better(control, 0.0) < rule.inferiority[look])
+        fate[inferior] = ArmFate.INFERIOR
+        judged &= ~inferior
+    if rule.futility is not None:
+        threshold, delta = rule.futility
+        futile = judged & (post.prob_better(control, delta) < threshold)
+        fate[futile] = ArmFate.FUTILE
+        judged &= ~futile
+    if rule.equivalence is not None:
+        threshold, margin = rule.equivalence
+        equivalent = judged & (post.prob_equivalent_to(control, margin) > threshold)
+        fate[equivalent] = ArmFate.EQUIVALENT
+    state.fate[trials] = fate
+    done = ~((fate == ArmFate.ACTIVE) & ~is_control).any(axis=1)
+    any_effective = (fate == ArmFate.EFFECTIVE).any(axis=1)
+    all_equivalent = ((fate == ArmFate.EQUIVALENT) | is_control).all(axis=1)
+    _finish(state, trials, done & any_effective, Stop.SUPERIORITY, look)
+    _finish(state, trials, done & all_equivalent, Stop.EQUIVALENCE, look)
+    _finish(state, trials, done, Stop.FUTILITY, look)
+
+
+def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> np.ndarray:
+    """The arm each trial recommends (-1 for none), after the final analysis.
+
+    final_pr_best: Pr(best) in the final analysis among the arms still in
+    contention (active, or declared effective/superior).
+    """
+    n = len(state.stop)
+    chosen = np.full(n, -1, np.int16)
+    if rule.control is None:
+        chosen = np.where(state.stop == Stop.SUPERIORITY, state.superior, chosen)
+        fallback_best = rule.selection == "best"
+    else:
+        effective = state.fate == ArmFate.EFFECTIVE
+        best_effective = np.where(effective, final_pr_best, -1.0).argmax(axis=1)
+        chosen = np.where(effective.any(axis=1), best_effective, chosen)
+        if rule.selection == "control":
+            chosen = np.where(chosen < 0, rule.control, chosen)
+        fallback_best = rule.selection == "best"
+    if fallback_best:
+        chosen = np.where(chosen < 0, final_pr_best.argmax(axis=1), chosen)
+    return chosen.astype(np.int16)

@@ -1,0 +1,87 @@
+"""A scenario in plain words (what `trialsim describe` prints)."""
+
+from __future__ import annotations
+
+from .response import effect_model, true_arm_values
+from .scenario.schema import Design, Scenario
+
+ENDPOINT_WORDS = {
+    "nrs_change": "change in NRS pain (0-10) from baseline; lower is better",
+    "responder": "responder: NRS reduced by at least {pct:.0%} of baseline; higher is better",
+    "binary": "binary event; {direction} is better",
+}
+
+
+def _endpoint(s: Scenario) -> str:
+    e = s.endpoint
+    return ENDPOINT_WORDS[e.type].format(pct=e.responder_reduction,
+                                         direction="lower" if e.lower_is_better else "higher")
+
+
+def _thresholds(value: float | list[float] | None) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "per look " + ", ".join(f"{v:g}" for v in value)
+    return f"{value:g}"
+
+
+def describe_design(name: str, d: Design) -> list[str]:
+    a, dec, looks = d.allocation, d.decisions, d.looks
+    lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
+    if a.rule == "fixed":
+        ratio = ":".join(f"{v:g}" for v in a.ratio.values()) if a.ratio else "equal"
+        blocks = f" in permuted blocks of {a.block_size}" if a.block_size else " by simple randomisation"
+        lines.append(f"    allocation: fixed, {ratio}{blocks}")
+    else:
+        power = "n/(2N) (Thall-Wathen)" if a.power == "thall_wathen" else f"{a.power:g}"
+        what = "Thompson sampling" if a.rule == "thompson" else f"proportional to Pr(best)^{power}"
+        extra = [f"burn-in {a.burn_in} patients" if a.burn_in else "",
+                 f"bounds [{a.min_prob:g}, {a.max_prob:g}]" if a.min_prob or a.max_prob < 1 else "",
+                 f"control share {a.control_prob}" if a.control_prob is not None else "",
+                 "stratified by phenotype" if a.stratify_by_phenotype else ""]
+        lines.append(f"    allocation: {what}" + "".join(f"; {e}" for e in extra if e))
+    lines.append(f"    looks when {', '.join(map(str, looks.at_patients))} patients reached the endpoint"
+                 + (f" (randomised by then: {', '.join(map(str, looks.randomised_at_looks))})" if looks.randomised_at_looks else ""))
+    if d.control:
+        lines.append(f"    each arm vs control '{d.control}': effective if Pr(arm - control > {dec.superiority_delta:g}) > "
+                     f"{_thresholds(dec.superiority)}")
+    else:
+        lines.append(f"    superiority: Pr(best) > {_thresholds(dec.superiority)}")
+    if dec.inferiority is not None:
+        lines.append(f"    drop as inferior: Pr({'arm > control' if d.control else 'best'}) < {_thresholds(dec.inferiority)}")
+    if dec.futility:
+        lines.append(f"    drop as futile: Pr(arm - control > {dec.futility.delta:g}) < {dec.futility.threshold:g}")
+    if dec.equivalence:
+        scope = "arm and control" if d.control else "all active arms"
+        lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}")
+    lines.append(f"    if no arm is superior, select: {dec.selection}; analysis: {d.analysis.engine} engine, {d.analysis.prior} prior")
+    return lines
+
+
+def describe(s: Scenario) -> str:
+    """Designs, arms and truths of a scenario in plain words."""
+    pop, log = s.population, s.logistics
+    lines = [f"Scenario {s.name}", *(["  " + s.description.strip()] if s.description else []), ""]
+    lines.append(f"Endpoint: {_endpoint(s)}, {log.endpoint_weeks:g} weeks after randomisation.")
+    ramp = f" after a {log.accrual.ramp_up_weeks:g}-week ramp-up" if log.accrual.ramp_up_weeks else ""
+    lines.append(f"Accrual {log.accrual.per_week:g} patients a week{ramp}; {log.dropout:.0%} lost before the endpoint.")
+    lines.append("Population: " + ", ".join(f"{k} {v.prevalence:.0%}" for k, v in pop.phenotypes.items())
+                 + f"; baseline NRS {pop.baseline_nrs.mean:g} (SD {pop.baseline_nrs.sd:g}) within "
+                   f"[{pop.baseline_nrs.min:g}, {pop.baseline_nrs.max:g}].")
+    lines += ["", f"Arms ({len(s.arms)}):"]
+    for arm in s.arms:
+        extra = [f"passes screening {arm.screening_pass:.0%}" if arm.screening_pass < 1 else "",
+                 "adverse events " + ", ".join(f"{k} {v:.1%}" for k, v in arm.adverse_events.items()) if arm.adverse_events else ""]
+        lines.append(f"  {arm.name} ({arm.kind.replace('_', ' ')})" + "".join(f"; {e}" for e in extra if e))
+    lines += ["", f"Truths ({len(s.truths)}), with each arm's population-level true value:"]
+    for name, truth in s.truths.items():
+        values = true_arm_values(s, effect_model(s, truth))
+        lines.append(f"  {name}: " + ", ".join(f"{a} {v:.3g}" for a, v in zip(s.arm_names, values)))
+        if truth.description:
+            lines.append(f"    {truth.description.strip()}")
+    lines += ["", f"Designs ({len(s.designs)}):"]
+    for name, design in s.designs.items():
+        lines += describe_design(name, design)
+    lines += ["", f"Simulation: {s.simulation.n_trials} trials per design and truth, seed {s.simulation.seed}."]
+    return "\n".join(lines)

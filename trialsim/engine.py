@@ -1,0 +1,205 @@
+"""The look loop of one design over a batch of trials, vectorised across trials.
+
+At each look: randomise the patients who arrived since the last look (with
+the current allocation probabilities), add the outcomes of patients who
+reached the endpoint to the sufficient statistics, ask the inference engine
+for the posterior, apply the decisions, and update the allocation. After a
+trial stops, a final analysis uses every patient randomised by then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
+from .cohort import Cohort
+from .decisions import ArmFate, DecisionRule, TrialState, decide, select_arm
+from .inference.base import LookData, Posterior
+from .scenario.schema import Design
+
+Inference = Callable[[LookData, np.ndarray], Posterior]  # (data, global trial indices) -> posterior
+
+
+@dataclass(frozen=True)
+class DesignPlan:
+    """A design compiled to arrays and rule objects."""
+
+    name: str
+    at_patients: np.ndarray  # (looks,) patients reaching the endpoint at each look
+    randomised_at: np.ndarray | None  # (looks,) explicit, else from accrual and follow-up
+    allocation: AllocationRule
+    decisions: DecisionRule
+
+    @classmethod
+    def from_design(cls, name: str, design: Design, arm_names: list[str]) -> "DesignPlan":
+        r = design.looks.randomised_at_looks
+        return cls(
+            name=name,
+            at_patients=np.asarray(design.looks.at_patients),
+            randomised_at=None if r is None else np.asarray(r),
+            allocation=AllocationRule.from_design(design, arm_names),
+            decisions=DecisionRule.from_design(design, arm_names),
+        )
+
+    @property
+    def n_max(self) -> int:
+        return int(self.at_patients[-1])
+
+
+def randomised_at_looks(plan: DesignPlan, cohort: Cohort, endpoint_weeks: float) -> np.ndarray:
+    """Patients randomised by each look, (trials, looks).
+
+    A look happens when its patient count has reached the endpoint; everyone
+    who arrived by then has been randomised (follow-up lag).
+    """
+    n_trials = cohort.arrival_week.shape[0]
+    if plan.randomised_at is not None:
+        return np.broadcast_to(plan.randomised_at, (n_trials, len(plan.at_patients))).copy()
+    arrivals = cohort.arrival_week[:, : plan.n_max]
+    look_time = arrivals[:, plan.at_patients - 1] + endpoint_weeks
+    r = np.stack([np.searchsorted(a, t, side="right") for a, t in zip(arrivals, look_time)])
+    r = np.clip(r, plan.at_patients, plan.n_max)
+    r[:, -1] = plan.n_max
+    return r
+
+
+def cell_statistics(cohort: Cohort, arm: np.ndarray, trials: np.ndarray, lo: int, hi: np.ndarray, n_arms: int) -> LookData:
+    """Sufficient statistics per trial x arm x phenotype of patients lo..hi-1 with outcome data."""
+    n_pheno = len(cohort.prevalence)
+    hi = np.broadcast_to(hi, trials.shape)
+    top = int(hi.max(initial=lo))
+    b = len(trials)
+    a = arm[trials, lo:top]
+    observed = (a >= 0) & ~cohort.dropout[trials, lo:top] & (np.arange(lo, top) < hi[:, None])
+    y = np.take_along_axis(cohort.y[trials, lo:top], np.maximum(a, 0)[..., None], axis=-1)[..., 0]
+    x = cohort.baseline_nrs[trials, lo:top]
+    cell = (np.arange(b)[:, None] * n_arms + a) * n_pheno + cohort.phenotype[trials, lo:top]
+    cell = np.where(observed, cell, b * n_arms * n_pheno).ravel()
+    size = b * n_arms * n_pheno + 1
+
+    def total(weights: np.ndarray | None) -> np.ndarray:
+        w = None if weights is None else weights.ravel()
+        return np.bincount(cell, weights=w, minlength=size)[:-1].reshape(b, n_arms, n_pheno).astype(float)
+
+    return LookData(total(None), total(y), total(y * y), total(x), total(x * x), total(x * y),
+                    cohort.binary, cohort.prevalence)
+
+
+def add(a: LookData, b: LookData) -> LookData:
+    return LookData(a.n + b.n, a.sum_y + b.sum_y, a.sum_y2 + b.sum_y2, a.sum_x + b.sum_x, a.sum_x2 + b.sum_x2,
+                    a.sum_xy + b.sum_xy, a.binary, a.prevalence)
+
+
+def by_phenotype(data: LookData) -> LookData:
+    """Each trial x phenotype as its own 'trial' with one phenotype, for stratified allocation."""
+    b, k, p = data.n.shape
+
+    def split(v: np.ndarray) -> np.ndarray:
+        return v.transpose(0, 2, 1).reshape(b * p, k, 1)
+
+    return LookData(split(data.n), split(data.sum_y), split(data.sum_y2), split(data.sum_x), split(data.sum_x2),
+                    split(data.sum_xy), data.binary, np.ones(1))
+
+
+@dataclass
+class DesignResult:
+    """Per-trial outcome of one design on one batch (arrays over trials)."""
+
+    arm: np.ndarray  # (trials, patients) assigned arm, -1 if never randomised
+    size: np.ndarray
+    state: TrialState
+    estimate: np.ndarray  # (trials, arms) final posterior mean, internal scale
+    final_pr_best: np.ndarray
+    selected: np.ndarray
+    final_data: LookData
+    alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
+
+
+def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_weeks: float,
+               infer_by_phenotype: Inference | None = None) -> DesignResult:
+    """Run one design on every trial of the cohort."""
+    n_trials = cohort.arrival_week.shape[0]
+    n_arms = cohort.y.shape[-1]
+    n_pheno = len(cohort.prevalence)
+    alloc, rule = plan.allocation, plan.decisions
+    r = randomised_at_looks(plan, cohort, endpoint_weeks)
+    arm = np.full((n_trials, plan.n_max), -1, np.int16)
+    blocks = (block_assign(alloc.start, alloc.block_size, cohort.u_randomise[:, : plan.n_max])
+              if alloc.block_size else None)
+    probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
+    state = TrialState.start(n_trials, n_arms)
+    history = np.full((n_trials, len(plan.at_patients), n_arms), np.nan)
+    data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), cohort.binary, cohort.prevalence)
+    prev_r = np.zeros(n_trials, np.int64)
+    prev_n = 0
+    last = len(plan.at_patients) - 1
+    for look, n_look in enumerate(plan.at_patients):
+        idx = np.flatnonzero(state.running)
+        if idx.size == 0:
+            break
+        _randomise_between_looks(arm, cohort, idx, prev_r[idx], r[idx, look], probs, blocks, state)
+        new = cell_statistics(cohort, arm, idx, prev_n, np.full(idx.size, n_look), n_arms)
+        data = _scatter_add(data, idx, new)
+        look_data = data.take(idx)
+        post = infer(look_data, cohort.trials[idx])
+        decide(rule, post, state, idx, look, look == last)
+        still = state.running[idx]
+        if still.any():
+            run_idx = idx[still]
+            competing = _competing(state.active[idx], alloc)
+            if alloc.stratified and alloc.adaptive:
+                split_post = (infer_by_phenotype or infer)(by_phenotype(look_data.take(still)), cohort.trials[run_idx])
+                pb = split_post.prob_best(np.repeat(competing[still], n_pheno, axis=0)).reshape(run_idx.size, n_pheno, n_arms)
+            elif alloc.adaptive:
+                pb = post.prob_best(competing)[still][:, None, :]
+            else:
+                pb = alloc.start[None, None, :]
+            pb = np.broadcast_to(pb, (run_idx.size, n_pheno, n_arms))
+            probs[run_idx] = alloc.update(pb, state.active[run_idx][:, None, :], int(n_look), plan.n_max)
+            history[run_idx, look] = (probs[run_idx] * cohort.prevalence[:, None]).sum(axis=1)
+        prev_r[idx] = r[idx, look]
+        prev_n = int(n_look)
+    size = r[np.arange(n_trials), state.stop_look]
+    final = cell_statistics(cohort, arm, np.arange(n_trials), 0, size, n_arms)
+    final_post = infer(final, cohort.trials)
+    contention = state.active | (state.fate == ArmFate.EFFECTIVE)
+    final_pr_best = final_post.prob_best(contention)
+    return DesignResult(
+        arm=arm, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
+        selected=select_arm(rule, state, final_pr_best), final_data=final, alloc_history=history,
+    )
+
+
+def _competing(active: np.ndarray, alloc: AllocationRule) -> np.ndarray:
+    """Arms whose Pr(best) drives allocation: active ones, minus a control with its own share."""
+    if alloc.control is not None and alloc.control_prob is not None:
+        active = active.copy()
+        active[:, alloc.control] = False
+    return active
+
+
+def _scatter_add(data: LookData, idx: np.ndarray, new: LookData) -> LookData:
+    for name in ("n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"):
+        getattr(data, name)[idx] += getattr(new, name)
+    return data
+
+
+def _randomise_between_looks(arm: np.ndarray, cohort: Cohort, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                             probs: np.ndarray, blocks: np.ndarray | None, state: TrialState) -> None:
+    """Assign arms to patients lo..hi-1 of each running trial (in place)."""
+    start, stop = int(lo.min()), int(hi.max())
+    if stop <= start:
+        return
+    cols = np.arange(start, stop)
+    todo = (cols >= lo[:, None]) & (cols < hi[:, None])
+    phenotype = cohort.phenotype[idx, start:stop]
+    p = np.take_along_axis(probs[idx], phenotype[..., None].astype(np.intp), axis=1)  # (trials, patients, arms)
+    p = restrict_to_active(p, state.active[idx][:, None, :])
+    new = randomise(p, cohort.u_randomise[idx, start:stop])
+    if blocks is not None:  # blocks hold while every arm is still randomised
+        intact = state.active[idx].all(axis=1)[:, None]
+        new = np.where(intact, blocks[idx, start:stop], new)
+    arm[idx, start:stop] = np.where(todo, new, arm[idx, start:stop])

@@ -1,0 +1,105 @@
+"""What every inference engine receives and returns.
+
+The engine hands an inference engine the data of a look as sufficient
+statistics per trial x arm x phenotype (`LookData`), always on the internal
+"higher is better" scale (the engine flips lower-is-better outcomes before
+they get here). The inference engine returns a `Posterior`: an object that
+answers the questions decisions and allocation ask, vectorised over trials.
+
+Two implementations exist: `exact.GridPosterior` (conjugate posteriors,
+probabilities by quadrature, no Monte Carlo noise) and `DrawsPosterior`
+below (any engine that produces posterior draws of the per-arm parameter,
+such as the PyMC models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LookData:
+    """Sufficient statistics of the outcome data available at one look.
+
+    Every array has shape (trials, arms, phenotypes). `y` is the outcome on
+    the internal scale (higher is better; 0/1 for binary endpoints), `x` the
+    baseline NRS (for covariate-adjusted models).
+    """
+
+    n: np.ndarray
+    sum_y: np.ndarray
+    sum_y2: np.ndarray
+    sum_x: np.ndarray
+    sum_x2: np.ndarray
+    sum_xy: np.ndarray
+    binary: bool
+    prevalence: np.ndarray  # (phenotypes,) population shares, for marginal effects
+
+    def per_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(n, sum_y, sum_y2) pooled over phenotypes, each (trials, arms)."""
+        return self.n.sum(-1), self.sum_y.sum(-1), self.sum_y2.sum(-1)
+
+    def take(self, trials: np.ndarray) -> "LookData":
+        """The same statistics for a subset of trials (index or mask)."""
+        return LookData(
+            self.n[trials], self.sum_y[trials], self.sum_y2[trials], self.sum_x[trials],
+            self.sum_x2[trials], self.sum_xy[trials], self.binary, self.prevalence,
+        )
+
+
+class Posterior(Protocol):
+    """Posterior of the per-arm parameter theta (trials x arms), higher is better.
+
+    `active` masks are (trials, arms) booleans; arms outside the mask are
+    ignored and get probability 0 where a per-arm probability is returned.
+    `control` is an integer array (trials,) of the comparator arm index.
+    """
+
+    def mean(self) -> np.ndarray:
+        """Posterior mean of theta, (trials, arms)."""
+
+    def prob_best(self, active: np.ndarray) -> np.ndarray:
+        """Pr(arm k has the largest theta among active arms), (trials, arms)."""
+
+    def prob_better(self, control: np.ndarray, delta: float) -> np.ndarray:
+        """Pr(theta_k - theta_control > delta), (trials, arms)."""
+
+    def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
+        """Pr(max - min of theta over active arms < margin), (trials,)."""
+
+    def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
+        """Pr(|theta_k - theta_control| < margin), (trials, arms)."""
+
+
+@dataclass(frozen=True)
+class DrawsPosterior:
+    """A `Posterior` from draws of theta with shape (trials, draws, arms)."""
+
+    draws: np.ndarray
+
+    def mean(self) -> np.ndarray:
+        return self.draws.mean(axis=1)
+
+    def prob_best(self, active: np.ndarray) -> np.ndarray:
+        masked = np.where(active[:, None, :], self.draws, -np.inf)
+        best = masked.argmax(axis=2)  # (trials, draws)
+        n_arms = self.draws.shape[2]
+        counts = (best[:, :, None] == np.arange(n_arms)).mean(axis=1)
+        return np.where(active, counts, 0.0)
+
+    def _control_draws(self, control: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(self.draws, control[:, None, None], axis=2)
+
+    def prob_better(self, control: np.ndarray, delta: float) -> np.ndarray:
+        return (self.draws - self._control_draws(control) > delta).mean(axis=1)
+
+    def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
+        hi = np.where(active[:, None, :], self.draws, -np.inf).max(axis=2)
+        lo = np.where(active[:, None, :], self.draws, np.inf).min(axis=2)
+        return (hi - lo < margin).mean(axis=1)
+
+    def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
+        return (np.abs(self.draws - self._control_draws(control)) < margin).mean(axis=1)

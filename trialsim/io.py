@@ -1,0 +1,61 @@
+"""Writers for a run's outputs: trials.nc, oc.csv, oc.md. Every write is atomic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary file in the same folder, then rename over `path`.
+
+    A killed process leaves either the old file or the new one, never half of one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> None:
+    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+
+
+def write_oc_csv(table: pd.DataFrame, path: Path) -> None:
+    atomic_write(path, lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+
+
+def _cell(est: float, se: float) -> str:
+    if np.isnan(est):
+        return "-"
+    return f"{est:.4g}" if np.isnan(se) else f"{est:.4g} ({se:.2g})"
+
+
+def oc_markdown(table: pd.DataFrame, title: str) -> str:
+    """One table per truth: metrics as rows, designs side by side, 'estimate (MCSE)'."""
+    lines = [f"# Operating characteristics: {title}", "", "Each cell: estimate (Monte Carlo SE).", ""]
+    designs = list(dict.fromkeys(table["design"]))
+    for truth, part in table.groupby("truth", sort=False):
+        lines += [f"## Truth: {truth}", "", "| metric | " + " | ".join(designs) + " |",
+                  "|---|" + "---|" * len(designs)]
+        for metric, rows in part.groupby("metric", sort=False):
+            by_design = {r.design: _cell(r.estimate, r.mcse) for r in rows.itertuples()}
+            lines.append(f"| {metric} | " + " | ".join(by_design.get(d, "-") for d in designs) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_oc_markdown(table: pd.DataFrame, path: Path, title: str) -> None:
+    text = oc_markdown(table, title)
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))

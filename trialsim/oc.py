@@ -1,0 +1,180 @@
+"""Operating characteristics with Monte Carlo standard errors.
+
+One long table: design, truth, metric, estimate, mcse. Metric names follow
+adaptr's `check_performance()` where the meaning is the same (size_*,
+sum_ys_*, ratio_ys_*, prob_superior, prob_equivalence, prob_futility,
+prob_max, prob_conclusive, prob_select_arm_<arm>, prob_select_none, rmse,
+mae, rmse_te, mae_te, idp), plus sham-controlled and allocation metrics.
+
+Monte Carlo SEs are analytic: binomial for proportions, sd / sqrt(n) for
+means, the delta method for RMSE and IDP, and the order-statistic
+(binomial) interval for quantiles. Estimates on the endpoint's own scale;
+"best" means best in the endpoint's direction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .decisions import ArmFate, Stop
+from .response import to_internal
+from .scenario import Scenario
+
+COLUMNS = ["design", "truth", "metric", "estimate", "mcse"]
+QUANTILES = {"median": 0.5, "p25": 0.25, "p75": 0.75, "p0": 0.0, "p100": 1.0}
+
+
+def proportion(x: np.ndarray) -> tuple[float, float]:
+    x = np.asarray(x, float)
+    n = x.size
+    if n == 0:
+        return np.nan, np.nan
+    p = x.mean()
+    return p, float(np.sqrt(p * (1 - p) / n))
+
+
+def mean(x: np.ndarray) -> tuple[float, float]:
+    x = np.asarray(x, float)
+    if x.size == 0:
+        return np.nan, np.nan
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else np.nan
+
+
+def quantile(x: np.ndarray, q: float) -> tuple[float, float]:
+    """Sample quantile and its MCSE from the 95% order-statistic interval / (2 x 1.96)."""
+    x = np.sort(np.asarray(x, float))
+    n = x.size
+    if n == 0:
+        return np.nan, np.nan
+    est = float(np.quantile(x, q))
+    if q in (0.0, 1.0):
+        return est, np.nan  # extremes have no useful normal-theory SE
+    half = 1.96 * np.sqrt(n * q * (1 - q))
+    lo, hi = int(np.clip(np.floor(n * q - half), 0, n - 1)), int(np.clip(np.ceil(n * q + half), 0, n - 1))
+    return est, float((x[hi] - x[lo]) / (2 * 1.96))
+
+
+def rmse(err: np.ndarray) -> tuple[float, float]:
+    err = np.asarray(err, float)
+    if err.size < 2:
+        return np.nan, np.nan
+    msq, se_msq = mean(err**2)
+    r = np.sqrt(msq)
+    return float(r), float(se_msq / (2 * r)) if r > 0 else np.nan
+
+
+def distribution(name: str, x: np.ndarray) -> list[tuple[str, float, float]]:
+    rows = [(f"{name}_mean", *mean(x)), (f"{name}_sd", float(np.std(x, ddof=1)) if x.size > 1 else np.nan,
+                                         float(np.std(x, ddof=1) / np.sqrt(2 * (x.size - 1))) if x.size > 1 else np.nan)]
+    rows += [(f"{name}_{label}", *quantile(x, q)) for label, q in QUANTILES.items()]
+    return rows
+
+
+def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values: np.ndarray) -> list[tuple[str, float, float]]:
+    """Every metric of one design under one truth; `cell` has dims (trial, arm, ...)."""
+    arms = scenario.arm_names
+    endpoint = scenario.endpoint
+    n = cell.sizes["trial"]
+    size = cell["size"].values
+    reason = cell["stop_reason"].values
+    fate = cell["arm_fate"].values
+    selected = cell["selected_arm"].values
+    estimate = cell["estimate"].values
+    n_arm = cell["n_randomised"].values
+    rows: list[tuple[str, float, float]] = []
+    rows += distribution("size", size)
+    rows += distribution("sum_ys", cell["sum_ys"].values)
+    analysed = cell["n_analysed_total"].values
+    rows += distribution("ratio_ys", cell["sum_ys"].values / np.maximum(analysed, 1))
+    superior, equivalent, futile = reason == Stop.SUPERIORITY, reason == Stop.EQUIVALENCE, reason == Stop.FUTILITY
+    rows += [
+        ("prob_conclusive", *proportion(superior | equivalent | futile)),
+        ("prob_superior", *proportion(superior)),
+        ("prob_equivalence", *proportion(equivalent)),
+        ("prob_futility", *proportion(futile)),
+        ("prob_max", *proportion(reason == Stop.MAX)),
+    ]
+    rows += [(f"prob_select_arm_{a}", *proportion(selected == i)) for i, a in enumerate(arms)]
+    rows += [("prob_select_none", *proportion(selected < 0))]
+
+    # Accuracy of the selected arm's estimate, over trials that selected an arm
+    chosen = selected >= 0
+    sel_idx = np.maximum(selected, 0)
+    sel_err = (np.take_along_axis(estimate, sel_idx[:, None], 1)[:, 0] - true_values[sel_idx])[chosen]
+    rows += [("rmse", *rmse(sel_err)), ("mae", *quantile(np.abs(sel_err), 0.5))]
+    if control:
+        c = arms.index(control)
+        te = chosen & (selected != c)
+        sel_estimate = np.take_along_axis(estimate, sel_idx[:, None], 1)[:, 0]
+        te_err = ((sel_estimate - estimate[:, c]) - (true_values[sel_idx] - true_values[c]))[te]
+        rows += [("rmse_te", *rmse(te_err)), ("mae_te", *quantile(np.abs(te_err), 0.5))]
+    else:
+        rows += [("rmse_te", np.nan, np.nan), ("mae_te", np.nan, np.nan)]
+
+    internal = to_internal(endpoint, true_values)
+    best, worst = internal.max(), internal.min()
+    if best > worst + 1e-12 and chosen.any():
+        v = (internal[sel_idx][chosen] - worst) / (best - worst) * 100
+        rows.append(("idp", *mean(v)))
+    else:
+        rows.append(("idp", np.nan, np.nan))
+
+    # Sham-controlled: each arm declared effective vs the control; any arm (family-wise under the null)
+    if control:
+        effective = fate == ArmFate.EFFECTIVE
+        rows += [(f"prob_effective_{a}", *proportion(effective[:, i])) for i, a in enumerate(arms) if a != control]
+        rows.append(("prob_any_effective", *proportion(effective.any(axis=1))))
+
+    # Patients, allocation, responders per arm
+    share = n_arm / np.maximum(size, 1)[:, None]
+    responders = cell["responders"].values
+    for i, a in enumerate(arms):
+        rows += [(f"n_{a}_mean", *mean(n_arm[:, i])), (f"alloc_{a}", *mean(share[:, i])),
+                 (f"responders_{a}_mean", *mean(responders[:, i]))]
+    total_resp = responders.sum(axis=1)
+    rows.append(("responders_mean", *mean(total_resp)))
+
+    # Estimation accuracy per arm (final analysis, every trial)
+    for i, a in enumerate(arms):
+        err = estimate[:, i] - true_values[i]
+        rows += [(f"bias_{a}", *mean(err)), (f"rmse_{a}", *rmse(err))]
+
+    # Patients on the truly best arm, when one arm is uniquely best
+    order = np.argsort(internal)[::-1]
+    if internal[order[0]] > internal[order[1]] + 1e-12:
+        b = order[0]
+        inferior = internal < internal[b] - 1e-12
+        rows += [
+            ("prob_select_best", *proportion(selected == b)),
+            ("share_on_best_mean", *mean(share[:, b])),
+            ("prob_more_on_inferior", *proportion((n_arm[:, inferior] > n_arm[:, [b]]).any(axis=1))),
+        ]
+    rows += distribution("duration_weeks", cell["duration_weeks"].values)
+    ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
+    rows += [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
+    look = cell["stop_look"].values
+    n_looks = len(scenario.designs[str(cell["design"].values)].looks.at_patients)
+    rows += [(f"prob_stop_look_{j + 1}", *proportion(look == j)) for j in range(n_looks)]
+    return rows
+
+
+def oc_table(scenario: Scenario, ds: xr.Dataset) -> pd.DataFrame:
+    """The operating-characteristic table of a run: one row per design, truth and metric."""
+    records = []
+    for design in ds["design"].values:
+        control = str(ds["control_arm"].sel(design=design).values)
+        for truth in ds["truth"].values:
+            cell = ds.sel(design=design, truth=truth)
+            for metric, est, se in cell_metrics(scenario, cell, control, ds["true_value"].sel(truth=truth).values):
+                records.append((str(design), str(truth), metric, est, se))
+    return pd.DataFrame.from_records(records, columns=COLUMNS)
+
+
+def z_score(ours: float, se_ours: float, theirs: float, se_theirs: float) -> float:
+    """Agreement of two Monte Carlo estimates: (ours - theirs) / combined SE."""
+    return float((ours - theirs) / np.sqrt(se_ours**2 + se_theirs**2))
+
+
+__all__ = ["oc_table", "z_score", "proportion", "mean", "quantile", "rmse"]

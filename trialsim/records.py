@@ -1,0 +1,130 @@
+"""Per-trial records of one chunk -> labelled arrays, and chunks -> xarray Dataset.
+
+Dims: truth, design, trial, arm, phenotype, look, adverse_event. Variables
+are never named like a dim. Codes (stop reasons, arm fates) are documented in
+each variable's attrs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from .cohort import Cohort, adverse_event_types
+from .decisions import ArmFate, Stop
+from .engine import DesignResult
+from .response import from_internal
+from .scenario.schema import Scenario
+
+TRIAL_DIMS = ("truth", "design", "trial")
+# name -> dims after (truth, design, trial); the contract of a chunk's records
+VARIABLES: dict[str, tuple[str, ...]] = {
+    "size": (),
+    "duration_weeks": (),
+    "stop_reason": (),
+    "stop_look": (),
+    "selected_arm": (),
+    "sum_ys": (),
+    "n_analysed_total": (),
+    "n_randomised": ("arm",),
+    "n_analysed": ("arm",),
+    "responders": ("arm",),
+    "estimate": ("arm",),
+    "final_pr_best": ("arm",),
+    "arm_fate": ("arm",),
+    "n_by_phenotype": ("arm", "phenotype"),
+    "adverse_events": ("arm", "adverse_event"),
+    "allocation": ("look", "arm"),
+}
+
+
+def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, keep_history: bool) -> dict[str, np.ndarray]:
+    """The per-trial record arrays of one design on one chunk of one truth."""
+    n_trials, n_arms = result.estimate.shape
+    arm = result.arm
+    randomised = arm >= 0
+    one_hot = (arm[..., None] == np.arange(n_arms)) & randomised[..., None]  # (trials, patients, arms)
+    n_max = arm.shape[1]
+    observed = one_hot & ~cohort.dropout[:, :n_max, None]
+    responders = (observed & cohort.responder[:, :n_max]).sum(axis=1)
+    adverse = (one_hot[..., None] & cohort.adverse[:, :n_max]).sum(axis=1)
+    y_internal = np.take_along_axis(cohort.y[:, :n_max], np.maximum(arm, 0)[..., None], axis=-1)[..., 0]
+    y = from_internal(scenario.endpoint, y_internal)
+    sum_ys = np.where(observed.any(axis=-1), y, 0.0).sum(axis=1)
+    n_pheno = len(cohort.prevalence)
+    by_pheno = (one_hot[..., None] & (cohort.phenotype[:, :n_max, None, None] == np.arange(n_pheno))).sum(axis=1)
+    last_patient = np.maximum(result.size - 1, 0)
+    duration = cohort.arrival_week[np.arange(n_trials), last_patient] + scenario.logistics.endpoint_weeks
+    allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
+    return {
+        "size": result.size.astype(np.int32),
+        "duration_weeks": duration,
+        "stop_reason": result.state.stop.astype(np.int8),
+        "stop_look": result.state.stop_look.astype(np.int16),
+        "selected_arm": result.selected.astype(np.int16),
+        "sum_ys": sum_ys,
+        "n_analysed_total": observed.sum(axis=(1, 2)).astype(np.int32),
+        "n_randomised": one_hot.sum(axis=1).astype(np.int32),
+        "n_analysed": observed.sum(axis=1).astype(np.int32),
+        "responders": responders.astype(np.int32),
+        "estimate": from_internal(scenario.endpoint, result.estimate),
+        "final_pr_best": result.final_pr_best,
+        "arm_fate": result.state.fate.astype(np.int8),
+        "n_by_phenotype": by_pheno.astype(np.int32),
+        "adverse_events": adverse.astype(np.int32),
+        "allocation": allocation,
+    }
+
+
+@dataclass(frozen=True)
+class ChunkRecords:
+    """Records of trials [start, stop) for every truth and design: name -> array (truth, design, trial, ...)."""
+
+    start: int
+    stop: int
+    arrays: dict[str, np.ndarray]
+
+
+def stack_chunk(per_cell: dict[tuple[str, str], dict[str, np.ndarray]], truths: list[str], designs: list[str]) -> dict[str, np.ndarray]:
+    """(truth, design) -> records  ==>  name -> array with leading (truth, design) dims."""
+    out: dict[str, np.ndarray] = {}
+    for name in VARIABLES:
+        # designs may have different numbers of looks: pad the look axis with NaN
+        cells = [[per_cell[(t, d)][name] for d in designs] for t in truths]
+        if name == "allocation":
+            width = max(c.shape[1] for row in cells for c in row)
+            cells = [[np.pad(c, ((0, 0), (0, width - c.shape[1]), (0, 0)), constant_values=np.nan) for c in row] for row in cells]
+        out[name] = np.stack([np.stack(row) for row in cells])
+    return out
+
+
+def to_dataset(scenario: Scenario, chunks: list[ChunkRecords], truths: list[str], designs: list[str],
+               true_values: np.ndarray, attrs: dict[str, str]) -> xr.Dataset:
+    """Concatenate chunks (in trial order) into the labelled per-trial Dataset."""
+    chunks = sorted(chunks, key=lambda c: c.start)
+    data_vars = {}
+    for name, extra in VARIABLES.items():
+        values = np.concatenate([c.arrays[name] for c in chunks], axis=2)
+        data_vars[name] = (TRIAL_DIMS + extra, values)
+    n_trials = chunks[-1].stop if chunks else 0
+    ds = xr.Dataset(
+        data_vars,
+        coords={
+            "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": scenario.arm_names,
+            "phenotype": scenario.phenotype_names, "adverse_event": adverse_event_types(scenario),
+            "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
+        },
+    )
+    ds["true_value"] = (("truth", "arm"), true_values)
+    ds["control_arm"] = ("design", [scenario.designs[d].control or "" for d in designs])
+    ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
+    ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
+    ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected"
+    ds["stop_look"].attrs["codes"] = "0-based index of the look at which the trial stopped"
+    ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({scenario.endpoint.type})"
+    ds["estimate"].attrs["description"] = "posterior mean in the final analysis, endpoint scale"
+    ds["allocation"].attrs["description"] = "allocation probabilities after each look (kept with --history)"
+    ds.attrs.update(attrs)
+    return ds

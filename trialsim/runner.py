@@ -1,0 +1,128 @@
+"""Many trials: chunks of trials, each simulated under every truth and design.
+
+A chunk is the unit of work sent to an executor. It draws its trials' random
+numbers from per-trial streams (cohort.trial_stream), so results do not
+depend on how trials are chunked or which worker runs them: same seed, same
+results, bit for bit, for any number of workers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .cohort import build_cohort, draw_raw
+from .engine import DesignPlan, run_design
+from .inference.engines import make_inference
+from .records import ChunkRecords, design_records, stack_chunk, to_dataset
+from .response import effect_model, true_arm_values
+from .scenario import Scenario, scenario_hash, scenario_json
+
+DEFAULT_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    n_trials: int
+    seed: int
+    chunk_size: int = DEFAULT_CHUNK
+    keep_history: bool = False
+    engine: str | None = None  # overrides every design's analysis.engine
+
+    def chunks(self) -> list[tuple[int, int]]:
+        return [(lo, min(lo + self.chunk_size, self.n_trials)) for lo in range(0, self.n_trials, self.chunk_size)]
+
+
+def max_patients(scenario: Scenario) -> int:
+    return max(d.looks.at_patients[-1] for d in scenario.designs.values())
+
+
+def simulate_chunk(scenario: Scenario, settings: RunSettings, start: int, stop: int) -> ChunkRecords:
+    """Simulate trials [start, stop) under every truth and design."""
+    trials = np.arange(start, stop)
+    raw = draw_raw(scenario, settings.seed, trials, max_patients(scenario))
+    per_cell = {}
+    for tname, truth in scenario.truths.items():
+        cohort = build_cohort(scenario, effect_model(scenario, truth), raw)
+        for dname, design in scenario.designs.items():
+            plan = DesignPlan.from_design(dname, design, scenario.arm_names)
+            infer, infer_split = make_inference(scenario, dname, settings.engine, settings.seed)
+            result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, infer_split)
+            per_cell[(tname, dname)] = design_records(scenario, cohort, result, settings.keep_history)
+    return ChunkRecords(start, stop, stack_chunk(per_cell, list(scenario.truths), list(scenario.designs)))
+
+
+def iter_chunks(scenario: Scenario, settings: RunSettings, todo: list[tuple[int, int]],
+                workers: int = 1, executor: Executor | None = None) -> Iterator[ChunkRecords]:
+    """Yield chunk records as they finish (order not guaranteed with several workers)."""
+    if executor is None and workers <= 1:
+        for lo, hi in todo:
+            yield simulate_chunk(scenario, settings, lo, hi)
+        return
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(simulate_chunk, scenario, settings, lo, hi) for lo, hi in todo]
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)
+
+
+def provenance(scenario: Scenario, settings: RunSettings) -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {p: md.version(p) for p in ("numpy", "scipy", "xarray")}
+    return {
+        "scenario_name": scenario.name,
+        "scenario_json": scenario_json(scenario),
+        "scenario_hash": scenario_hash(scenario),
+        "seed": str(settings.seed),
+        "n_trials": str(settings.n_trials),
+        "engine_override": settings.engine or "",
+        "trialsim_version": __version__,
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+    }
+
+
+def true_values(scenario: Scenario) -> np.ndarray:
+    return np.stack([true_arm_values(scenario, effect_model(scenario, t)) for t in scenario.truths.values()])
+
+
+def simulate(scenario: Scenario, n_trials: int | None = None, seed: int | None = None, workers: int = 1,
+             chunk_size: int = DEFAULT_CHUNK, keep_history: bool = False, engine: str | None = None,
+             executor: Executor | None = None, on_chunk: Callable[[ChunkRecords], None] | None = None) -> xr.Dataset:
+    """Simulate every design under every truth; the per-trial records as a Dataset.
+
+    The Python entry point behind `trialsim run`. `on_chunk` is called as each
+    chunk finishes (progress bars, checkpoints).
+    """
+    settings = RunSettings(
+        n_trials=n_trials or scenario.simulation.n_trials,
+        seed=scenario.simulation.seed if seed is None else seed,
+        chunk_size=chunk_size, keep_history=keep_history, engine=engine,
+    )
+    began = time.perf_counter()
+    chunks = []
+    for chunk in iter_chunks(scenario, settings, settings.chunks(), workers, executor):
+        chunks.append(chunk)
+        if on_chunk:
+            on_chunk(chunk)
+    return finish(scenario, settings, chunks, time.perf_counter() - began)
+
+
+def finish(scenario: Scenario, settings: RunSettings, chunks: list[ChunkRecords], elapsed: float) -> xr.Dataset:
+    ds = to_dataset(scenario, chunks, list(scenario.truths), list(scenario.designs), true_values(scenario),
+                    provenance(scenario, settings))
+    ds.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    ds.attrs["elapsed_seconds"] = f"{elapsed:.3f}"
+    return ds

@@ -1,0 +1,109 @@
+"""Rules that span several parts of a scenario, checked after the types.
+
+Each check yields `(path, message)` pairs so that every problem in a file is
+reported at once, with the path of the field to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .schema import Design, Scenario, Truth
+
+Problem = tuple[str, str]
+
+IMPLANTED_KINDS = {"sham_implanted", "scs_conventional", "scs_10khz", "scs_closed_loop", "dbs_open_loop", "dbs_closed_loop"}
+
+
+def check_scenario(s: Scenario) -> list[Problem]:
+    """Every cross-field problem of a type-valid scenario."""
+    problems: list[Problem] = []
+    names = s.arm_names
+    if len(names) < 2:
+        problems.append(("arms", "a trial needs at least 2 arms"))
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            problems.append((f"arms[{i}].name", f"arm name '{name}' is used twice"))
+    for i, arm in enumerate(s.arms):
+        if arm.screening_pass < 1.0 and arm.kind not in IMPLANTED_KINDS | {"custom"}:
+            problems.append((f"arms[{i}].screening_pass", f"screening applies to implanted arms; kind '{arm.kind}' has none"))
+    if not s.truths:
+        problems.append(("truths", "at least one truth is needed"))
+    if not s.designs:
+        problems.append(("designs", "at least one design is needed"))
+    for tname, truth in s.truths.items():
+        problems += list(_check_truth(s, f"truths.{tname}", truth))
+    for dname, design in s.designs.items():
+        problems += list(_check_design(s, f"designs.{dname}", design))
+    return problems
+
+
+def _unknown(kind: str, name: str, valid: list[str]) -> str:
+    from .load import closest
+
+    hint = closest(name, valid)
+    return f"unknown {kind} '{name}'" + (f" (did you mean '{hint}'?)" if hint else f"; valid: {', '.join(valid)}")
+
+
+def _check_truth(s: Scenario, path: str, truth: Truth) -> Iterator[Problem]:
+    names, phenos = s.arm_names, s.phenotype_names
+    for arm in truth.arms:
+        if arm not in names:
+            yield f"{path}.arms.{arm}", _unknown("arm", arm, names)
+    for arm in names:
+        if arm not in truth.arms:
+            yield f"{path}.arms", f"arm '{arm}' has no truth; give every arm an effect"
+    binary = s.endpoint.type == "binary"
+    for arm, at in truth.arms.items():
+        p = f"{path}.arms.{arm}"
+        if binary and at.rate is None:
+            yield p, "endpoint type 'binary' needs 'rate' for every arm"
+        if binary and (at.nonspecific is not None or at.specific != 0.0):
+            yield p, "endpoint type 'binary' takes 'rate', not nonspecific/specific"
+        if not binary and at.rate is not None:
+            yield f"{p}.rate", f"'rate' applies to endpoint type 'binary'; give nonspecific/specific NRS change for '{s.endpoint.type}'"
+        if not binary and at.nonspecific is None:
+            yield f"{p}.nonspecific", "missing: the mean change in NRS shared with sham (e.g. -2.2)"
+        for field in ("specific", "rate"):
+            value = getattr(at, field)
+            if isinstance(value, dict):
+                for ph in value:
+                    if ph not in phenos:
+                        yield f"{p}.{field}.{ph}", _unknown("phenotype", ph, phenos)
+
+
+def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
+    names = s.arm_names
+    if d.control is not None and d.control not in names:
+        yield f"{path}.control", _unknown("arm", d.control, names)
+    a = d.allocation
+    if a.ratio is not None:
+        for arm in a.ratio:
+            if arm not in names:
+                yield f"{path}.allocation.ratio.{arm}", _unknown("arm", arm, names)
+        for arm in names:
+            if arm not in a.ratio:
+                yield f"{path}.allocation.ratio", f"arm '{arm}' has no ratio; give every arm one"
+        if a.rule != "fixed":
+            yield f"{path}.allocation.ratio", "ratio applies to rule 'fixed'; adaptive rules start equal"
+    k = len(names)
+    if a.min_prob * k > 1 + 1e-9:
+        yield f"{path}.allocation.min_prob", f"{a.min_prob} x {k} arms exceeds 1; lower it below {1 / k:.3f}"
+    if a.max_prob * k < 1 - 1e-9:
+        yield f"{path}.allocation.max_prob", f"{a.max_prob} x {k} arms is below 1; raise it above {1 / k:.3f}"
+    if a.control_prob is not None and d.control is None:
+        yield f"{path}.allocation.control_prob", "needs a control arm: set design.control"
+    if a.rule == "fixed" and (a.burn_in or a.min_prob or a.max_prob < 1 or a.control_prob is not None):
+        yield f"{path}.allocation", "burn_in, min_prob, max_prob and control_prob apply to adaptive rules; use ratio for fixed"
+    n_looks = len(d.looks.at_patients)
+    dec = d.decisions
+    for field in ("superiority", "inferiority"):
+        value = getattr(dec, field)
+        if isinstance(value, list) and len(value) != n_looks:
+            yield f"{path}.decisions.{field}", f"{len(value)} thresholds for {n_looks} looks; give one per look or a single value"
+    if dec.futility is not None and d.control is None:
+        yield f"{path}.decisions.futility", "futility is judged against a control: set design.control"
+    if d.analysis.engine == "exact" and d.analysis.prior not in ("flat",):
+        yield f"{path}.analysis.prior", "the exact engine uses flat priors (Beta(1,1), or flat for NRS); other priors need engine 'pymc'"
+    if a.burn_in > d.looks.at_patients[-1]:
+        yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"

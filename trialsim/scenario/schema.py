@@ -1,0 +1,238 @@
+"""The scenario file's types and rules.
+
+Pydantic models with `extra="forbid"`: every key is known, every value is
+checked, and cross-field rules (prevalences sum to 1, looks increase, every
+arm named in a truth or design exists) are checked here, once. The rest of
+the package trusts a validated `Scenario`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+PerLook = Union[Probability, list[Probability]]
+
+ARM_KINDS = (
+    "sham_implanted", "sham_noninvasive", "usual_care", "scs_conventional", "scs_10khz",
+    "scs_closed_loop", "dbs_open_loop", "dbs_closed_loop", "rtms", "tdcs", "exercise",
+    "walking", "custom",
+)
+DEFAULT_PHENOTYPES = {
+    # SCS-candidate shares, ../shared/reference/clbp.md (Freynhagen 2006; Gudala 2017)
+    "nociceptive": 0.25, "neuropathic": 0.55, "nociplastic": 0.18, "inflammatory": 0.02,
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TruncatedNormal(Strict):
+    """A truncated normal distribution of a baseline score."""
+
+    mean: float
+    sd: PositiveFloat
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "TruncatedNormal":
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+def _nrs(mean: float, sd: float) -> TruncatedNormal:
+    return TruncatedNormal(mean=mean, sd=sd, min=0.0, max=10.0)
+
+
+class Phenotype(Strict):
+    prevalence: Probability
+    baseline_nrs: TruncatedNormal | None = None  # None: the population's
+    baseline_odi: TruncatedNormal | None = None
+
+
+class Population(Strict):
+    phenotypes: dict[str, Phenotype] = Field(
+        default_factory=lambda: {k: Phenotype(prevalence=v) for k, v in DEFAULT_PHENOTYPES.items()}
+    )
+    # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (clbp.md, SCS RCTs)
+    baseline_nrs: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=7.6, sd=1.2, min=6.0, max=10.0))
+    # Typical mean ODI 45-55 at SCS trial entry (clbp.md, EVOKE/DISTINCT)
+    baseline_odi: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=50.0, sd=12.0, min=0.0, max=100.0))
+
+    @field_validator("phenotypes")
+    @classmethod
+    def _prevalences(cls, v: dict[str, Phenotype]) -> dict[str, Phenotype]:
+        if not v:
+            raise ValueError("at least one phenotype is needed")
+        total = sum(p.prevalence for p in v.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"prevalences sum to {total:g}; they must sum to 1")
+        return v
+
+
+class Accrual(Strict):
+    per_week: PositiveFloat
+    ramp_up_weeks: NonNegativeFloat = 0.0  # linear ramp from 0 to per_week
+
+
+class Logistics(Strict):
+    accrual: Accrual = Field(default_factory=lambda: Accrual(per_week=5.0))
+    dropout: Probability = 0.0  # lost before the endpoint
+    endpoint_weeks: NonNegativeFloat = 12.0
+
+
+class Arm(Strict):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    kind: Literal[ARM_KINDS] = "custom"  # type: ignore[valid-type]
+    description: str = ""
+    screening_pass: Probability = 1.0  # implanted arms: Pr(passing the screening trial)
+    adverse_events: dict[str, Probability] = Field(default_factory=dict)
+
+
+class Endpoint(Strict):
+    type: Literal["nrs_change", "responder", "binary"] = "nrs_change"
+    responder_reduction: Probability = 0.5  # responder: >= this share of baseline NRS
+    higher_is_better: bool | None = None  # binary only; nrs_change is lower-better
+
+    @model_validator(mode="after")
+    def _direction(self) -> "Endpoint":
+        if self.higher_is_better is not None and self.type != "binary":
+            raise ValueError("higher_is_better applies to type 'binary' only; remove it")
+        return self
+
+    @property
+    def binary(self) -> bool:
+        return self.type in ("responder", "binary")
+
+    @property
+    def lower_is_better(self) -> bool:
+        if self.type == "binary":
+            return self.higher_is_better is False
+        return self.type == "nrs_change"
+
+
+PerPhenotype = Union[float, dict[str, float]]
+
+
+class ArmTruth(Strict):
+    """One arm's true effect. NRS endpoints: mean change in NRS (negative is
+    improvement) = nonspecific + specific (specific only for patients who pass
+    screening). Binary endpoints: `rate` of the event."""
+
+    nonspecific: float | None = None
+    specific: PerPhenotype = 0.0
+    sd: PositiveFloat | None = None
+    rate: Union[Probability, dict[str, Probability], None] = None
+
+
+class Truth(Strict):
+    description: str = ""
+    sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (clbp.md)
+    arms: dict[str, ArmTruth]
+
+
+class Allocation(Strict):
+    rule: Literal["fixed", "pr_best", "thompson"] = "fixed"
+    ratio: dict[str, PositiveFloat] | None = None  # fixed: relative allocation, default equal
+    block_size: Annotated[int, Field(ge=1)] | None = None  # fixed: permuted blocks
+    power: Union[NonNegativeFloat, Literal["thall_wathen"]] = 1.0  # pr_best ** power
+    burn_in: Annotated[int, Field(ge=0)] = 0  # patients randomised equally before adapting
+    min_prob: Probability = 0.0
+    max_prob: Probability = 1.0
+    control_prob: Union[Probability, Literal["sqrt", "match"], None] = None
+    stratify_by_phenotype: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Allocation":
+        if self.min_prob > self.max_prob:
+            raise ValueError(f"min_prob ({self.min_prob}) exceeds max_prob ({self.max_prob})")
+        if self.block_size is not None and self.rule != "fixed":
+            raise ValueError("block_size applies to rule 'fixed' only")
+        return self
+
+
+class Looks(Strict):
+    at_patients: list[Annotated[int, Field(ge=1)]]  # patients with outcome data at each look
+    randomised_at_looks: list[Annotated[int, Field(ge=1)]] | None = None
+
+    @model_validator(mode="after")
+    def _increasing(self) -> "Looks":
+        for name in ("at_patients", "randomised_at_looks"):
+            seq = getattr(self, name)
+            if seq is not None and any(b <= a for a, b in zip(seq, seq[1:])):
+                raise ValueError(f"{name} must increase strictly, got {seq}")
+        r = self.randomised_at_looks
+        if r is not None:
+            if len(r) != len(self.at_patients):
+                raise ValueError("randomised_at_looks needs one entry per look in at_patients")
+            if any(ri < ni for ri, ni in zip(r, self.at_patients)):
+                raise ValueError("randomised_at_looks cannot be below at_patients at the same look")
+            if r[-1] != self.at_patients[-1]:
+                raise ValueError("the last randomised_at_looks must equal the last at_patients (everyone analysed)")
+        return self
+
+
+class Futility(Strict):
+    threshold: Probability
+    delta: float = 0.0  # futile if Pr(arm - control > delta) < threshold
+
+
+class Equivalence(Strict):
+    threshold: Probability
+    margin: PositiveFloat
+
+
+class Decisions(Strict):
+    superiority: PerLook = 0.975
+    superiority_delta: float = 0.0  # vs control: Pr(arm - control > delta)
+    inferiority: PerLook | None = None
+    futility: Futility | None = None
+    equivalence: Equivalence | None = None
+    selection: Literal["none", "control", "best"] = "control"
+
+
+class Analysis(Strict):
+    engine: Literal["exact", "pymc"] = "exact"
+    prior: Literal["flat", "vague", "sceptical", "informative"] = "flat"
+
+
+class Design(Strict):
+    description: str = ""
+    control: str | None = None
+    allocation: Allocation = Field(default_factory=Allocation)
+    looks: Looks
+    decisions: Decisions = Field(default_factory=Decisions)
+    analysis: Analysis = Field(default_factory=Analysis)
+
+
+class Simulation(Strict):
+    n_trials: Annotated[int, Field(ge=1)] = 1000
+    seed: Annotated[int, Field(ge=0)] = 20261127
+
+
+class Scenario(Strict):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    description: str = ""
+    population: Population = Field(default_factory=Population)
+    logistics: Logistics = Field(default_factory=Logistics)
+    arms: list[Arm]
+    endpoint: Endpoint = Field(default_factory=Endpoint)
+    truths: dict[str, Truth]
+    designs: dict[str, Design]
+    simulation: Simulation = Field(default_factory=Simulation)
+
+    @property
+    def arm_names(self) -> list[str]:
+        return [a.name for a in self.arms]
+
+    @property
+    def phenotype_names(self) -> list[str]:
+        return list(self.population.phenotypes)
