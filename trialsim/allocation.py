@@ -51,22 +51,25 @@ class AllocationRule:
     def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int, n_max: int) -> np.ndarray:
         """New probabilities (trials, [phenotypes,] arms) from Pr(best) of the same shape.
 
-        `pr_best` must be computed among the arms that compete for allocation:
-        the active non-control arms when the control's share is set separately.
+        `pr_best` is Pr(best) among all active arms, control included (as adaptr).
         """
         if not self.adaptive or n_analysed < self.burn_in:
             return restrict_to_active(np.broadcast_to(self.start, pr_best.shape), active)
         power = n_analysed / (2 * n_max) if self.power is None else self.power
         active = np.broadcast_to(active, pr_best.shape)
         weights = np.where(active, pr_best, 0.0) ** power
+        ones = np.ones(weights.shape[:-1])
         if self.control is None or self.control_prob is None:
-            return apply_bounds(weights, active, self.min_prob, self.max_prob, np.ones(weights.shape[:-1]))
+            return apply_bounds(weights, active, self.min_prob, self.max_prob, ones)
         is_control = np.arange(active.shape[-1]) == self.control
         others = active & ~is_control
         if self.control_prob == "match":
-            p = apply_bounds(weights, others, self.min_prob, self.max_prob, np.ones(weights.shape[:-1]))
-            p = np.where(is_control & active, p.max(axis=-1, keepdims=True), p)
-            return p / p.sum(axis=-1, keepdims=True)
+            # adaptr: the control's Pr(best) becomes the best other arm's, before softening;
+            # the control is then exempt from the bounds
+            matched = np.where(others, pr_best, 0.0).max(axis=-1, keepdims=True)
+            weights = np.where(is_control & active, matched ** power, weights)
+            lo, hi = np.where(is_control, 0.0, self.min_prob), np.where(is_control, 1.0, self.max_prob)
+            return apply_bounds(weights, active, lo, hi, ones)
         if self.control_prob == "sqrt":
             k = others.sum(axis=-1)
             control_share = np.sqrt(k) / (np.sqrt(k) + k)
@@ -84,7 +87,8 @@ def restrict_to_active(p: np.ndarray, active: np.ndarray) -> np.ndarray:
     return np.divide(p, total, out=np.zeros_like(p), where=total > 0)
 
 
-def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float, hi: float, budget: np.ndarray) -> np.ndarray:
+def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray,
+                 budget: np.ndarray) -> np.ndarray:
     """Scale `weights` of the `free` arms to sum to `budget`, each within [lo, hi].
 
     Arms pushed to a bound are fixed there and the rest rescaled, until no arm
@@ -108,7 +112,9 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float, hi: float, bu
         p = np.where(low, lo, np.where(high, hi, p))
         fixed |= low | high
     # bounds that cannot all hold (too few arms left) yield to summing to the budget
-    infeasible = (n_free * lo > budget + 1e-12) | (n_free * hi < budget - 1e-12)
+    lo_sum = np.where(free, lo, 0.0).sum(axis=-1, keepdims=True)
+    hi_sum = np.where(free, hi, 0.0).sum(axis=-1, keepdims=True)
+    infeasible = (lo_sum > budget + 1e-12) | (hi_sum < budget - 1e-12)
     return np.where(infeasible & free, budget / np.maximum(n_free, 1), p)
 
 

@@ -77,11 +77,13 @@ class TrialState:
     stop: np.ndarray  # (trials,) Stop
     stop_look: np.ndarray  # (trials,) index of the deciding look
     superior: np.ndarray  # (trials,) arm declared superior (no-control designs), -1 if none
+    last_pr_best: np.ndarray  # (trials, arms) Pr(best) among active arms at the last look
 
     @classmethod
     def start(cls, n_trials: int, n_arms: int) -> "TrialState":
         return cls(np.zeros((n_trials, n_arms), np.int8), np.zeros(n_trials, np.int8),
-                   np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16))
+                   np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16),
+                   np.zeros((n_trials, n_arms)))
 
     @property
     def active(self) -> np.ndarray:
@@ -112,24 +114,27 @@ def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Sto
 
 
 def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+    # adaptr's order: drop inferior arms (recomputing Pr(best) among the rest
+    # until none is inferior), then superiority, then equivalence
     active = state.active[trials]
     pb = post.prob_best(active)
-    best = pb.argmax(axis=1)
-    superior = pb.max(axis=1) > rule.superiority[look]
-    state.superior[trials[superior]] = best[superior]
-    _finish(state, trials, superior, Stop.SUPERIORITY, look)
-    fate = state.fate[trials]
     if rule.inferiority is not None:
-        inferior = active & (pb < rule.inferiority[look]) & ~superior[:, None]
-        fate[inferior] = ArmFate.INFERIOR
+        fate = state.fate[trials]
+        for _ in range(active.shape[1]):
+            inferior = active & (pb < rule.inferiority[look])
+            if not inferior.any():
+                break
+            fate[inferior] = ArmFate.INFERIOR
+            active &= ~inferior
+            pb = post.prob_best(active)
         state.fate[trials] = fate
-        one_left = ~superior & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
-        last_arm = (fate == ArmFate.ACTIVE).argmax(axis=1)
-        state.superior[trials[one_left]] = last_arm[one_left]
-        _finish(state, trials, one_left, Stop.SUPERIORITY, look)
+    state.last_pr_best[trials] = pb
+    superior = pb.max(axis=1) > rule.superiority[look]
+    state.superior[trials[superior]] = pb.argmax(axis=1)[superior]
+    _finish(state, trials, superior, Stop.SUPERIORITY, look)
     if rule.equivalence is not None:
         threshold, margin = rule.equivalence
-        equivalent = post.prob_all_equivalent(state.active[trials], margin) > threshold
+        equivalent = post.prob_all_equivalent(active, margin) > threshold
         _finish(state, trials, equivalent, Stop.EQUIVALENCE, look)
 
 
@@ -155,6 +160,7 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
         equivalent = judged & (post.prob_equivalent_to(control, margin) > threshold)
         fate[equivalent] = ArmFate.EQUIVALENT
     state.fate[trials] = fate
+    state.last_pr_best[trials] = post.prob_best(fate == ArmFate.ACTIVE)
     done = ~((fate == ArmFate.ACTIVE) & ~is_control).any(axis=1)
     any_effective = (fate == ArmFate.EFFECTIVE).any(axis=1)
     all_equivalent = ((fate == ArmFate.EQUIVALENT) | is_control).all(axis=1)
@@ -164,23 +170,23 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
 
 
 def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> np.ndarray:
-    """The arm each trial recommends (-1 for none), after the final analysis.
+    """The arm each trial recommends (-1 for none), as adaptr's extract_results.
 
-    final_pr_best: Pr(best) in the final analysis among the arms still in
-    contention (active, or declared effective/superior).
+    A superior arm is selected; with a control, the effective arm with the
+    highest Pr(best) in the final analysis (`final_pr_best`). Otherwise the
+    selection strategy: "control" (if the design has one), "none", or "best":
+    the arm with the highest Pr(best) among the arms still active at the last
+    look.
     """
-    n = len(state.stop)
-    chosen = np.full(n, -1, np.int16)
+    chosen = np.full(len(state.stop), -1, np.int16)
     if rule.control is None:
         chosen = np.where(state.stop == Stop.SUPERIORITY, state.superior, chosen)
-        fallback_best = rule.selection == "best"
     else:
         effective = state.fate == ArmFate.EFFECTIVE
         best_effective = np.where(effective, final_pr_best, -1.0).argmax(axis=1)
         chosen = np.where(effective.any(axis=1), best_effective, chosen)
         if rule.selection == "control":
             chosen = np.where(chosen < 0, rule.control, chosen)
-        fallback_best = rule.selection == "best"
-    if fallback_best:
-        chosen = np.where(chosen < 0, final_pr_best.argmax(axis=1), chosen)
+    if rule.selection == "best":
+        chosen = np.where(chosen < 0, state.last_pr_best.argmax(axis=1), chosen)
     return chosen.astype(np.int16)

@@ -149,7 +149,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         still = state.running[idx]
         if still.any():
             run_idx = idx[still]
-            competing = _competing(state.active[idx], alloc)
+            competing = state.active[idx]
             if alloc.stratified and alloc.adaptive:
                 split_post = (infer_by_phenotype or infer)(by_phenotype(look_data.take(still)), cohort.trials[run_idx])
                 pb = split_post.prob_best(np.repeat(competing[still], n_pheno, axis=0)).reshape(run_idx.size, n_pheno, n_arms)
@@ -171,14 +171,6 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         arm=arm, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
         selected=select_arm(rule, state, final_pr_best), final_data=final, alloc_history=history,
     )
-
-
-def _competing(active: np.ndarray, alloc: AllocationRule) -> np.ndarray:
-    """Arms whose Pr(best) drives allocation: active ones, minus a control with its own share."""
-    if alloc.control is not None and alloc.control_prob is not None:
-        active = active.copy()
-        active[:, alloc.control] = False
-    return active
 
 
 def _scatter_add(data: LookData, idx: np.ndarray, new: LookData) -> LookData:

@@ -42,6 +42,8 @@ def closest(name: str, valid: list[str]) -> str | None:
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         elif part in ("function-after", "union") or "[" in str(part):
@@ -93,8 +95,8 @@ def _pydantic_problems(err: ValidationError) -> list[Problem]:
             msg = "required field is missing"
         elif e["type"] == "literal_error":
             msg = e["msg"].replace("Input should be", "must be one of") + f", got {e.get('input')!r}"
-        elif e["type"] == "string_type" and e["loc"] and e["loc"][-1] in ("None", "True", "False"):
-            msg = "a name that YAML reads as null or a boolean; put it in quotes, e.g. \"null\":"
+        elif e["type"] == "string_type" and e["loc"][-1:] == ("[key]",):
+            msg = f"the name {e['input']!r} is read by YAML as {type(e['input']).__name__}, not text; put it in quotes (\"null\":)"
         else:
             msg = e["msg"].replace("Value error, ", "") + (f" (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict | list) else "")
         if (path, msg) not in seen:  # unions report the same problem per branch

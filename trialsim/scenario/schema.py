@@ -165,11 +165,12 @@ class Looks(Strict):
 
     @model_validator(mode="after")
     def _increasing(self) -> "Looks":
-        for name in ("at_patients", "randomised_at_looks"):
-            seq = getattr(self, name)
-            if seq is not None and any(b <= a for a, b in zip(seq, seq[1:])):
-                raise ValueError(f"{name} must increase strictly, got {seq}")
+        seq = self.at_patients
+        if any(b <= a for a, b in zip(seq, seq[1:])):
+            raise ValueError(f"at_patients must increase strictly, got {seq}")
         r = self.randomised_at_looks
+        if r is not None and any(b < a for a, b in zip(r, r[1:])):
+            raise ValueError(f"randomised_at_looks must not decrease, got {r}")
         if r is not None:
             if len(r) != len(self.at_patients):
                 raise ValueError("randomised_at_looks needs one entry per look in at_patients")
