@@ -121,11 +121,12 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
 def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Arm index for each patient from its uniform u, by inverse CDF.
 
-    probs: (trials, patients, arms); u: (trials, patients).
+    probs: (trials, patients or 1, arms), zero for arms not randomised; u: (trials, patients).
     """
     cdf = np.cumsum(probs, axis=-1)
-    cdf[..., -1] = np.where(cdf[..., -1] > 0, np.inf, cdf[..., -1])  # rounding never leaves the last arm
-    return (u[..., None] >= cdf).sum(axis=-1)
+    # never past the last arm with positive probability, whatever the rounding
+    last = probs.shape[-1] - 1 - np.argmax(probs[..., ::-1] > 0, axis=-1)
+    return np.minimum((u[..., None] >= cdf).sum(axis=-1), last)
 
 
 def block_assign(start: np.ndarray, block_size: int, u: np.ndarray) -> np.ndarray:

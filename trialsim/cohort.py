@@ -1,11 +1,12 @@
 """Virtual patients and their potential outcomes under every arm.
 
-Every trial draws from named random streams derived from the root seed and
+Every trial draws from its own random stream, derived from the root seed and
 the trial's index only (`trial_stream`), so trial i has the same patients
 whatever the chunking, the number of workers, the design or the truth
 (common random numbers); a truth changes only the outcomes computed from the
-same underlying draws. Patient j is row j of each stream's draws, so a larger
-maximum sample size appends patients without changing the first ones.
+same underlying draws. Each trial draws, in this order, one row of uniforms
+per patient (PATIENT_COLUMNS), one row of outcome draws per patient (one per
+arm) and one row of adverse-event uniforms per patient.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from .scenario.schema import Scenario, TruncatedNormal
 
 
 class Stream(IntEnum):
-    PATIENTS = 0
-    ARRIVALS = 1
-    OUTCOMES = 2
-    RANDOMISATION = 3
-    ADVERSE_EVENTS = 4
-    INFERENCE = 5
+    COHORT = 0  # patients, outcomes and adverse events, drawn by draw_raw
+    INFERENCE = 1  # posterior sampling (PyMC engine), one child per design
+
+
+PATIENT_COLUMNS = ("phenotype", "baseline_nrs", "baseline_odi", "dropout", "screening", "arrival", "randomise")
 
 
 def trial_stream(seed: int, trial: int, stream: Stream, *extra: int) -> np.random.Generator:
@@ -41,7 +41,6 @@ class Cohort:
     trials: np.ndarray  # (trials,) global trial indices
     phenotype: np.ndarray
     baseline_nrs: np.ndarray
-    baseline_odi: np.ndarray
     arrival_week: np.ndarray
     dropout: np.ndarray
     u_screen: np.ndarray  # passes screening for arm a if u_screen < screening_pass[a]
@@ -62,11 +61,12 @@ class RawDraws:
     """The truth-independent random draws of a batch of trials."""
 
     trials: np.ndarray
-    patients: np.ndarray  # (trials, n, 5) uniforms
-    arrivals: np.ndarray  # (trials, n) standard exponentials
+    patients: np.ndarray  # (trials, n, len(PATIENT_COLUMNS)) uniforms
     outcomes: np.ndarray  # (trials, n, arms) standard normals or uniforms
-    randomise: np.ndarray  # (trials, n) uniforms
     adverse: np.ndarray  # (trials, n, event types) uniforms
+
+    def column(self, name: str) -> np.ndarray:
+        return self.patients[..., PATIENT_COLUMNS.index(name)]
 
 
 def adverse_event_types(scenario: Scenario) -> list[str]:
@@ -77,19 +77,22 @@ def draw_raw(scenario: Scenario, seed: int, trials: np.ndarray, n_patients: int)
     """Draw every trial's random numbers from its own streams."""
     k, binary = len(scenario.arms), scenario.endpoint.type == "binary"
     n_ae = len(adverse_event_types(scenario))
-    out: dict[str, list[np.ndarray]] = {name: [] for name in ("patients", "arrivals", "outcomes", "randomise", "adverse")}
-    for t in trials:
-        t = int(t)
-        out["patients"].append(trial_stream(seed, t, Stream.PATIENTS).random((n_patients, 5)))
-        out["arrivals"].append(trial_stream(seed, t, Stream.ARRIVALS).standard_exponential(n_patients))
-        g = trial_stream(seed, t, Stream.OUTCOMES)
-        out["outcomes"].append(g.random((n_patients, k)) if binary else g.standard_normal((n_patients, k)))
-        out["randomise"].append(trial_stream(seed, t, Stream.RANDOMISATION).random(n_patients))
-        out["adverse"].append(trial_stream(seed, t, Stream.ADVERSE_EVENTS).random((n_patients, n_ae)))
-    return RawDraws(np.asarray(trials), **{name: np.stack(v) for name, v in out.items()})
+    n_trials = len(trials)
+    patients = np.empty((n_trials, n_patients, len(PATIENT_COLUMNS)))
+    outcomes = np.empty((n_trials, n_patients, k))
+    adverse = np.empty((n_trials, n_patients, n_ae))
+    for i, t in enumerate(trials):
+        g = trial_stream(seed, int(t), Stream.COHORT)
+        g.random(out=patients[i])
+        if binary:
+            g.random(out=outcomes[i])
+        else:
+            g.standard_normal(out=outcomes[i])
+        g.random(out=adverse[i])
+    return RawDraws(np.asarray(trials), patients, outcomes, adverse)
 
 
-def _truncnorm_from_uniform(u: np.ndarray, dists: list[TruncatedNormal], index: np.ndarray) -> np.ndarray:
+def truncnorm_from_uniform(u: np.ndarray, dists: list[TruncatedNormal], index: np.ndarray) -> np.ndarray:
     mean = np.array([d.mean for d in dists])[index]
     sd = np.array([d.sd for d in dists])[index]
     lo = special.ndtr((np.array([d.min for d in dists])[index] - mean) / sd)
@@ -112,11 +115,16 @@ def build_cohort(scenario: Scenario, model: EffectModel, raw: RawDraws) -> Cohor
     pop, logistics, endpoint = scenario.population, scenario.logistics, scenario.endpoint
     phenos = list(pop.phenotypes.values())
     prevalence = np.array([p.prevalence for p in phenos])
-    u = raw.patients
-    phenotype = np.minimum(np.searchsorted(np.cumsum(prevalence), u[..., 0], side="right"), len(phenos) - 1)
-    nrs = _truncnorm_from_uniform(u[..., 1], [p.baseline_nrs or pop.baseline_nrs for p in phenos], phenotype)
-    odi = _truncnorm_from_uniform(u[..., 2], [p.baseline_odi or pop.baseline_odi for p in phenos], phenotype)
-    passed = u[..., 4][..., None] < model.screening_pass  # (trials, n, arms)
+    # inverse CDF over a handful of categories: adding threshold indicators beats a binary search
+    u_pheno = raw.column("phenotype")
+    phenotype = np.zeros(u_pheno.shape, np.int16)
+    for threshold in np.cumsum(prevalence)[:-1]:
+        phenotype += u_pheno >= threshold
+    if endpoint.type == "binary":  # generic events: no pain scores involved
+        nrs = np.zeros(phenotype.shape)
+    else:
+        nrs = truncnorm_from_uniform(raw.column("baseline_nrs"), [p.baseline_nrs or pop.baseline_nrs for p in phenos], phenotype)
+    passed = raw.column("screening")[..., None] < model.screening_pass  # (trials, n, arms)
 
     if model.rate is not None:
         event = raw.outcomes < model.rate.T[phenotype]
@@ -133,8 +141,17 @@ def build_cohort(scenario: Scenario, model: EffectModel, raw: RawDraws) -> Cohor
     ae_rates = np.array([[arm.adverse_events.get(e, 0.0) for e in adverse_event_types(scenario)] for arm in scenario.arms])
     adverse = raw.adverse[:, :, None, :] < ae_rates  # (trials, n, arms, types)
     return Cohort(
-        trials=raw.trials, phenotype=phenotype.astype(np.int16), baseline_nrs=nrs, baseline_odi=odi,
-        arrival_week=arrival_weeks(raw.arrivals, logistics.accrual.per_week, logistics.accrual.ramp_up_weeks),
-        dropout=u[..., 3] < logistics.dropout, u_screen=u[..., 4], u_randomise=raw.randomise,
+        trials=raw.trials, phenotype=phenotype, baseline_nrs=nrs,
+        arrival_week=arrival_weeks(-np.log1p(-raw.column("arrival")), logistics.accrual.per_week,
+                                   logistics.accrual.ramp_up_weeks),
+        dropout=raw.column("dropout") < logistics.dropout, u_screen=raw.column("screening"),
+        u_randomise=raw.column("randomise"),
         y=y, responder=responder, adverse=adverse, binary=endpoint.binary, prevalence=prevalence,
     )
+
+
+def baseline_odi(scenario: Scenario, raw: RawDraws, phenotype: np.ndarray) -> np.ndarray:
+    """Baseline ODI of each patient (not used by the outcome model; computed on request)."""
+    pop = scenario.population
+    dists = [p.baseline_odi or pop.baseline_odi for p in pop.phenotypes.values()]
+    return truncnorm_from_uniform(raw.column("baseline_odi"), dists, phenotype)

@@ -9,18 +9,17 @@ trial stops, a final analysis uses every patient randomised by then.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
+from .allocation import AllocationRule, block_assign, randomise
 from .cohort import Cohort
 from .decisions import ArmFate, DecisionRule, TrialState, decide, select_arm
-from .inference.base import LookData, Posterior
+from .inference.base import LookData
 from .scenario.schema import Design
 
-Inference = Callable[[LookData, np.ndarray], Posterior]  # (data, global trial indices) -> posterior
+from .inference.engines import Inference
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def cell_statistics(cohort: Cohort, arm: np.ndarray, trials: np.ndarray, lo: int
     b = len(trials)
     a = arm[trials, lo:top]
     observed = (a >= 0) & ~cohort.dropout[trials, lo:top] & (np.arange(lo, top) < hi[:, None])
-    y = np.take_along_axis(cohort.y[trials, lo:top], np.maximum(a, 0)[..., None], axis=-1)[..., 0]
+    y = at_assigned_arm(cohort.y, trials, lo, top, a)
     x = cohort.baseline_nrs[trials, lo:top]
     cell = (np.arange(b)[:, None] * n_arms + a) * n_pheno + cohort.phenotype[trials, lo:top]
     cell = np.where(observed, cell, b * n_arms * n_pheno).ravel()
@@ -84,13 +83,22 @@ def cell_statistics(cohort: Cohort, arm: np.ndarray, trials: np.ndarray, lo: int
         w = None if weights is None else weights.ravel()
         return np.bincount(cell, weights=w, minlength=size)[:-1].reshape(b, n_arms, n_pheno).astype(float)
 
-    return LookData(total(None), total(y), total(y * y), total(x), total(x * x), total(x * y),
-                    cohort.binary, cohort.prevalence)
+    n, sum_y = total(None), total(y)
+    if cohort.binary:  # y*y = y, and no baseline covariate for events
+        zeros = np.zeros_like(n)
+        return LookData(n, sum_y, sum_y, zeros, zeros, zeros, True, cohort.prevalence)
+    return LookData(n, sum_y, total(y * y), total(x), total(x * x), total(x * y), False, cohort.prevalence)
 
 
-def add(a: LookData, b: LookData) -> LookData:
-    return LookData(a.n + b.n, a.sum_y + b.sum_y, a.sum_y2 + b.sum_y2, a.sum_x + b.sum_x, a.sum_x2 + b.sum_x2,
-                    a.sum_xy + b.sum_xy, a.binary, a.prevalence)
+def at_assigned_arm(values: np.ndarray, trials: np.ndarray, lo: int, top: int, arm: np.ndarray) -> np.ndarray:
+    """values[t, i, arm[t, i]] for patients i in lo..top-1 of `trials` (arm 0 where unassigned).
+
+    `values` is a potential-outcome array (trials, patients, arms); flat
+    indexing avoids copying the slice for every arm.
+    """
+    _, n_patients, n_arms = values.shape
+    flat = (trials[:, None] * n_patients + np.arange(lo, top)) * n_arms + np.maximum(arm, 0)
+    return values.reshape(-1)[flat]
 
 
 def by_phenotype(data: LookData) -> LookData:
@@ -140,21 +148,22 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         idx = np.flatnonzero(state.running)
         if idx.size == 0:
             break
-        _randomise_between_looks(arm, cohort, idx, prev_r[idx], r[idx, look], probs, blocks, state)
+        _randomise_between_looks(arm, cohort, idx, prev_r[idx], r[idx, look], probs, alloc.stratified, blocks, state)
         new = cell_statistics(cohort, arm, idx, prev_n, np.full(idx.size, n_look), n_arms)
         data = _scatter_add(data, idx, new)
         look_data = data.take(idx)
-        post = infer(look_data, cohort.trials[idx])
+        post = infer(look_data, cohort.trials[idx], state.active[idx])
         decide(rule, post, state, idx, look, look == last)
         still = state.running[idx]
         if still.any():
             run_idx = idx[still]
-            competing = state.active[idx]
             if alloc.stratified and alloc.adaptive:
-                split_post = (infer_by_phenotype or infer)(by_phenotype(look_data.take(still)), cohort.trials[run_idx])
-                pb = split_post.prob_best(np.repeat(competing[still], n_pheno, axis=0)).reshape(run_idx.size, n_pheno, n_arms)
+                active = np.repeat(state.active[run_idx], n_pheno, axis=0)
+                split_post = (infer_by_phenotype or infer)(by_phenotype(look_data.take(still)),
+                                                           np.repeat(cohort.trials[run_idx], n_pheno), active)
+                pb = split_post.prob_best(active).reshape(run_idx.size, n_pheno, n_arms)
             elif alloc.adaptive:
-                pb = post.prob_best(competing)[still][:, None, :]
+                pb = state.last_pr_best[run_idx][:, None, :]  # Pr(best) among active arms, from decide()
             else:
                 pb = alloc.start[None, None, :]
             pb = np.broadcast_to(pb, (run_idx.size, n_pheno, n_arms))
@@ -164,8 +173,8 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         prev_n = int(n_look)
     size = r[np.arange(n_trials), state.stop_look]
     final = cell_statistics(cohort, arm, np.arange(n_trials), 0, size, n_arms)
-    final_post = infer(final, cohort.trials)
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
+    final_post = infer(final, cohort.trials, contention)
     final_pr_best = final_post.prob_best(contention)
     return DesignResult(
         arm=arm, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
@@ -180,16 +189,18 @@ def _scatter_add(data: LookData, idx: np.ndarray, new: LookData) -> LookData:
 
 
 def _randomise_between_looks(arm: np.ndarray, cohort: Cohort, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                             probs: np.ndarray, blocks: np.ndarray | None, state: TrialState) -> None:
+                             probs: np.ndarray, stratified: bool, blocks: np.ndarray | None, state: TrialState) -> None:
     """Assign arms to patients lo..hi-1 of each running trial (in place)."""
     start, stop = int(lo.min()), int(hi.max())
     if stop <= start:
         return
     cols = np.arange(start, stop)
     todo = (cols >= lo[:, None]) & (cols < hi[:, None])
-    phenotype = cohort.phenotype[idx, start:stop]
-    p = np.take_along_axis(probs[idx], phenotype[..., None].astype(np.intp), axis=1)  # (trials, patients, arms)
-    p = restrict_to_active(p, state.active[idx][:, None, :])
+    if stratified:
+        phenotype = cohort.phenotype[idx, start:stop, None].astype(np.intp)
+        p = np.take_along_axis(probs[idx], phenotype, axis=1)  # (trials, patients, arms)
+    else:
+        p = probs[idx, :1]  # every phenotype row is the same
     new = randomise(p, cohort.u_randomise[idx, start:stop])
     if blocks is not None:  # blocks hold while every arm is still randomised
         intact = state.active[idx].all(axis=1)[:, None]

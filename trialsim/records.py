@@ -14,7 +14,7 @@ import xarray as xr
 
 from .cohort import Cohort, adverse_event_types
 from .decisions import ArmFate, Stop
-from .engine import DesignResult
+from .engine import DesignResult, at_assigned_arm
 from .response import from_internal
 from .scenario.schema import Scenario
 
@@ -44,20 +44,32 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
     """The per-trial record arrays of one design on one chunk of one truth."""
     n_trials, n_arms = result.estimate.shape
     arm = result.arm
-    randomised = arm >= 0
-    one_hot = (arm[..., None] == np.arange(n_arms)) & randomised[..., None]  # (trials, patients, arms)
     n_max = arm.shape[1]
-    observed = one_hot & ~cohort.dropout[:, :n_max, None]
-    responders = (observed & cohort.responder[:, :n_max]).sum(axis=1)
-    adverse = (one_hot[..., None] & cohort.adverse[:, :n_max]).sum(axis=1)
-    y_internal = np.take_along_axis(cohort.y[:, :n_max], np.maximum(arm, 0)[..., None], axis=-1)[..., 0]
-    y = from_internal(scenario.endpoint, y_internal)
-    sum_ys = np.where(observed.any(axis=-1), y, 0.0).sum(axis=1)
+    randomised = arm >= 0
+    observed = randomised & ~cohort.dropout[:, :n_max]
+    safe_arm = np.maximum(arm, 0)
     n_pheno = len(cohort.prevalence)
-    by_pheno = (one_hot[..., None] & (cohort.phenotype[:, :n_max, None, None] == np.arange(n_pheno))).sum(axis=1)
+
+    def per_arm(mask: np.ndarray, extra: np.ndarray | None = None, n_extra: int = 1) -> np.ndarray:
+        """Count patients in `mask` per trial x arm (x extra category) with one bincount."""
+        cell = (np.arange(n_trials)[:, None] * n_arms + safe_arm) * n_extra + (0 if extra is None else extra)
+        counts = np.bincount(cell[mask], minlength=n_trials * n_arms * n_extra)
+        return counts.reshape((n_trials, n_arms) + ((n_extra,) if extra is not None else ()))
+
+    every = np.arange(n_trials)
+    responders = per_arm(observed & at_assigned_arm(cohort.responder, every, 0, n_max, arm))
+    by_pheno = per_arm(randomised, cohort.phenotype[:, :n_max], n_pheno)
+    n_types = cohort.adverse.shape[-1]
+    adverse = np.zeros((n_trials, n_arms, n_types), np.int64)
+    for j in range(n_types):  # few event types; patients x arms per type
+        had = at_assigned_arm(np.ascontiguousarray(cohort.adverse[..., j]), every, 0, n_max, arm)
+        adverse[..., j] = per_arm(randomised & had)
+    y = from_internal(scenario.endpoint, at_assigned_arm(cohort.y, every, 0, n_max, arm))
+    sum_ys = np.where(observed, y, 0.0).sum(axis=1)
     last_patient = np.maximum(result.size - 1, 0)
     duration = cohort.arrival_week[np.arange(n_trials), last_patient] + scenario.logistics.endpoint_weeks
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
+    n_analysed = per_arm(observed)
     return {
         "size": result.size.astype(np.int32),
         "duration_weeks": duration,
@@ -65,9 +77,9 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
         "stop_look": result.state.stop_look.astype(np.int16),
         "selected_arm": result.selected.astype(np.int16),
         "sum_ys": sum_ys,
-        "n_analysed_total": observed.sum(axis=(1, 2)).astype(np.int32),
-        "n_randomised": one_hot.sum(axis=1).astype(np.int32),
-        "n_analysed": observed.sum(axis=1).astype(np.int32),
+        "n_analysed_total": n_analysed.sum(axis=1).astype(np.int32),
+        "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
+        "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
         "estimate": from_internal(scenario.endpoint, result.estimate),
         "final_pr_best": result.final_pr_best,

@@ -10,11 +10,12 @@ from ..scenario.schema import Scenario
 from .base import LookData, Posterior
 from .exact import exact_posterior
 
-Inference = Callable[[LookData, np.ndarray], Posterior]
+# (data, global trial indices, relevant arms (trials, arms)) -> posterior
+Inference = Callable[[LookData, np.ndarray, np.ndarray], Posterior]
 
 
-def _exact(data: LookData, trials: np.ndarray) -> Posterior:
-    return exact_posterior(data)
+def _exact(data: LookData, trials: np.ndarray, relevant: np.ndarray) -> Posterior:
+    return exact_posterior(data, relevant)
 
 
 def make_inference(scenario: Scenario, design: str, override: str | None, seed: int) -> tuple[Inference, Inference | None]:

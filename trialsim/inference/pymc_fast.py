@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import arviz as az
+import numba
 import numpy as np
 import pymc as pm
 import pytensor
@@ -42,7 +43,7 @@ from scipy import special
 FD_STEP = 1e-5  # central-difference step for Hessians from gradients
 NEWTON_MAX_ITER = 60
 NEWTON_TOL = 1e-9  # predicted increase of the log density at convergence
-T_DF = 7.0  # degrees of freedom of the multivariate t proposals
+T_DF = 1000.0
 ROWS_PER_CALL = 60_000  # blocks per compiled-function call (memory bound)
 
 
@@ -254,14 +255,20 @@ def newton_mode(
     for _ in range(NEWTON_MAX_ITER):
         hess = structured_hessian(density, theta, data, arm_cols, shared_cols)
         g = grad[:, free]
-        step = _newton_step(-hess.full(), g)
+        if len(shared_cols):
+            step = _newton_step(-hess.full(), g)
+        else:  # block diagonal: one small solve per arm
+            blocks, arms, m = hess.arm.shape[:3]
+            step = _newton_step(-hess.arm.reshape(-1, m, m), g.reshape(-1, m)).reshape(blocks, arms * m)
         gain = np.einsum("bi,bi->b", g, step)
         done = gain < NEWTON_TOL
         if done.all():
             break
-        theta, (lp_arm, lp_shared, grad) = _line_search(density, theta, data, free, step, gain, lp_arm + 0, lp_shared, grad, done)
+        theta, (lp_arm, lp_shared, grad) = _line_search(density, theta, data, free, step, gain, lp_arm.copy(), lp_shared.copy(), grad.copy(), done)
     hess = structured_hessian(density, theta, data, arm_cols, shared_cols)
-    neg_ok = np.all(np.linalg.eigvalsh(-hess.full()) > 0, axis=-1)
+    neg_h = -hess.full() if len(shared_cols) else -hess.arm
+    neg_ok = np.all(np.linalg.eigvalsh(neg_h) > 0, axis=-1)
+    neg_ok = neg_ok if len(shared_cols) else neg_ok.all(axis=-1)
     return Mode(theta, lp_arm, hess, done & neg_ok)
 
 
@@ -294,22 +301,52 @@ def _line_search(density, theta, data, free, step, gain, lp_arm, lp_shared, grad
 # --------------------------------------------------------------------------
 
 
-def mvt_draw(rng: np.random.Generator, mean: np.ndarray, chol: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """n multivariate t draws per batch element: (batch..., n, d) and their log density.
-
-    mean (batch..., n, d) may differ per draw; chol (batch..., n, d, d) is its scale.
-    """
-    d = mean.shape[-1]
-    e = rng.standard_normal(mean.shape)
-    w = rng.chisquare(T_DF, size=mean.shape[:-1]) / T_DF
-    x = mean + np.einsum("...ij,...j->...i", chol, e) / np.sqrt(w)[..., None]
-    maha = np.einsum("...i,...i->...", e, e) / w  # = |chol^-1 (x - mean)|^2
-    log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-    logq = (
+def _t_log_density(maha: np.ndarray, log_det: np.ndarray, d: int) -> np.ndarray:
+    """Log density of a d-variate t with squared Mahalanobis distance `maha`."""
+    return (
         special.gammaln((T_DF + d) / 2) - special.gammaln(T_DF / 2) - d / 2 * np.log(T_DF * np.pi)
         - log_det - (T_DF + d) / 2 * np.log1p(maha / T_DF)
     )
-    return x, logq
+
+
+@numba.njit(cache=True)
+def _affine_draws(mean, chol, shift, piece, dev, e, scale):  # pragma: no cover - numba
+    """x[t, i, a] = mean[t, a, k] + shift[t, a, k] @ dev[t, i] + chol[t, a, k] @ e[t, i, a] * scale[t, i, a]
+    with k = piece[t, i, a]; loops instead of gathering a matrix per draw."""
+    n_t, n_i, n_a, m = e.shape
+    n_s = dev.shape[2]
+    x = np.empty(e.shape)
+    for t in range(n_t):
+        for i in range(n_i):
+            for a in range(n_a):
+                k = piece[t, i, a]
+                for r in range(m):
+                    acc = mean[t, a, k, r]
+                    for c in range(n_s):
+                        acc += shift[t, a, k, r, c] * dev[t, i, c]
+                    z = 0.0
+                    for c in range(r + 1):
+                        z += chol[t, a, k, r, c] * e[t, i, a, c]
+                    x[t, i, a, r] = acc + z * scale[t, i, a]
+    return x
+
+
+def mvt_mixture_draw(rng, mean, chol, shift, piece, dev):
+    """Per trial, draw and arm: a multivariate t around component `piece`.
+
+    mean (T, A, K, m), chol (T, A, K, m, m) lower, shift (T, A, K, m, s),
+    piece (T, n, A) int, dev (T, n, s) shared deviations shifting the mean.
+    Returns x (T, n, A, m) and log q (T, n, A).
+    """
+    n_t, n, n_a = piece.shape
+    m = mean.shape[-1]
+    e = rng.standard_normal((n_t, n, n_a, m))
+    w = rng.chisquare(T_DF, size=(n_t, n, n_a)) / T_DF
+    x = _affine_draws(mean, chol, shift, piece, dev, e, 1.0 / np.sqrt(w))
+    log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)  # (T, A, K)
+    log_det = np.take_along_axis(log_det, piece.transpose(0, 2, 1), axis=2).transpose(0, 2, 1)
+    maha = np.einsum("tnam,tnam->tna", e, e) / w
+    return x, _t_log_density(maha, log_det, m)
 
 
 def _inv_chol(neg_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -479,18 +516,21 @@ class FastPath:
     def _propose(self, joint: Mode, grid: SigmaGrid | None, n: int, rng: np.random.Generator):
         """(theta (trials, n, P), log q per arm (trials, n, arms), log q shared (trials, n))."""
         lay = self.density.layout
-        n_trials = joint.theta.shape[0]
+        n_trials, n_shared = joint.theta.shape[0], len(lay.shared_cols)
         theta = np.repeat(joint.theta[:, None], n, axis=1)
-        shared_dev = np.zeros((n_trials, n, len(lay.shared_cols)))
+        shared_dev = np.zeros((n_trials, n, n_shared))
         logq_shared = np.zeros((n_trials, n))
-        if len(lay.shared_cols):
-            cov, _ = _inv_chol(-joint.hessian.full())
-            s_idx = np.arange(cov.shape[-1] - len(lay.shared_cols), cov.shape[-1])
-            chol = np.linalg.cholesky(_sym(cov[:, s_idx][:, :, s_idx]))
+        if n_shared:
+            cov = np.linalg.inv(-joint.hessian.full())[:, -n_shared:, -n_shared:]
+            chol = np.linalg.cholesky(_sym(cov))[:, None, None]  # one component, one "arm"
             mean = joint.theta[:, lay.shared_cols]
-            x, logq_shared = mvt_draw(rng, np.repeat(mean[:, None], n, axis=1), np.repeat(chol[:, None], n, axis=1), n)
-            theta[:, :, lay.shared_cols] = x
-            shared_dev = x - mean[:, None]
+            x, logq = mvt_mixture_draw(
+                rng, mean[:, None, None], chol, np.zeros(chol.shape[:-1] + (0,)),
+                np.zeros((n_trials, n, 1), int), np.zeros((n_trials, n, 0)),
+            )
+            theta[:, :, lay.shared_cols] = x[:, :, 0]
+            logq_shared = logq[:, :, 0]
+            shared_dev = x[:, :, 0] - mean[:, None]
         if grid is None:
             logq_arm = self._propose_arms_gaussian(joint, theta, shared_dev, rng)
         else:
@@ -500,29 +540,24 @@ class FastPath:
     def _propose_arms_gaussian(self, joint: Mode, theta, shared_dev, rng):
         """Per arm: t around the joint mode, conditional on the shared draw."""
         lay = self.density.layout
-        n = theta.shape[1]
-        neg_h = -joint.hessian.arm  # (trials, arms, m, m)
-        cov, chol = _inv_chol(neg_h)
-        shift = cov @ joint.hessian.cross  # (trials, arms, m, s)
-        mode = joint.theta[:, lay.arm_cols]  # (trials, arms, m)
-        mean = mode[:, None] + np.einsum("taij,tnj->tnai", shift, shared_dev)
-        x, logq = mvt_draw(rng, mean, np.broadcast_to(chol[:, None], mean.shape + mean.shape[-1:]), n)
+        n_trials, n = theta.shape[:2]
+        cov = np.linalg.inv(-joint.hessian.arm)  # conditional on the shared parameters
+        chol = np.linalg.cholesky(_sym(cov))
+        shift = cov @ joint.hessian.cross  # d conditional mode / d shared
+        mode = joint.theta[:, lay.arm_cols]
+        piece = np.zeros((n_trials, n, self.n_arms), int)
+        x, logq = mvt_mixture_draw(rng, mode[:, :, None], chol[:, :, None], shift[:, :, None], piece, shared_dev)
         theta[:, :, lay.arm_cols] = x
         return logq
 
     def _propose_arms_grid(self, grid: SigmaGrid, theta, shared_dev, rng):
         """Per arm: log sigma from the grid density, then (mu, alpha) from the nearest point."""
         lay = self.density.layout
-        n_trials, n = theta.shape[:2]
-        u, logq_u, k = sample_grid(grid, n, rng)  # (trials, n, arms)
-        t_idx = np.arange(n_trials)[:, None, None]
-        a_idx = np.arange(self.n_arms)[None, None, :]
-        mean = grid.mean[t_idx, a_idx, k] + np.einsum("tnaij,tnj->tnai", grid.shift[t_idx, a_idx, k], shared_dev)
-        x, logq_x = mvt_draw(rng, mean, grid.chol[t_idx, a_idx, k], n)
+        u, logq_u, k = sample_grid(grid, theta.shape[1], rng)  # (trials, n, arms)
+        x, logq_x = mvt_mixture_draw(rng, grid.mean, grid.chol, grid.shift, k, shared_dev)
         mu = x[..., self.pos_mu_in_latent[0]]
-        sigma = np.exp(u)
         latent = x.copy()
-        latent[..., self.pos_z_in_latent] = (x[..., self.pos_z_in_latent] - mu[..., None]) / sigma[..., None]
+        latent[..., self.pos_z_in_latent] = (x[..., self.pos_z_in_latent] - mu[..., None]) / np.exp(u)[..., None]
         theta[:, :, lay.arm_cols[:, self.pos_u]] = u
         theta[:, :, lay.arm_cols[:, self.pos_latent]] = latent
         # density of z = (alpha - mu) / sigma: Jacobian sigma^cells
@@ -538,27 +573,43 @@ class FastPath:
         return out
 
 
+@numba.njit(cache=True)
+def _grid_log_sigma(cdf, log_mass, rate, u_grid, h, v, jitter, expo):  # pragma: no cover - numba
+    """Inverse-CDF draws of log sigma from cells + exponential tails, per (t, a, i)."""
+    n_t, n_a, n_i = v.shape
+    n_cells = u_grid.shape[0]
+    lo, hi = u_grid[0] - h / 2, u_grid[-1] + h / 2
+    u = np.empty(v.shape)
+    logq = np.empty(v.shape)
+    nearest = np.empty(v.shape, dtype=np.int64)
+    for t in range(n_t):
+        for a in range(n_a):
+            left, right = rate[t, a, 0], rate[t, a, 1]
+            for i in range(n_i):
+                piece = min(np.searchsorted(cdf[t, a], v[t, a, i], side="right"), n_cells + 1)
+                lm = log_mass[t, a, piece]
+                if piece < n_cells:
+                    u[t, a, i] = u_grid[piece] + h * (jitter[t, a, i] - 0.5)
+                    logq[t, a, i] = lm - np.log(h)
+                    nearest[t, a, i] = piece
+                elif piece == n_cells:
+                    u[t, a, i] = lo - expo[t, a, i] / left
+                    logq[t, a, i] = lm + np.log(left) - expo[t, a, i]
+                    nearest[t, a, i] = 0
+                else:
+                    u[t, a, i] = hi + expo[t, a, i] / right
+                    logq[t, a, i] = lm + np.log(right) - expo[t, a, i]
+                    nearest[t, a, i] = n_cells - 1
+    return u, logq, nearest
+
+
 def sample_grid(grid: SigmaGrid, n: int, rng: np.random.Generator):
     """log sigma draws (trials, n, arms), their log density, and nearest grid index."""
-    n_trials, n_arms, n_pieces = grid.log_mass.shape
-    n_cells = n_pieces - 2
+    shape = grid.log_mass.shape[:2] + (n,)
     cdf = np.cumsum(np.exp(grid.log_mass), axis=-1)
     cdf /= cdf[..., -1:]
-    v = rng.random((n_trials, n_arms, n))
-    piece = np.minimum((v[..., None] > cdf[:, :, None, :]).sum(-1), n_pieces - 1)  # (trials, arms, n)
-    jitter = rng.random((n_trials, n_arms, n))
-    expo = rng.standard_exponential((n_trials, n_arms, n))
-    lo, hi = grid.u[0] - grid.h / 2, grid.u[-1] + grid.h / 2
-    left, right = grid.rate[..., 0][..., None], grid.rate[..., 1][..., None]
-    in_cell = piece < n_cells
-    cell = np.minimum(piece, n_cells - 1)
-    u = np.where(in_cell, grid.u[cell] + grid.h * (jitter - 0.5), np.where(piece == n_cells, lo - expo / left, hi + expo / right))
-    log_piece = np.take_along_axis(grid.log_mass, piece, axis=-1)
-    logq = np.where(
-        in_cell, log_piece - np.log(grid.h),
-        np.where(piece == n_cells, log_piece + np.log(left) - left * (lo - u), log_piece + np.log(right) - right * (u - hi)),
-    )
-    nearest = np.where(in_cell, cell, np.where(piece == n_cells, 0, n_cells - 1))
+    v, jitter, expo = rng.random(shape), rng.random(shape), rng.standard_exponential(shape)
+    u, logq, nearest = _grid_log_sigma(cdf, grid.log_mass, grid.rate, grid.u, grid.h, v, jitter, expo)
     return u.transpose(0, 2, 1), logq.transpose(0, 2, 1), nearest.transpose(0, 2, 1)
 
 

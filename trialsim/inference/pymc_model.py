@@ -45,7 +45,7 @@ SHAM_IMPROVEMENT = 2.0  # NRS points: nonspecific improvement on sham (clbp.md, 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
 PARETO_K_MAX = 0.7  # PSIS: above 0.7 importance-sampling estimates are unreliable
-TAIL_MASS_MAX = 1e-3  # fast path: posterior mass the sigma grid leaves to its tails
+TAIL_MASS_MAX = 0.05  # fast path: sigma posterior mass beyond the grid (grid misplaced)
 
 
 @dataclass(frozen=True)
@@ -269,8 +269,8 @@ def build_model(n_arms: int, n_cells: int, binary: bool, prior: PymcPrior) -> pm
         alpha = _cell_effects(prior, n_arms, n_cells, blocks)
         pm.Deterministic("alpha", alpha)
         if binary:
-            # y log p + (n - y) log(1 - p), the binomial coefficient dropped
-            loglik = -d["y"] * pt.softplus(-alpha) - (d["n"] - d["y"]) * pt.softplus(alpha)
+            # y log p + (n - y) log(1 - p) = y alpha - n log(1 + e^alpha); binomial coefficient dropped
+            loglik = d["y"] * alpha - d["n"] * pt.softplus(alpha)
         else:
             loglik = _continuous_loglik(d, alpha, prior, n_arms, blocks)
         pm.Potential("loglik", loglik)
