@@ -92,7 +92,8 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
     """Scale `weights` of the `free` arms to sum to `budget`, each within [lo, hi].
 
     Arms pushed to a bound are fixed there and the rest rescaled, until no arm
-    violates a bound (at most one pass per arm). Arms outside `free` get 0.
+    violates a bound (at most one pass per arm), as adaptr's reallocate_probs.
+    Arms outside `free` get 0.
     """
     p = np.where(free, weights, 0.0)
     fixed = np.zeros(p.shape, bool)
@@ -111,6 +112,13 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
             break
         p = np.where(low, lo, np.where(high, hi, p))
         fixed |= low | high
+    # Every arm pinned at a bound but the total is off (e.g. an arm with weight 0
+    # held at the minimum while the rest hit the maximum): share the gap by the
+    # room each arm has left, which keeps every bound that can hold
+    gap = budget - np.where(free, p, 0.0).sum(axis=-1, keepdims=True)
+    room = np.where(free, np.where(gap > 0, hi - p, p - lo), 0.0)
+    total_room = room.sum(axis=-1, keepdims=True)
+    p = np.where(free & (total_room > 0), p + gap * room / np.where(total_room > 0, total_room, 1.0), p)
     # bounds that cannot all hold (too few arms left) yield to summing to the budget
     lo_sum = np.where(free, lo, 0.0).sum(axis=-1, keepdims=True)
     hi_sum = np.where(free, hi, 0.0).sum(axis=-1, keepdims=True)

@@ -83,8 +83,6 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, out: Pa
 
     scenario = _load(file)
     out = out or Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise BadInput([f"--out: {out} exists and is not a folder; choose another path"])
     n = n_trials or scenario.simulation.n_trials
     if not quiet:
         click.echo(f"Simulating {n} trials x {len(scenario.designs)} designs x {len(scenario.truths)} truths "

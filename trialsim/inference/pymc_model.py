@@ -343,7 +343,7 @@ class PymcEngine:
         if method == "fast":
             from .pymc_fast import FastPath
 
-            self._fast = FastPath(self.model, n_arms, data_names(binary), prior)
+            self._fast = FastPath(self.model, n_arms, data_names(binary), prior.sigma_scale)
         else:
             import nutpie
 
@@ -355,7 +355,8 @@ class PymcEngine:
         arrays = model_data(data, self.prior)
         check_proper(arrays, self.binary, self.prior)
         if self.method == "fast":
-            alpha, diagnostics = self._fast.fit(arrays, self.draws, rng)
+            rows, raw = self._fast.fit(arrays, self.draws, rng)
+            alpha, diagnostics = self._fast.alpha(rows, arrays), fast_diagnostics(raw)
         else:
             alpha, diagnostics = self._fit_nuts(arrays, rng)
         theta, cells = theta_from_cells(alpha, cell_weights(data, self.prior), self.binary)
@@ -388,6 +389,17 @@ class PymcEngine:
         return np.stack(alphas), diagnostics
 
 
+def fast_diagnostics(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The fast path's error checks as a problem flag per trial (R-hat, divergences: NaN)."""
+    problem = (
+        (raw["pareto_k"] > PARETO_K_MAX) | (raw["ess_min"] < ESS_MIN)
+        | ~raw["converged"] | (raw["tail_mass"] > TAIL_MASS_MAX)
+    )
+    nan = np.full(problem.shape, np.nan)
+    return {"rhat_max": nan, "ess_min": raw["ess_min"], "divergences": nan.copy(), "pareto_k": raw["pareto_k"],
+            "tail_mass": raw["tail_mass"], "converged": raw["converged"], "problem": problem}
+
+
 def nuts_diagnostics(idata: az.InferenceData) -> dict[str, float | bool]:
     """Worst R-hat, smallest bulk ESS and divergences over every stored quantity."""
     post = idata.posterior
@@ -399,5 +411,5 @@ def nuts_diagnostics(idata: az.InferenceData) -> dict[str, float | bool]:
     problem = rhat_max > RHAT_MAX or ess_min < ESS_MIN or divergences > 0
     return {
         "rhat_max": rhat_max, "ess_min": ess_min, "divergences": float(divergences),
-        "pareto_k": np.nan, "tail_mass": np.nan, "problem": bool(problem),
+        "pareto_k": np.nan, "tail_mass": np.nan, "converged": True, "problem": bool(problem),
     }

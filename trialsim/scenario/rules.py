@@ -87,6 +87,13 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if a.rule != "fixed":
             yield f"{path}.allocation.ratio", "ratio applies to rule 'fixed'; adaptive rules start equal"
     k = len(names)
+    if a.block_size is not None:
+        ratio = [(a.ratio or {}).get(n, 1.0) for n in names]
+        per_block = [r / sum(ratio) * a.block_size for r in ratio]
+        if any(abs(c - round(c)) > 1e-9 for c in per_block):
+            yield (f"{path}.allocation.block_size",
+                   f"a block of {a.block_size} cannot hold the ratio {':'.join(f'{r:g}' for r in ratio)} in whole patients; "
+                   f"use a multiple of {sum(ratio):g}")
     if a.min_prob * k > 1 + 1e-9:
         yield f"{path}.allocation.min_prob", f"{a.min_prob} x {k} arms exceeds 1; lower it below {1 / k:.3f}"
     if a.max_prob * k < 1 - 1e-9:

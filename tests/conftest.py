@@ -1,0 +1,32 @@
+"""Shared fixtures: small scenarios built in code from the bundled files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trialsim.scenario import Scenario, load_scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def clbp() -> Scenario:
+    return load_scenario(SCENARIOS / "clbp_sham_multiarm.yaml")
+
+
+def scenario_dict(name: str = "clbp_sham_multiarm.yaml") -> dict:
+    return yaml.safe_load((SCENARIOS / name).read_text())
+
+
+def subset(data: dict, truths: list[str] | None = None, designs: list[str] | None = None) -> Scenario:
+    """A bundled scenario restricted to some truths and designs."""
+    data = dict(data)
+    if truths:
+        data["truths"] = {k: v for k, v in data["truths"].items() if k in truths}
+    if designs:
+        data["designs"] = {k: v for k, v in data["designs"].items() if k in designs}
+    return parse_scenario(data)

@@ -1,0 +1,127 @@
+"""The command line: success paths and every kind of bad input (exit 2, no traceback, nothing written)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+from click.testing import CliRunner
+
+from trialsim.cli import main
+
+from .conftest import SCENARIOS, scenario_dict
+
+CLBP = str(SCENARIOS / "clbp_sham_multiarm.yaml")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def assert_bad_input(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+def test_validate_bundled_files():
+    files = [CLBP, *map(str, sorted((SCENARIOS / "validation").glob("*.yaml")))]
+    result = invoke("validate", *files)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": valid") == len(files)
+
+
+def test_describe_in_plain_words():
+    result = invoke("describe", CLBP)
+    assert result.exit_code == 0, result.output
+    assert "each arm vs control 'sham': effective if Pr(arm - control > 0) > 0.975" in result.output
+    assert "sham_anchored: sham -2.24, scs -3.03" in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "describe", "run"])
+def test_missing_file(tmp_path, command):
+    out = tmp_path / "out"
+    args = [command, str(tmp_path / "nope.yaml")] + (["--out", str(out)] if command == "run" else [])
+    assert_bad_input(invoke(*args), "nope.yaml: no such file")
+    assert not out.exists()
+
+
+def test_not_yaml(tmp_path):
+    path = write(tmp_path, "name: [unclosed\narms: {")
+    assert_bad_input(invoke("validate", path), "not valid YAML: line")
+
+
+def test_not_a_mapping(tmp_path):
+    assert_bad_input(invoke("validate", write(tmp_path, "- just\n- a list\n")), "must hold a YAML mapping")
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x81")
+    assert_bad_input(invoke("validate", str(path)), "not a text file")
+
+
+def test_wrong_types_unknown_keys_impossible_values(tmp_path):
+    data = scenario_dict()
+    data["simulation"]["n_trials"] = "many"
+    data["logistics"]["accrual"]["per_wek"] = 3
+    data["arms"][1]["screening_pass"] = -0.1
+    path = write(tmp_path, yaml.safe_dump(data))
+    result = invoke("run", path, "--out", str(tmp_path / "out"))
+    assert_bad_input(result, "simulation.n_trials:", "logistics.accrual.per_wek: unknown key 'per_wek' (did you mean 'per_week'?)",
+                     "arms[1].screening_pass:")
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 3
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_option_values(tmp_path):
+    assert invoke("run", CLBP, "-n", "0", "--out", str(tmp_path / "o")).exit_code == 2
+    assert invoke("run", CLBP, "--workers", "zero").exit_code == 2
+    assert invoke("run", CLBP, "--engine", "stan").exit_code == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_is_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    assert_bad_input(invoke("run", CLBP, "-n", "5", "--out", str(target)), "is a file")
+    assert target.read_text() == "keep me"
+
+
+def _read(out: Path) -> tuple[pd.DataFrame, xr.Dataset]:
+    ds = xr.load_dataset(out / "trials.nc", engine="h5netcdf")
+    for volatile in ("created", "elapsed_seconds"):
+        ds.attrs.pop(volatile)
+    return pd.read_csv(out / "oc.csv"), ds
+
+
+def test_same_seed_same_results_for_1_and_2_workers(tmp_path):
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        result = invoke("run", CLBP, "-n", "60", "--seed", "7", "-w", workers, "--out", str(out), "-q")
+        assert result.exit_code == 0, result.output
+        outs.append(out)
+    (oc1, ds1), (oc2, ds2) = _read(outs[0]), _read(outs[1])
+    assert (outs[0] / "oc.csv").read_bytes() == (outs[1] / "oc.csv").read_bytes()
+    xr.testing.assert_identical(ds1, ds2)
+    assert set(oc1.columns) == {"design", "truth", "metric", "estimate", "mcse"}
+    assert ds1.attrs["seed"] == "7" and "scenario_json" in ds1.attrs
+    assert (outs[0] / "oc.md").read_text().startswith("# Operating characteristics")
+
+
+def test_other_seed_other_results(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    invoke("run", CLBP, "-n", "30", "--seed", "1", "--out", str(a), "-q")
+    invoke("run", CLBP, "-n", "30", "--seed", "2", "--out", str(b), "-q")
+    assert (a / "oc.csv").read_bytes() != (b / "oc.csv").read_bytes()

@@ -1,0 +1,111 @@
+"""The exact engine: quadrature against scipy's adaptive quadrature and large Monte Carlo draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, stats
+
+from trialsim.inference.base import DrawsPosterior, LookData
+from trialsim.inference.exact import exact_posterior
+
+N_DRAWS = 400_000
+
+
+def binary_data(n: np.ndarray, events: np.ndarray) -> LookData:
+    z = np.zeros(n.shape + (1,))
+    return LookData(n[..., None].astype(float), events[..., None].astype(float), events[..., None].astype(float),
+                    z, z, z, True, np.ones(1))
+
+
+def continuous_data(n: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> LookData:
+    z = np.zeros(n.shape + (1,))
+    sum_y = n * mean
+    sum_y2 = (n - 1) * sd**2 + n * mean**2
+    return LookData(n[..., None].astype(float), sum_y[..., None], sum_y2[..., None], z, z, z, False, np.ones(1))
+
+
+def mc_tolerance(p: np.ndarray) -> np.ndarray:
+    """4 Monte Carlo SEs of a proportion from N_DRAWS draws, plus quadrature slack."""
+    return 4 * np.sqrt(np.clip(p * (1 - p), 1e-6, None) / N_DRAWS) + 1e-5
+
+
+@pytest.fixture(scope="module")
+def beta_case():
+    rng = np.random.default_rng(11)
+    n = rng.integers(20, 800, (8, 4))
+    events = rng.binomial(n, rng.uniform(0.15, 0.35, (8, 4)))
+    post = exact_posterior(binary_data(n, events))
+    draws = DrawsPosterior(rng.beta(1 + events[:, None, :], 1 + (n - events)[:, None, :], (8, N_DRAWS, 4)))
+    return n, events, post, draws
+
+
+def test_beta_probabilities_match_adaptive_quadrature(beta_case):
+    n, events, post, _ = beta_case
+    a, b = 1 + events, 1 + n - events
+    active = np.ones(n.shape, bool)
+    pb = post.prob_best(active)
+    better = post.prob_better(np.zeros(len(n), int), 0.02)
+    for t in range(3):
+        dists = [stats.beta(a[t, k], b[t, k]) for k in range(4)]
+        for k in range(4):
+            ref = integrate.quad(lambda x: dists[k].pdf(x) * np.prod([d.cdf(x) for j, d in enumerate(dists) if j != k]),
+                                 0, 1, points=[dists[k].mean()], limit=200)[0]
+            assert abs(pb[t, k] - ref) < 1e-6
+        ref = integrate.quad(lambda x: dists[0].pdf(x) * dists[1].sf(x + 0.02), 0, 1, points=[dists[0].mean()], limit=200)[0]
+        assert abs(better[t, 1] - ref) < 1e-6
+
+
+def test_beta_probabilities_match_monte_carlo(beta_case):
+    n, _, post, draws = beta_case
+    active = np.ones(n.shape, bool)
+    active[::2, 3] = False
+    control = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    for exact, mc in [
+        (post.prob_best(active), draws.prob_best(active)),
+        (post.prob_better(control, 0.03), draws.prob_better(control, 0.03)),
+        (post.prob_all_equivalent(active, 0.08), draws.prob_all_equivalent(active, 0.08)),
+        (post.prob_equivalent_to(control, 0.04), draws.prob_equivalent_to(control, 0.04)),
+    ]:
+        assert np.all(np.abs(exact - mc) < mc_tolerance(mc))
+
+
+def test_t_posteriors_match_monte_carlo():
+    rng = np.random.default_rng(5)
+    n = rng.integers(3, 300, (6, 3))
+    mean, sd = rng.normal(1.0, 0.4, (6, 3)), rng.uniform(1.5, 3.0, (6, 3))
+    post = exact_posterior(continuous_data(n, mean, sd))
+    scale = sd / np.sqrt(n)
+    theta = mean[:, None, :] + scale[:, None, :] * rng.standard_t((n - 1)[:, None, :], (6, N_DRAWS, 3))
+    draws = DrawsPosterior(theta)
+    active = np.ones(n.shape, bool)
+    control = np.zeros(6, int)
+    for exact, mc in [
+        (post.prob_best(active), draws.prob_best(active)),
+        (post.prob_better(control, 0.5), draws.prob_better(control, 0.5)),
+        (post.prob_all_equivalent(active, 1.0), draws.prob_all_equivalent(active, 1.0)),
+        (post.prob_equivalent_to(control, 0.7), draws.prob_equivalent_to(control, 0.7)),
+    ]:
+        assert np.all(np.abs(exact - mc) < mc_tolerance(mc))
+    np.testing.assert_allclose(post.mean(), mean)
+
+
+def test_improper_t_posterior_is_flagged():
+    post = exact_posterior(continuous_data(np.array([[1, 50]]), np.array([[0.0, 1.0]]), np.array([[1.0, 2.0]])))
+    assert post.arms.defined.tolist() == [[False, True]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 2000), st.floats(0.0, 1.0)), min_size=2, max_size=6),
+       st.lists(st.booleans(), min_size=6, max_size=6))
+def test_prob_best_is_a_distribution_over_active_arms(arms, mask):
+    n = np.array([[a[0] for a in arms]])
+    events = np.floor(n * np.array([[a[1] for a in arms]]))
+    active = np.array([mask[: len(arms)]])
+    active[0, 0] = True  # at least one arm
+    pb = exact_posterior(binary_data(n, events)).prob_best(active)
+    assert np.all(pb[~active] == 0)
+    assert np.all((pb >= 0) & (pb <= 1))
+    assert abs(pb.sum() - 1) < 1e-9

@@ -1,0 +1,214 @@
+"""Proposal densities of the fast path: grids over log sigma and multivariate t pieces.
+
+Everything here draws from a density it can also evaluate exactly, because
+importance weights need ``log q`` of every draw:
+
+* `SigmaGrid`: per trial and arm, the Laplace marginal of log sigma at grid
+  nodes, turned into a density that is exponential (log-linear) between
+  nodes and has exponential tails beyond the ends; sampled by inverse CDF.
+* `mvt_draws`: multivariate t draws around Gaussians given per node; a draw
+  between nodes k and k + 1 uses the linear interpolation (weight t) of the
+  nodes' means, Cholesky factors and shared-parameter shifts, so the proposal
+  follows the conditional posterior continuously in log sigma.
+
+Loops over draws run in numba so no (draws x matrix) array is materialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy import special
+
+T_DF = 15.0  # degrees of freedom of the multivariate t proposals: tails heavier than Gaussian
+TAIL_RATE_MIN = 0.5  # tails beyond the grid at least as heavy as exp(-0.5 |u|)
+LEFT_RATE_MAX = 5.0
+
+
+def t_log_density(maha: np.ndarray, log_det: np.ndarray, d: int) -> np.ndarray:
+    """Log density of a d-variate t (T_DF) with squared Mahalanobis distance `maha`."""
+    const = special.gammaln((T_DF + d) / 2) - special.gammaln(T_DF / 2) - d / 2 * np.log(T_DF * np.pi)
+    return const - log_det - (T_DF + d) / 2 * np.log1p(maha / T_DF)
+
+
+@numba.njit(cache=True)
+def _interp_affine(mean, chol, shift, node, weight, dev, e, scale):  # pragma: no cover - numba
+    """x = m + S dev + L e * scale with (m, S, L) interpolated between nodes k, k + 1.
+
+    mean (T, A, K, m), chol (T, A, K, m, m), shift (T, A, K, m, s), node and
+    weight (T, n, A), dev (T, n, s), e (T, n, A, m), scale (T, n, A).
+    Returns x (T, n, A, m) and log det L (T, n, A).
+    """
+    n_t, n_i, n_a, m = e.shape
+    n_k, n_s = mean.shape[2], dev.shape[2]
+    x = np.empty(e.shape)
+    log_det = np.zeros((n_t, n_i, n_a))
+    for t in range(n_t):
+        for i in range(n_i):
+            for a in range(n_a):
+                k0 = node[t, i, a]
+                k1 = min(k0 + 1, n_k - 1)
+                w1 = weight[t, i, a]
+                w0 = 1.0 - w1
+                for r in range(m):
+                    acc = w0 * mean[t, a, k0, r] + w1 * mean[t, a, k1, r]
+                    for c in range(n_s):
+                        acc += (w0 * shift[t, a, k0, r, c] + w1 * shift[t, a, k1, r, c]) * dev[t, i, c]
+                    z = 0.0
+                    for c in range(r + 1):
+                        z += (w0 * chol[t, a, k0, r, c] + w1 * chol[t, a, k1, r, c]) * e[t, i, a, c]
+                    x[t, i, a, r] = acc + z * scale[t, i, a]
+                    log_det[t, i, a] += np.log(w0 * chol[t, a, k0, r, r] + w1 * chol[t, a, k1, r, r])
+    return x, log_det
+
+
+def mvt_draws(rng: np.random.Generator, mean, chol, shift, node, weight, dev) -> tuple[np.ndarray, np.ndarray]:
+    """Multivariate t draws per (trial, draw, arm) around interpolated node Gaussians.
+
+    Shapes as in `_interp_affine`; returns x (T, n, A, m) and log q (T, n, A).
+    """
+    shape = node.shape
+    m = mean.shape[-1]
+    e = rng.standard_normal(shape + (m,))
+    w = rng.chisquare(T_DF, size=shape) / T_DF
+    x, log_det = _interp_affine(mean, chol, shift, node, weight, dev, e, 1.0 / np.sqrt(w))
+    maha = np.einsum("tnam,tnam->tna", e, e) / w  # |L^-1 (x - mean)|^2
+    return x, t_log_density(maha, log_det, m)
+
+
+def single_gaussian_draws(rng, mean, chol, shift, dev) -> tuple[np.ndarray, np.ndarray]:
+    """t draws around one Gaussian per (trial, arm): mean (T, A, m), chol (T, A, m, m),
+    shift (T, A, m, s), dev (T, n, s)."""
+    n_t, n_a = mean.shape[:2]
+    n = dev.shape[1]
+    node = np.zeros((n_t, n, n_a), dtype=np.int64)
+    return mvt_draws(rng, mean[:, :, None], chol[:, :, None], shift[:, :, None], node, np.zeros(node.shape), dev)
+
+
+# --------------------------------------------------------------------------
+# The log sigma grid
+# --------------------------------------------------------------------------
+
+
+def _log_segment_integral(delta: np.ndarray) -> np.ndarray:
+    """log of integral_0^1 exp(delta t) dt = log(expm1(delta) / delta), stable."""
+    small = np.abs(delta) < 1e-8
+    d = np.where(small, 1.0, delta)
+    pos = d + np.log(-np.expm1(-d) / d)  # for d > 0
+    neg = np.log(np.expm1(d) / d)  # for d < 0
+    return np.where(small, 0.0, np.where(d > 0, pos, neg))
+
+
+@dataclass(frozen=True)
+class SigmaGrid:
+    """Per trial and arm: a density over log sigma and a Gaussian at every node.
+
+    Pieces: 0 = left tail, 1..K-1 = segments between nodes, K = right tail.
+    Gaussians are in the coordinates the caller chose (centred ones here).
+    """
+
+    u: np.ndarray  # (K,) nodes
+    h: float
+    log_pi: np.ndarray  # (T, A, K) unnormalised log marginal at the nodes
+    log_mass: np.ndarray  # (T, A, K + 1) normalised log mass of the pieces
+    rate: np.ndarray  # (T, A, 2) tail rates
+    mean: np.ndarray  # (T, A, K, m)
+    chol: np.ndarray  # (T, A, K, m, m)
+    shift: np.ndarray  # (T, A, K, m, s)
+
+    @classmethod
+    def from_nodes(cls, u, h, log_pi, mean, chol, shift) -> "SigmaGrid":
+        delta = np.diff(log_pi, axis=-1)  # (T, A, K - 1)
+        left = np.clip(delta[..., 0] / h, TAIL_RATE_MIN, LEFT_RATE_MAX)
+        right = np.maximum(-delta[..., -1] / h, TAIL_RATE_MIN)
+        log_seg = log_pi[..., :-1] + np.log(h) + _log_segment_integral(delta)
+        log_mass = np.concatenate(
+            [(log_pi[..., 0] - np.log(left))[..., None], log_seg, (log_pi[..., -1] - np.log(right))[..., None]],
+            axis=-1,
+        )
+        log_mass -= special.logsumexp(log_mass, axis=-1, keepdims=True)
+        return cls(u, h, log_pi, log_mass, np.stack([left, right], axis=-1), mean, chol, shift)
+
+    def tail_mass(self) -> np.ndarray:
+        """(T,) largest mass any arm's density puts beyond the grid."""
+        tails = np.exp(self.log_mass[..., 0]) + np.exp(self.log_mass[..., -1])
+        return tails.max(axis=-1)
+
+    def sample(self, n: int, rng: np.random.Generator):
+        """log sigma draws (T, n, A) with log density, lower node and interpolation weight."""
+        n_t, n_a = self.log_pi.shape[:2]
+        cdf = np.cumsum(np.exp(self.log_mass), axis=-1)
+        cdf /= cdf[..., -1:]
+        shape = (n_t, n, n_a)
+        v, w, expo = rng.random(shape), rng.random(shape), rng.standard_exponential(shape)
+        return _grid_draws(cdf, self.log_mass, self.log_pi, self.rate, self.u, self.h, v, w, expo)
+
+
+@numba.njit(cache=True)
+def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, h, v, w, expo):  # pragma: no cover - numba
+    """Inverse-CDF draws from the piecewise log-linear density with exponential tails."""
+    n_t, n_i, n_a = v.shape
+    n_k = u_nodes.shape[0]
+    u = np.empty(v.shape)
+    logq = np.empty(v.shape)
+    node = np.zeros(v.shape, dtype=np.int64)
+    weight = np.zeros(v.shape)
+    for t in range(n_t):
+        for a in range(n_a):
+            for i in range(n_i):
+                piece = min(np.searchsorted(cdf[t, a], v[t, i, a], side="right"), n_k)
+                lm = log_mass[t, a, piece]
+                if piece == 0:  # left tail
+                    rate0 = rate[t, a, 0]
+                    u[t, i, a] = u_nodes[0] - expo[t, i, a] / rate0
+                    logq[t, i, a] = lm + np.log(rate0) - expo[t, i, a]
+                elif piece == n_k:  # right tail
+                    rate1 = rate[t, a, 1]
+                    u[t, i, a] = u_nodes[-1] + expo[t, i, a] / rate1
+                    logq[t, i, a] = lm + np.log(rate1) - expo[t, i, a]
+                    node[t, i, a] = n_k - 1
+                else:  # segment between nodes piece - 1 and piece
+                    k = piece - 1
+                    delta = log_pi[t, a, k + 1] - log_pi[t, a, k]
+                    if abs(delta) < 1e-8:
+                        frac, log_norm = w[t, i, a], 0.0
+                    else:
+                        frac = np.log1p(w[t, i, a] * np.expm1(delta)) / delta
+                        log_norm = np.log(delta / np.expm1(delta))
+                    u[t, i, a] = u_nodes[k] + h * frac
+                    logq[t, i, a] = lm + delta * frac + log_norm - np.log(h)
+                    node[t, i, a] = k
+                    weight[t, i, a] = frac
+    return u, logq, node, weight
+
+
+# --------------------------------------------------------------------------
+# Importance resampling
+# --------------------------------------------------------------------------
+
+
+def psis_resample(logw: np.ndarray, draws: int, rng: np.random.Generator):
+    """Pareto-smoothed importance resampling per row of log weights (T, rows, n).
+
+    Returns indices (T, rows, draws), Pareto k (T, rows) and the ESS of the
+    smoothed weights (T, rows).
+    """
+    import arviz as az
+
+    smoothed, khat = az.psislw(logw.copy())
+    w = np.exp(smoothed - special.logsumexp(smoothed, axis=-1, keepdims=True))
+    ess = 1.0 / np.sum(w**2, axis=-1)
+    return systematic_resample(w, draws, rng), khat, ess
+
+
+def systematic_resample(w: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Systematic resampling of every row of normalised weights, order then shuffled."""
+    cdf = np.cumsum(w, axis=-1)
+    cdf /= cdf[..., -1:]
+    points = (rng.random(w.shape[:-1] + (1,)) + np.arange(draws)) / draws
+    flat_cdf, flat_pts = cdf.reshape(-1, cdf.shape[-1]), points.reshape(-1, draws)
+    index = np.stack([np.searchsorted(c, p) for c, p in zip(flat_cdf, flat_pts)]).reshape(points.shape)
+    index = np.minimum(index, w.shape[-1] - 1)
+    return rng.permuted(index, axis=-1)
