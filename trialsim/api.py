@@ -1,23 +1,33 @@
-"""The Python API behind the CLI: load, simulate, summarise, write."""
+"""The Python API behind the CLI: load, simulate, summarise, write, resume."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import xarray as xr
 
+from .checkpoint import ChunkStore, RunIdentity
 from .io import write_netcdf, write_oc_csv, write_oc_markdown
 from .oc import oc_table
+from .records import ChunkRecords
 from .runner import simulate
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, scenario_hash
+
+OUTPUT_FILES = ("trials.nc", "oc.csv", "oc.md")
 
 
 @dataclass(frozen=True)
 class RunResult:
     trials: xr.Dataset
     oc: pd.DataFrame
+
+
+class OutputConflict(Exception):
+    """The output folder holds results of another scenario or seed."""
 
 
 def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
@@ -32,8 +42,56 @@ def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
 
 
 def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
-    paths = [out / "trials.nc", out / "oc.csv", out / "oc.md"]
+    paths = [out / name for name in OUTPUT_FILES]
     write_netcdf(result.trials, paths[0])
     write_oc_csv(result.oc, paths[1])
     write_oc_markdown(result.oc, paths[2], title)
     return paths
+
+
+def _identity_in(out: Path, store: ChunkStore) -> RunIdentity | None:
+    """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any."""
+    found = store.identity()
+    if found is None and (out / "trials.nc").is_file():
+        with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
+            found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
+                                ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0)
+    return found
+
+
+def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None, seed: int | None = None,
+                  workers: int = 1, engine: str | None = None, keep_history: bool = False, resume: bool = False,
+                  overwrite: bool = False, executor: Executor | None = None,
+                  on_chunk: Callable[[ChunkRecords], None] | None = None,
+                  on_resume: Callable[[int], None] | None = None) -> RunResult:
+    """Simulate with checkpoints in `out/.chunks` and write trials.nc, oc.csv, oc.md atomically.
+
+    With `resume`, chunks saved by an earlier run of the same scenario, seed and
+    engine are reused (an interrupted run finishes; asking for more trials grows
+    the result). A folder holding another scenario's or seed's results is
+    refused unless `overwrite`. `on_resume` receives the number of trials reused.
+    """
+    out = Path(out)
+    seed = scenario.simulation.seed if seed is None else seed
+    identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history)
+    store = ChunkStore(out)
+    existing = _identity_in(out, store)
+    if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
+        raise OutputConflict(f"{out} holds results of another run ({existing.describe()}); this run has "
+                             f"{identity.describe()}. Choose another --out, or pass --overwrite to replace them")
+    done = store.load() if resume and store.identity() == identity else []
+    if not done:
+        store.start(identity)
+    if on_resume:
+        on_resume(sum(c.stop - c.start for c in done))
+
+    def checkpoint(chunk: ChunkRecords) -> None:
+        store.save(chunk)
+        if on_chunk:
+            on_chunk(chunk)
+
+    trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
+                      keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done)
+    result = RunResult(trials, oc_table(scenario, trials))
+    write_outputs(result, out, scenario.name)
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -69,28 +70,79 @@ def describe(file: str) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local worker processes.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on an existing Dask cluster (e.g. tcp://host:8786) instead of local processes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: results/<scenario name>).")
 @click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
               help="Inference engine for every design (default: each design's analysis.engine).")
+@click.option("--resume", is_flag=True, help="Reuse the chunks an earlier run saved in the output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace results of another scenario or seed in the output folder.")
 @click.option("--history", is_flag=True, help="Keep allocation probabilities at every look in trials.nc.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def run(file: str, n_trials: int | None, seed: int | None, workers: int, out: Path | None,
-        engine: str | None, history: bool, quiet: bool) -> None:
+def run(file: str, n_trials: int | None, seed: int | None, workers: int, scheduler: str | None, out: Path | None,
+        engine: str | None, resume: bool, overwrite: bool, history: bool, quiet: bool) -> None:
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
-    from .api import run as run_api
-    from .api import write_outputs
+    from .api import OutputConflict, run_to_folder
 
     scenario = _load(file)
     out = out or Path("results") / scenario.name
     n = n_trials or scenario.simulation.n_trials
+    bar = None
+
+    def starting(reused: int) -> None:  # called once the output folder has been checked
+        nonlocal bar
+        if not quiet:
+            where = f"Dask scheduler {scheduler}" if scheduler else f"{workers} worker(s)"
+            resumed = f" ({reused} reused from an earlier run)" if reused else ""
+            click.echo(f"Simulating {n} trials{resumed} x {len(scenario.designs)} designs x {len(scenario.truths)} "
+                       f"truths on {where}...", err=True)
+        bar = _progress(n, quiet)
+        bar.update(reused)
+
+    try:
+        with _executor(scheduler) as executor:
+            result = run_to_folder(scenario, out, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
+                                   keep_history=history, resume=resume, overwrite=overwrite, executor=executor,
+                                   on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting)
+    except OutputConflict as err:
+        raise BadInput([f"--out: {err}"]) from None
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        click.echo(f"\nInterrupted. Finished chunks are saved in {out / '.chunks'}; "
+                   "run the same command with --resume to finish.", err=True)
+        sys.exit(130)
+    bar.close()
     if not quiet:
-        click.echo(f"Simulating {n} trials x {len(scenario.designs)} designs x {len(scenario.truths)} truths "
-                   f"with {workers} worker(s)...", err=True)
-    result = run_api(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine, keep_history=history)
-    paths = write_outputs(result, out, scenario.name)
-    if not quiet:
-        click.echo(f"Done in {float(result.trials.attrs['elapsed_seconds']):.1f} s. Wrote " + ", ".join(map(str, paths)), err=True)
+        click.echo(f"Done in {float(result.trials.attrs['elapsed_seconds']):.1f} s. Wrote "
+                   + ", ".join(str(out / f) for f in ("oc.md", "oc.csv", "trials.nc")), err=True)
+
+
+def _progress(total: int, quiet: bool):
+    """A progress bar (trials done, rate, time left) on a terminal; silent otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="trial", disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
+                desc="trials", dynamic_ncols=True)
+
+
+@contextmanager
+def _executor(scheduler: str | None):
+    """A Dask client's executor when a scheduler address is given, else None (local processes)."""
+    if scheduler is None:
+        yield None
+        return
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="5s")
+    except (OSError, TimeoutError) as err:
+        raise BadInput([f"--scheduler: cannot reach a Dask scheduler at {scheduler} ({err})"]) from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

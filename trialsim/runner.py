@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from . import __version__
+from .checkpoint import missing_ranges, trim
 from .cohort import build_cohort, draw_raw
 from .engine import DesignPlan, run_design
 from .inference.engines import make_inference
@@ -34,9 +35,6 @@ class RunSettings:
     chunk_size: int = DEFAULT_CHUNK
     keep_history: bool = False
     engine: str | None = None  # overrides every design's analysis.engine
-
-    def chunks(self) -> list[tuple[int, int]]:
-        return [(lo, min(lo + self.chunk_size, self.n_trials)) for lo in range(0, self.n_trials, self.chunk_size)]
 
 
 def max_patients(scenario: Scenario) -> int:
@@ -69,8 +67,6 @@ def iter_chunks(scenario: Scenario, settings: RunSettings, todo: list[tuple[int,
     pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(simulate_chunk, scenario, settings, lo, hi) for lo, hi in todo]
-        from concurrent.futures import as_completed
-
         for fut in as_completed(futures):
             yield fut.result()
     finally:
@@ -100,11 +96,15 @@ def true_values(scenario: Scenario) -> np.ndarray:
 
 def simulate(scenario: Scenario, n_trials: int | None = None, seed: int | None = None, workers: int = 1,
              chunk_size: int = DEFAULT_CHUNK, keep_history: bool = False, engine: str | None = None,
-             executor: Executor | None = None, on_chunk: Callable[[ChunkRecords], None] | None = None) -> xr.Dataset:
+             executor: Executor | None = None, on_chunk: Callable[[ChunkRecords], None] | None = None,
+             done: list[ChunkRecords] | None = None) -> xr.Dataset:
     """Simulate every design under every truth; the per-trial records as a Dataset.
 
-    The Python entry point behind `trialsim run`. `on_chunk` is called as each
-    chunk finishes (progress bars, checkpoints).
+    The Python entry point behind `trialsim run`. `executor` runs chunks
+    (default: in this process for one worker, else a local process pool; a
+    Dask client's `get_executor()` works too). `on_chunk` is called as each
+    chunk finishes (progress, checkpoints). `done` holds chunks of an earlier
+    run with the same scenario and seed: only the missing trials are simulated.
     """
     settings = RunSettings(
         n_trials=n_trials or scenario.simulation.n_trials,
@@ -112,8 +112,9 @@ def simulate(scenario: Scenario, n_trials: int | None = None, seed: int | None =
         chunk_size=chunk_size, keep_history=keep_history, engine=engine,
     )
     began = time.perf_counter()
-    chunks = []
-    for chunk in iter_chunks(scenario, settings, settings.chunks(), workers, executor):
+    chunks = trim(done or [], settings.n_trials)
+    todo = missing_ranges(chunks, settings.n_trials, settings.chunk_size)
+    for chunk in iter_chunks(scenario, settings, todo, workers, executor):
         chunks.append(chunk)
         if on_chunk:
             on_chunk(chunk)

@@ -37,6 +37,27 @@ from .pymc_laplace import Mode, newton_mode, structured_hessian, sym
 from .pymc_proposal import SigmaGrid, mvt_draws, psis_resample, single_gaussian_draws
 
 
+STENCIL = 1.5  # half-width, in joint-Laplace SDs, of the stencil for the shared marginal
+
+
+def _quadratic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares quadratic y ~ c + g.x + x'Hx/2 per row of y (T, points); x (points, d).
+
+    Returns g (T, d) and H (T, d, d) at x = 0.
+    """
+    d = x.shape[1]
+    pairs = [(i, j) for i in range(d) for j in range(i, d)]
+    design = np.column_stack([np.ones(len(x)), x] + [x[:, i] * x[:, j] for i, j in pairs])
+    coef = np.linalg.lstsq(design, y.T, rcond=None)[0].T  # (T, terms)
+    grad = coef[:, 1 : 1 + d]
+    hess = np.zeros((len(y), d, d))
+    for c, (i, j) in zip(coef[:, 1 + d :].T, pairs):
+        hess[:, i, j] += c if i != j else 2 * c
+        if i != j:
+            hess[:, j, i] += c
+    return grad, hess
+
+
 class FastPath:
     """Nested Laplace proposal + PSIS for a model built by `pymc_model.build_model`.
 
@@ -101,7 +122,8 @@ class FastPath:
         joint = newton_mode(self.density, start, data, lay.arm_cols, lay.shared_cols)
         grid, grid_ok = self._sigma_grid(joint, data) if self.has_grid else (None, True)
         n_prop = int(np.ceil(self.proposal_factor * draws))
-        theta, logq_arm, logq_shared = self._propose(joint, grid, n_prop, rng)
+        shared = self._shared_marginal(joint, data) if len(lay.shared_cols) else None
+        theta, logq_arm, logq_shared = self._propose(joint, shared, grid, n_prop, rng)
         lp_arm, lp_shared = self.density.logp(theta.reshape(n_trials * n_prop, -1), data, repeat=n_prop)
         lp_arm = lp_arm.reshape(n_trials, n_prop, -1)
         lp_shared = lp_shared.reshape(n_trials, n_prop)
@@ -137,6 +159,38 @@ class FastPath:
         )
         return grid, cond.converged.reshape(n_trials, n_nodes).all(axis=1)
 
+    def _shared_marginal(self, joint: Mode, data: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Gaussian (mean, Cholesky) for the shared parameters' marginal posterior.
+
+        The joint mode understates variance parameters (the arms' parameters
+        sit at their mode too), so the Laplace log marginal of the shared
+        parameters, log p(shared, arms*) - 1/2 log det(-H_arms), is evaluated
+        on a 3^s stencil spanning +-STENCIL joint-Laplace SDs and a quadratic
+        fitted to it. Where that quadratic is not concave the joint Laplace
+        Gaussian is kept: a worse proposal, still corrected by the weights.
+        """
+        lay = self.density.layout
+        n_trials, n_shared = joint.theta.shape[0], len(lay.shared_cols)
+        chol0 = np.linalg.cholesky(sym(np.linalg.inv(-joint.hessian.full())[:, -n_shared:, -n_shared:]))
+        offsets = STENCIL * np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * n_shared)).reshape(n_shared, -1).T
+        n_pts = len(offsets)
+        theta = np.repeat(joint.theta[:, None], n_pts, axis=1)  # (trials, points, P)
+        theta[:, :, lay.shared_cols] += np.einsum("tij,pj->tpi", chol0, offsets)
+        theta = theta.reshape(n_trials * n_pts, -1)
+        sub = {name: np.repeat(v, n_pts, axis=0) for name, v in data.items()}
+        cond = newton_mode(self.density, theta, sub, lay.arm_cols, np.array([], int))
+        lp_total = cond.lp_arm.sum(axis=1) + self.density.logp(cond.theta, sub)[1]
+        log_marg = lp_total - 0.5 * np.linalg.slogdet(-cond.hessian.arm)[1].sum(axis=1)
+        grad, hess = _quadratic_fit(offsets, log_marg.reshape(n_trials, n_pts))
+        concave = np.all(np.linalg.eigvalsh(-hess) > 0, axis=-1) & cond.converged.reshape(n_trials, n_pts).all(1)
+        safe = np.where(concave[:, None, None], -hess, np.eye(n_shared))
+        cov_std = np.linalg.inv(safe)  # in stencil (standardised) coordinates
+        mean_std = np.einsum("tij,tj->ti", cov_std, grad)
+        mean = joint.theta[:, lay.shared_cols] + np.einsum("tij,tj->ti", chol0, mean_std)
+        chol = chol0 @ np.linalg.cholesky(sym(cov_std))
+        mean = np.where(concave[:, None], mean, joint.theta[:, lay.shared_cols])
+        return mean, np.where(concave[:, None, None], chol, chol0)
+
     def _centred_map(self, sigma: np.ndarray) -> np.ndarray:
         """Matrices M with (mu, alpha) = M (mu, z), alpha_f = mu + sigma z_f; sigma (...)."""
         m = len(self.pos_latent)
@@ -161,7 +215,7 @@ class FastPath:
         return mean, chol, shift
 
     # -- proposal ------------------------------------------------------------
-    def _propose(self, joint: Mode, grid: SigmaGrid | None, n: int, rng: np.random.Generator):
+    def _propose(self, joint: Mode, shared, grid: SigmaGrid | None, n: int, rng: np.random.Generator):
         """(theta (trials, n, P), log q per arm (trials, n, arms), log q shared (trials, n))."""
         lay = self.density.layout
         n_trials, n_shared = joint.theta.shape[0], len(lay.shared_cols)
@@ -169,16 +223,13 @@ class FastPath:
         shared_dev = np.zeros((n_trials, n, n_shared))
         logq_shared = np.zeros((n_trials, n))
         if n_shared:
-            # marginal of the shared parameters under the joint Laplace Gaussian
-            cov = np.linalg.inv(-joint.hessian.full())[:, -n_shared:, -n_shared:]
-            chol = np.linalg.cholesky(sym(cov))[:, None]
-            mean = joint.theta[:, lay.shared_cols]
+            mean, chol = shared
             x, logq = single_gaussian_draws(
-                rng, mean[:, None], chol, np.zeros(chol.shape[:-1] + (0,)), np.zeros((n_trials, n, 0))
+                rng, mean[:, None], chol[:, None], np.zeros(chol[:, None].shape[:-1] + (0,)), np.zeros((n_trials, n, 0))
             )
             theta[:, :, lay.shared_cols] = x[:, :, 0]
             logq_shared = logq[:, :, 0]
-            shared_dev = x[:, :, 0] - mean[:, None]
+            shared_dev = x[:, :, 0] - joint.theta[:, None, lay.shared_cols]
         if grid is None:
             logq_arm = self._propose_arms_gaussian(joint, theta, shared_dev, rng)
         else:

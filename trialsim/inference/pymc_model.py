@@ -329,6 +329,7 @@ class PymcEngine:
         nuts_chains: int = 4,
         nuts_draws: int = 1000,
         nuts_tune: int = 1000,
+        nuts_target_accept: float = 0.9,
         cores: int = 2,
     ):
         if method not in ("fast", "nuts"):
@@ -338,7 +339,9 @@ class PymcEngine:
         self.prior, self.method = prior, method
         self.n_cells = n_phenotypes if prior.by_phenotype else 1
         self.draws = draws
-        self.nuts = dict(chains=nuts_chains, draws=nuts_draws, tune=nuts_tune, cores=cores)
+        self.nuts = dict(
+            chains=nuts_chains, draws=nuts_draws, tune=nuts_tune, cores=cores, target_accept=nuts_target_accept
+        )
         self.model = build_model(n_arms, self.n_cells, binary, prior)
         if method == "fast":
             from .pymc_fast import FastPath
