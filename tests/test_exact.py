@@ -109,3 +109,28 @@ def test_prob_best_is_a_distribution_over_active_arms(arms, mask):
     assert np.all(pb[~active] == 0)
     assert np.all((pb >= 0) & (pb <= 1))
     assert abs(pb.sum() - 1) < 1e-9
+
+
+def test_conjugate_priors_update_as_expected():
+    from trialsim.inference.exact import ConjugatePrior
+
+    # Beta(3, 7) prior + 4/10 events -> Beta(7, 13)
+    post = exact_posterior(binary_data(np.array([[10, 10]]), np.array([[4, 4]])), prior=ConjugatePrior(a=3, b=7))
+    np.testing.assert_allclose(post.mean(), 7 / 20)
+    # Normal-gamma: the marginal t of the mean, checked against Monte Carlo from the joint posterior
+    prior = ConjugatePrior(mean=1.0, n0=4.0, shape=2.0, rate=3.0)
+    n, mean, sd = np.array([[12.0, 30.0]]), np.array([[0.5, 1.5]]), np.array([[2.0, 2.5]])
+    post = exact_posterior(continuous_data(n, mean, sd), prior=prior)
+    rng = np.random.default_rng(2)
+    draws = []
+    for k in range(2):
+        n0n = prior.n0 + n[0, k]
+        mn = (prior.n0 * prior.mean + n[0, k] * mean[0, k]) / n0n
+        an = prior.shape + n[0, k] / 2
+        bn = prior.rate + (n[0, k] - 1) * sd[0, k] ** 2 / 2 + prior.n0 * n[0, k] * (mean[0, k] - prior.mean) ** 2 / (2 * n0n)
+        tau = rng.gamma(an, 1 / bn, N_DRAWS)
+        draws.append(rng.normal(mn, 1 / np.sqrt(n0n * tau)))
+    mc = DrawsPosterior(np.stack(draws, axis=-1)[None])
+    exact, approx = post.prob_better(np.zeros(1, int), 0.2), mc.prob_better(np.zeros(1, int), 0.2)
+    assert abs(exact[0, 1] - approx[0, 1]) < mc_tolerance(approx[0, 1])
+    np.testing.assert_allclose(post.mean()[0], mc.mean()[0], atol=0.01)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .allocation import AllocationRule, block_assign, randomise
 from .cohort import Cohort
-from .decisions import ArmFate, DecisionRule, TrialState, decide, select_arm
+from .decisions import ArmFate, DecisionRule, Stop, TrialState, decide, select_arm
 from .inference.base import LookData
 from .scenario.schema import Design
 
@@ -124,6 +124,7 @@ class DesignResult:
     selected: np.ndarray
     final_data: LookData
     alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
+    looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
 
 
 def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_weeks: float,
@@ -141,11 +142,12 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     state = TrialState.start(n_trials, n_arms)
     history = np.full((n_trials, len(plan.at_patients), n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), cohort.binary, cohort.prevalence)
+    skipped = np.zeros(n_trials, np.int16)
     prev_r = np.zeros(n_trials, np.int64)
     prev_n = 0
     last = len(plan.at_patients) - 1
     for look, n_look in enumerate(plan.at_patients):
-        idx = np.flatnonzero(state.running)
+        idx = running = np.flatnonzero(state.running)
         if idx.size == 0:
             break
         _randomise_between_looks(arm, cohort, idx, prev_r[idx], r[idx, look], probs, alloc.stratified, blocks, state)
@@ -153,6 +155,13 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         data = _scatter_add(data, idx, new)
         look_data = data.take(idx)
         post = infer(look_data, cohort.trials[idx], state.active[idx])
+        ok = post.proper(state.active[idx])
+        if not ok.all():  # an active arm lacks the data its prior needs: no decision at this look
+            skipped[idx[~ok]] += 1
+            if look == last:
+                state.stop[idx[~ok]], state.stop_look[idx[~ok]] = Stop.MAX, look
+            idx, look_data = idx[ok], look_data.take(ok)
+            post = infer(look_data, cohort.trials[idx], state.active[idx])
         decide(rule, post, state, idx, look, look == last)
         still = state.running[idx]
         if still.any():
@@ -169,7 +178,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
             pb = np.broadcast_to(pb, (run_idx.size, n_pheno, n_arms))
             probs[run_idx] = alloc.update(pb, state.active[run_idx][:, None, :], int(n_look), plan.n_max)
             history[run_idx, look] = (probs[run_idx] * cohort.prevalence[:, None]).sum(axis=1)
-        prev_r[idx] = r[idx, look]
+        prev_r[running] = r[running, look]
         prev_n = int(n_look)
     size = r[np.arange(n_trials), state.stop_look]
     final = cell_statistics(cohort, arm, np.arange(n_trials), 0, size, n_arms)
@@ -179,6 +188,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     return DesignResult(
         arm=arm, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
         selected=select_arm(rule, state, final_pr_best), final_data=final, alloc_history=history,
+        looks_skipped=skipped,
     )
 
 

@@ -152,6 +152,7 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
             ("prob_more_on_inferior", *proportion((n_arm[:, inferior] > n_arm[:, [b]]).any(axis=1))),
         ]
     rows += distribution("duration_weeks", cell["duration_weeks"].values)
+    rows.append(("prob_look_skipped", *proportion(cell["looks_skipped"].values > 0)))
     ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
     rows += [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
     look = cell["stop_look"].values

@@ -28,6 +28,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "selected_arm": (),
     "sum_ys": (),
     "n_analysed_total": (),
+    "looks_skipped": (),
     "n_randomised": ("arm",),
     "n_analysed": ("arm",),
     "responders": ("arm",),
@@ -78,6 +79,7 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
         "selected_arm": result.selected.astype(np.int16),
         "sum_ys": sum_ys,
         "n_analysed_total": n_analysed.sum(axis=1).astype(np.int32),
+        "looks_skipped": result.looks_skipped,
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
@@ -135,6 +137,7 @@ def to_dataset(scenario: Scenario, chunks: list[ChunkRecords], truths: list[str]
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected"
     ds["stop_look"].attrs["codes"] = "0-based index of the look at which the trial stopped"
+    ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
     ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({scenario.endpoint.type})"
     ds["estimate"].attrs["description"] = "posterior mean in the final analysis, endpoint scale"
     ds["allocation"].attrs["description"] = "allocation probabilities after each look (kept with --history)"

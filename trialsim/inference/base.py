@@ -61,6 +61,9 @@ class Posterior(Protocol):
     def mean(self) -> np.ndarray:
         """Posterior mean of theta, (trials, arms)."""
 
+    def proper(self, active: np.ndarray) -> np.ndarray:
+        """(trials,) True where every active arm has a proper posterior (enough data for the prior)."""
+
     def prob_best(self, active: np.ndarray) -> np.ndarray:
         """Pr(arm k has the largest theta among active arms), (trials, arms)."""
 
@@ -82,6 +85,9 @@ class DrawsPosterior:
 
     def mean(self) -> np.ndarray:
         return self.draws.mean(axis=1)
+
+    def proper(self, active: np.ndarray) -> np.ndarray:
+        return np.ones(active.shape[0], bool)
 
     def prob_best(self, active: np.ndarray) -> np.ndarray:
         masked = np.where(active[:, None, :], self.draws, -np.inf)

@@ -1,8 +1,10 @@
 """Exact conjugate posteriors, with every probability by quadrature.
 
-Binary arms: Beta(1 + events, 1 + n - events). Continuous arms with a flat
-prior on (mean, log sd): the mean's marginal posterior is Student-t with
-n - 1 degrees of freedom, location ybar and scale s / sqrt(n). Arms are
+Binary arms: Beta(a0 + events, b0 + n - events), flat Beta(1, 1) by default.
+Continuous arms: normal-gamma prior on (mean, precision), so the mean's
+marginal posterior is Student-t; the default is the flat prior on (mean,
+log sd) (n0 = 0, shape = -1/2, rate = 0), which gives n - 1 degrees of
+freedom, location ybar and scale s / sqrt(n). Arms are
 independent a posteriori, so every probability the decisions need is a
 one-dimensional integral over one arm's parameter, for example
 
@@ -36,6 +38,25 @@ MAX_TAIL_SCALES_T = 60.0
 
 
 @dataclass(frozen=True)
+class ConjugatePrior:
+    """Prior on the internal (higher-is-better) scale.
+
+    Binary: Beta(a, b) on the rate. Continuous: normal-gamma with mean `mean`
+    worth `n0` patients, precision ~ Gamma(shape, rate).
+    """
+
+    a: float = 1.0
+    b: float = 1.0
+    mean: float = 0.0
+    n0: float = 0.0
+    shape: float = -0.5
+    rate: float = 0.0
+
+
+FLAT = ConjugatePrior()
+
+
+@dataclass(frozen=True)
 class ArmPosteriors:
     """Per trial x arm posterior of theta: Beta(a, b) or t(df, loc, scale)."""
 
@@ -45,18 +66,23 @@ class ArmPosteriors:
     defined: np.ndarray  # False where the posterior is improper (t with n < 2)
 
     @classmethod
-    def from_data(cls, data: LookData) -> "ArmPosteriors":
+    def from_data(cls, data: LookData, prior: ConjugatePrior = FLAT) -> "ArmPosteriors":
         n, sy, sy2 = data.per_arm()
         if data.binary:
-            return cls(True, 1.0 + sy, 1.0 + n - sy, np.ones(n.shape, bool))
-        # t posterior: a = (df, loc), b = scale; undefined arms get a harmless unit t
+            return cls(True, prior.a + sy, prior.b + n - sy, np.ones(n.shape, bool))
+        # Normal-gamma update; the marginal of the mean is t(2 shape_n, mean_n, sqrt(rate_n / (shape_n n0_n)))
         with np.errstate(divide="ignore", invalid="ignore"):
-            ybar = sy / n
+            ybar = np.where(n > 0, sy / n, 0.0)
             ss = np.maximum(sy2 - n * ybar**2, 0.0)
-            scale = np.sqrt(ss / (n - 1) / n)
-        defined = (n >= 2) & (scale > 0)
-        df = np.where(defined, n - 1.0, 1.0)
-        loc = np.where(defined, ybar, 0.0)
+            n0_n = prior.n0 + n
+            mean_n = (prior.n0 * prior.mean + sy) / n0_n
+            shape_n = prior.shape + n / 2
+            rate_n = prior.rate + ss / 2 + prior.n0 * n * (ybar - prior.mean) ** 2 / (2 * n0_n)
+            scale = np.sqrt(rate_n / (shape_n * n0_n))
+        defined = (n0_n > 0) & (shape_n > 0) & (rate_n > 0) & np.isfinite(scale) & (scale > 0)
+        # undefined (improper) arms get a harmless unit t; decisions skip trials that need them
+        df = np.where(defined, 2 * shape_n, 1.0)
+        loc = np.where(defined, mean_n, 0.0)
         scale = np.where(defined, scale, 1.0)
         return cls(False, np.stack([df, loc]), scale, defined)
 
@@ -117,6 +143,9 @@ class GridPosterior:
     def mean(self) -> np.ndarray:
         return self.arms.mean()
 
+    def proper(self, active: np.ndarray) -> np.ndarray:
+        return ~(active & ~self.arms.defined).any(axis=1)
+
     def prob_best(self, active: np.ndarray) -> np.ndarray:
         self._check(active)
         return quadrature.prob_best(self.pdf, self.cdf, self.h, self.n, active & self.use)
@@ -133,10 +162,10 @@ class GridPosterior:
                                              float(margin), self.use)
 
 
-def exact_posterior(data: LookData, relevant: np.ndarray | None = None) -> GridPosterior:
+def exact_posterior(data: LookData, relevant: np.ndarray | None = None, prior: ConjugatePrior = FLAT) -> GridPosterior:
     """The exact engine: conjugate per-arm posteriors pooled over phenotypes.
 
     `relevant` (trials, arms) limits the quadrature grid to the arms whose
     probabilities will be asked (the active ones); None means all arms.
     """
-    return GridPosterior(ArmPosteriors.from_data(data), relevant)
+    return GridPosterior(ArmPosteriors.from_data(data, prior), relevant)

@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from .pymc_density import BatchedDensity
 from .pymc_laplace import Mode, newton_mode, structured_hessian, sym
-from .pymc_proposal import SigmaGrid, mvt_draws, psis_resample, single_gaussian_draws
+from .pymc_proposal import SigmaGrid, fill_t_draws, psis_resample, single_t_draws
 
 
 STENCIL = 1.5  # half-width, in joint-Laplace SDs, of the stencil for the shared marginal
@@ -224,12 +224,11 @@ class FastPath:
         logq_shared = np.zeros((n_trials, n))
         if n_shared:
             mean, chol = shared
-            x, logq = single_gaussian_draws(
-                rng, mean[:, None], chol[:, None], np.zeros(chol[:, None].shape[:-1] + (0,)), np.zeros((n_trials, n, 0))
-            )
-            theta[:, :, lay.shared_cols] = x[:, :, 0]
-            logq_shared = logq[:, :, 0]
-            shared_dev = x[:, :, 0] - joint.theta[:, None, lay.shared_cols]
+            logq_shared = single_t_draws(
+                rng, theta, lay.shared_cols[None], mean[:, None], chol[:, None],
+                np.zeros(chol[:, None].shape[:-1] + (0,)), np.zeros((n_trials, n, 0)),
+            )[:, :, 0]
+            shared_dev = theta[:, :, lay.shared_cols] - joint.theta[:, None, lay.shared_cols]
         if grid is None:
             logq_arm = self._propose_arms_gaussian(joint, theta, shared_dev, rng)
         else:
@@ -241,24 +240,20 @@ class FastPath:
         lay = self.density.layout
         cov = np.linalg.inv(-joint.hessian.arm)  # conditional on the shared parameters
         shift = cov @ joint.hessian.cross  # d conditional mode / d shared
-        x, logq = single_gaussian_draws(
-            rng, joint.theta[:, lay.arm_cols], np.linalg.cholesky(sym(cov)), shift, shared_dev
-        )
-        theta[:, :, lay.arm_cols] = x
-        return logq
+        mode = joint.theta[:, lay.arm_cols]
+        return single_t_draws(rng, theta, lay.arm_cols, mode, np.linalg.cholesky(sym(cov)), shift, shared_dev)
 
     def _propose_arms_grid(self, grid: SigmaGrid, theta, shared_dev, rng):
-        """Per arm: log sigma from the grid density, then (mu, alpha) given it."""
+        """Per arm: log sigma from the grid density, then (mu, alpha) given it, stored as (mu, z)."""
         lay = self.density.layout
         u, logq_u, node, weight = grid.sample(theta.shape[1], rng)  # (trials, n, arms)
-        x, logq_x = mvt_draws(rng, grid.mean, grid.chol, grid.shift, node, weight, shared_dev)
-        mu = x[..., self.mu_in_latent]
-        latent = x.copy()
-        latent[..., self.z_in_latent] = (x[..., self.z_in_latent] - mu[..., None]) / np.exp(u)[..., None]
-        theta[:, :, lay.arm_cols[:, self.pos_u]] = u
-        theta[:, :, lay.arm_cols[:, self.pos_latent]] = latent
-        # z = (alpha - mu) / sigma: the density of z carries the Jacobian sigma^cells
-        return logq_u + logq_x + len(self.z_in_latent) * u
+        sigma_cols = lay.arm_cols[:, self.pos_u]
+        theta[:, :, sigma_cols] = u
+        logq_x = fill_t_draws(
+            rng, theta, lay.arm_cols[:, self.pos_latent], grid.mean, grid.chol, grid.shift, node, weight,
+            shared_dev, centred=(sigma_cols, self.mu_in_latent, self.z_in_latent),
+        )
+        return logq_u + logq_x
 
     def _gather(self, theta: np.ndarray, index: np.ndarray) -> np.ndarray:
         """Resampled rows (trials, draws, P) from index (trials, 1 or arms, draws)."""

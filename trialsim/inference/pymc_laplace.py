@@ -72,11 +72,17 @@ def sym(h: np.ndarray) -> np.ndarray:
 
 
 def _newton_step(neg_h: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Solve (-H) step = g with eigenvalues floored so the step ascends."""
-    w, v = np.linalg.eigh(neg_h)
-    floor = np.maximum(np.abs(w).max(axis=-1, keepdims=True) * 1e-10, 1e-10)
-    w = np.where(w > floor, w, np.maximum(np.abs(w), floor))
-    return np.einsum("bij,bj->bi", v, np.einsum("bji,bj->bi", v, g) / w)
+    """Solve (-H) step = g; where -H is not positive definite, eigenvalues are
+    floored (absolute values) so the step still ascends."""
+    try:
+        chol = np.linalg.cholesky(neg_h)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(neg_h)
+        floor = np.maximum(np.abs(w).max(axis=-1, keepdims=True) * 1e-10, 1e-10)
+        w = np.where(w > floor, w, np.maximum(np.abs(w), floor))
+        return np.einsum("bij,bj->bi", v, np.einsum("bji,bj->bi", v, g) / w)
+    y = np.linalg.solve(chol, g[..., None])
+    return np.linalg.solve(np.swapaxes(chol, -1, -2), y)[..., 0]
 
 
 @dataclass

@@ -6,10 +6,10 @@ importance weights need ``log q`` of every draw:
 * `SigmaGrid`: per trial and arm, the Laplace marginal of log sigma at grid
   nodes, turned into a density that is exponential (log-linear) between
   nodes and has exponential tails beyond the ends; sampled by inverse CDF.
-* `mvt_draws`: multivariate t draws around Gaussians given per node; a draw
-  between nodes k and k + 1 uses the linear interpolation (weight t) of the
-  nodes' means, Cholesky factors and shared-parameter shifts, so the proposal
-  follows the conditional posterior continuously in log sigma.
+* `fill_t_draws`: multivariate t draws around Gaussians given per node; a
+  draw between nodes k and k + 1 uses the linear interpolation of the nodes'
+  means, shared-parameter shifts and Cholesky factors, so the
+  proposal follows the conditional posterior continuously in log sigma.
 
 Loops over draws run in numba so no (draws x matrix) array is materialised.
 """
@@ -27,24 +27,28 @@ TAIL_RATE_MIN = 0.5  # tails beyond the grid at least as heavy as exp(-0.5 |u|)
 LEFT_RATE_MAX = 5.0
 
 
-def t_log_density(maha: np.ndarray, log_det: np.ndarray, d: int) -> np.ndarray:
-    """Log density of a d-variate t (T_DF) with squared Mahalanobis distance `maha`."""
-    const = special.gammaln((T_DF + d) / 2) - special.gammaln(T_DF / 2) - d / 2 * np.log(T_DF * np.pi)
-    return const - log_det - (T_DF + d) / 2 * np.log1p(maha / T_DF)
+@numba.njit(cache=True, fastmath=True)
+def _fill_t_draws(theta, cols, mean, chol, log_det, shift, node, weight, dev, e, scale,
+                  sigma_cols, mu_pos, is_z, log_const, df):  # pragma: no cover - numba
+    """Write t draws into theta[t, i, cols[a]] and return their log density (T, n, A).
 
-
-@numba.njit(cache=True)
-def _interp_affine(mean, chol, shift, node, weight, dev, e, scale):  # pragma: no cover - numba
-    """x = m + S dev + L e * scale with (m, S, L) interpolated between nodes k, k + 1.
-
-    mean (T, A, K, m), chol (T, A, K, m, m), shift (T, A, K, m, s), node and
-    weight (T, n, A), dev (T, n, s), e (T, n, A, m), scale (T, n, A).
-    Returns x (T, n, A, m) and log det L (T, n, A).
+    Draw (t, i, a) lies between nodes k and k + 1 with weight w: its mean,
+    shared shift and Cholesky factor are interpolated linearly (a convex
+    combination of lower-triangular factors with positive diagonals is one). mean (T, A, K, m), chol
+    (T, A, K, m, m), log_det (T, A, K), shift (T, A, K, m, s), node / weight
+    (T, n, A), dev (T, n, s), e (T, n, A, m), scale (T, n, A) = 1/sqrt(chi2/df).
+    With sigma_cols[0] >= 0 the draw is (mu, alpha) in centred coordinates and
+    is stored as (mu, z = (alpha - mu) / sigma), sigma read from theta, with
+    the Jacobian sigma^(number of z) in the density.
     """
     n_t, n_i, n_a, m = e.shape
     n_k, n_s = mean.shape[2], dev.shape[2]
-    x = np.empty(e.shape)
-    log_det = np.zeros((n_t, n_i, n_a))
+    centred = sigma_cols[0] >= 0
+    n_z = 0
+    for r in range(m):
+        n_z += is_z[r]
+    logq = np.empty((n_t, n_i, n_a))
+    x = np.empty(m)
     for t in range(n_t):
         for i in range(n_i):
             for a in range(n_a):
@@ -52,6 +56,9 @@ def _interp_affine(mean, chol, shift, node, weight, dev, e, scale):  # pragma: n
                 k1 = min(k0 + 1, n_k - 1)
                 w1 = weight[t, i, a]
                 w0 = 1.0 - w1
+                sc = scale[t, i, a]
+                maha = 0.0
+                ld = 0.0
                 for r in range(m):
                     acc = w0 * mean[t, a, k0, r] + w1 * mean[t, a, k1, r]
                     for c in range(n_s):
@@ -59,32 +66,59 @@ def _interp_affine(mean, chol, shift, node, weight, dev, e, scale):  # pragma: n
                     z = 0.0
                     for c in range(r + 1):
                         z += (w0 * chol[t, a, k0, r, c] + w1 * chol[t, a, k1, r, c]) * e[t, i, a, c]
-                    x[t, i, a, r] = acc + z * scale[t, i, a]
-                    log_det[t, i, a] += np.log(w0 * chol[t, a, k0, r, r] + w1 * chol[t, a, k1, r, r])
-    return x, log_det
+                    x[r] = acc + z * sc
+                    maha += e[t, i, a, r] * e[t, i, a, r]
+                    if w1 > 0.0:
+                        ld += np.log(w0 * chol[t, a, k0, r, r] + w1 * chol[t, a, k1, r, r])
+                if w1 == 0.0:
+                    ld = log_det[t, a, k0]
+                maha *= sc * sc
+                lq = log_const - ld - 0.5 * (df + m) * np.log1p(maha / df)
+                if centred:
+                    log_sigma = theta[t, i, sigma_cols[a]]
+                    inv_sigma = np.exp(-log_sigma)
+                    mu = x[mu_pos]
+                    for r in range(m):
+                        if is_z[r]:
+                            x[r] = (x[r] - mu) * inv_sigma
+                    lq += n_z * log_sigma
+                for r in range(m):
+                    theta[t, i, cols[a, r]] = x[r]
+                logq[t, i, a] = lq
+    return logq
 
 
-def mvt_draws(rng: np.random.Generator, mean, chol, shift, node, weight, dev) -> tuple[np.ndarray, np.ndarray]:
-    """Multivariate t draws per (trial, draw, arm) around interpolated node Gaussians.
+def fill_t_draws(rng, theta, cols, mean, chol, shift, node, weight, dev, centred=None) -> np.ndarray:
+    """Multivariate t draws per (trial, draw, arm) written into theta; returns log q (T, n, A).
 
-    Shapes as in `_interp_affine`; returns x (T, n, A, m) and log q (T, n, A).
+    cols (A, m): theta columns of each arm's m coordinates; mean (T, A, K, m),
+    chol (T, A, K, m, m), shift (T, A, K, m, s) at K nodes; node, weight
+    (T, n, A) place every draw between nodes; dev (T, n, s) shared deviations.
+    centred = (sigma_cols (A,), mu position, z positions): see `_fill_t_draws`.
     """
     shape = node.shape
     m = mean.shape[-1]
     e = rng.standard_normal(shape + (m,))
-    w = rng.chisquare(T_DF, size=shape) / T_DF
-    x, log_det = _interp_affine(mean, chol, shift, node, weight, dev, e, 1.0 / np.sqrt(w))
-    maha = np.einsum("tnam,tnam->tna", e, e) / w  # |L^-1 (x - mean)|^2
-    return x, t_log_density(maha, log_det, m)
+    scale = 1.0 / np.sqrt(rng.chisquare(T_DF, size=shape) / T_DF)
+    log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
+    log_const = special.gammaln((T_DF + m) / 2) - special.gammaln(T_DF / 2) - m / 2 * np.log(T_DF * np.pi)
+    sigma_cols, mu_pos, is_z = np.full(len(cols), -1), 0, np.zeros(m, np.int64)
+    if centred is not None:
+        sigma_cols, mu_pos = np.asarray(centred[0]), int(centred[1])
+        is_z[np.asarray(centred[2])] = 1
+    return _fill_t_draws(
+        theta, np.asarray(cols, np.int64), mean, chol, log_det, shift, node, weight, dev, e, scale,
+        sigma_cols.astype(np.int64), mu_pos, is_z, log_const, T_DF,
+    )
 
 
-def single_gaussian_draws(rng, mean, chol, shift, dev) -> tuple[np.ndarray, np.ndarray]:
-    """t draws around one Gaussian per (trial, arm): mean (T, A, m), chol (T, A, m, m),
-    shift (T, A, m, s), dev (T, n, s)."""
-    n_t, n_a = mean.shape[:2]
-    n = dev.shape[1]
-    node = np.zeros((n_t, n, n_a), dtype=np.int64)
-    return mvt_draws(rng, mean[:, :, None], chol[:, :, None], shift[:, :, None], node, np.zeros(node.shape), dev)
+def single_t_draws(rng, theta, cols, mean, chol, shift, dev) -> np.ndarray:
+    """t draws around one Gaussian per (trial, arm) written into theta[..., cols]:
+    mean (T, A, m), chol (T, A, m, m), shift (T, A, m, s), dev (T, n, s)."""
+    node = np.zeros((mean.shape[0], dev.shape[1], mean.shape[1]), dtype=np.int64)
+    return fill_t_draws(
+        rng, theta, cols, mean[:, :, None], chol[:, :, None], shift[:, :, None], node, np.zeros(node.shape), dev
+    )
 
 
 # --------------------------------------------------------------------------

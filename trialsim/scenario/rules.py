@@ -110,7 +110,15 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
             yield f"{path}.decisions.{field}", f"{len(value)} thresholds for {n_looks} looks; give one per look or a single value"
     if dec.futility is not None and d.control is None:
         yield f"{path}.decisions.futility", "futility is judged against a control: set design.control"
-    if d.analysis.engine == "exact" and d.analysis.prior not in ("flat",):
-        yield f"{path}.analysis.prior", "the exact engine uses flat priors (Beta(1,1), or flat for NRS); other priors need engine 'pymc'"
+    prior = d.analysis.prior
+    if d.analysis.engine == "exact" and prior in ("vague", "sceptical", "informative"):
+        yield f"{path}.analysis.prior", f"preset '{prior}' belongs to engine 'pymc'; the exact engine takes 'flat' or a conjugate prior"
+    if d.analysis.engine == "pymc" and not isinstance(prior, str):
+        yield f"{path}.analysis.prior", "engine 'pymc' takes a preset: flat, vague, sceptical or informative"
+    kind = getattr(prior, "type", None)
+    if kind == "beta" and not s.endpoint.binary:
+        yield f"{path}.analysis.prior", "a beta prior needs a responder or binary endpoint; use normal_gamma for nrs_change"
+    if kind == "normal_gamma" and s.endpoint.binary:
+        yield f"{path}.analysis.prior", "a normal_gamma prior needs the nrs_change endpoint; use beta for rates"
     if a.burn_in > d.looks.at_patients[-1]:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"

@@ -200,9 +200,29 @@ class Decisions(Strict):
     selection: Literal["none", "control", "best"] = "control"
 
 
+class BetaPrior(Strict):
+    """Beta(a, b) prior on each arm's event or responder rate (exact engine)."""
+
+    type: Literal["beta"]
+    a: PositiveFloat = 1.0
+    b: PositiveFloat = 1.0
+
+
+class NormalGammaPrior(Strict):
+    """Normal-gamma prior on each arm's mean change in NRS (exact engine): the mean
+    is worth `n0` patients; precision ~ Gamma(shape, rate)."""
+
+    type: Literal["normal_gamma"]
+    mean: float = 0.0
+    n0: NonNegativeFloat = 0.0
+    shape: PositiveFloat = 1.0
+    rate: PositiveFloat = 1.0
+
+
 class Analysis(Strict):
     engine: Literal["exact", "pymc"] = "exact"
-    prior: Literal["flat", "vague", "sceptical", "informative"] = "flat"
+    # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
+    prior: Union[Literal["flat", "vague", "sceptical", "informative"], BetaPrior, NormalGammaPrior] = "flat"
 
 
 class Design(Strict):
