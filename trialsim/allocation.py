@@ -48,15 +48,21 @@ class AllocationRule:
             stratified=a.stratify_by_phenotype, block_size=a.block_size,
         )
 
-    def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int, n_max: int) -> np.ndarray:
+    def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int | np.ndarray, n_max: int) -> np.ndarray:
         """New probabilities (trials, [phenotypes,] arms) from Pr(best) of the same shape.
 
         `pr_best` is Pr(best) among all active arms, control included (as adaptr).
         """
-        if not self.adaptive or n_analysed < self.burn_in:
-            return restrict_to_active(np.broadcast_to(self.start, pr_best.shape), active)
-        power = n_analysed / (2 * n_max) if self.power is None else self.power
+        fixed = restrict_to_active(np.broadcast_to(self.start, pr_best.shape), active)
+        if not self.adaptive:
+            return fixed
+        # per-trial quantities broadcast over (phenotypes, arms)
+        n = np.reshape(n_analysed, np.shape(n_analysed) + (1,) * (pr_best.ndim - np.ndim(n_analysed)))
+        power = n / (2 * n_max) if self.power is None else self.power
         active = np.broadcast_to(active, pr_best.shape)
+        return np.where(n < self.burn_in, fixed, self._adapt(pr_best, active, power))
+
+    def _adapt(self, pr_best: np.ndarray, active: np.ndarray, power: float | np.ndarray) -> np.ndarray:
         weights = np.where(active, pr_best, 0.0) ** power
         ones = np.ones(weights.shape[:-1])
         if self.control is None or self.control_prob is None:

@@ -53,7 +53,7 @@ class DecisionRule:
 
     @classmethod
     def from_design(cls, design: Design, arm_names: list[str]) -> "DecisionRule":
-        d, n_looks = design.decisions, len(design.looks.at_patients)
+        d, n_looks = design.decisions, design.looks.n_looks
 
         def per_look(value: float | list[float] | None) -> np.ndarray | None:
             return None if value is None else np.broadcast_to(np.asarray(value, float), (n_looks,)).copy()
@@ -94,17 +94,20 @@ class TrialState:
         return self.stop == Stop.RUNNING
 
 
-def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int, last: bool) -> None:
-    """Apply the look's decisions to `trials` (indices of running trials) in place."""
+def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int,
+           final: np.ndarray) -> None:
+    """Apply the look's decisions to `trials` (indices of running trials) in place.
+
+    `final` (per trial) marks the trials for which this is the final analysis.
+    """
     if rule.control is None:
         _decide_without_control(rule, post, state, trials, look)
     else:
         _decide_against_control(rule, post, state, trials, look)
-    if last:
-        still = trials[state.stop[trials] == Stop.RUNNING]
-        graduated = (state.fate[still] == ArmFate.EFFECTIVE).any(axis=1)
-        state.stop[still] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
-        state.stop_look[still] = look
+    ending = trials[final & (state.stop[trials] == Stop.RUNNING)]
+    graduated = (state.fate[ending] == ArmFate.EFFECTIVE).any(axis=1)
+    state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
+    state.stop_look[ending] = look
 
 
 def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Stop, look: int) -> None:

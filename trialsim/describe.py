@@ -41,8 +41,13 @@ def describe_design(name: str, d: Design) -> list[str]:
                  f"control share {a.control_prob}" if a.control_prob is not None else "",
                  "stratified by phenotype" if a.stratify_by_phenotype else ""]
         lines.append(f"    allocation: {what}" + "".join(f"; {e}" for e in extra if e))
-    lines.append(f"    looks when {', '.join(map(str, looks.at_patients))} patients reached the endpoint"
-                 + (f" (randomised by then: {', '.join(map(str, looks.randomised_at_looks))})" if looks.randomised_at_looks else ""))
+    if looks.at_weeks is not None:
+        lines.append(f"    interim looks at weeks {', '.join(f'{w:g}' for w in looks.at_weeks)}; final analysis when "
+                     f"{looks.max_patients} patients reached the endpoint")
+    else:
+        lines.append(f"    looks when {', '.join(map(str, looks.at_patients))} patients reached the endpoint"
+                     + (f" (randomised by then: {', '.join(map(str, looks.randomised_at_looks))})"
+                        if looks.randomised_at_looks else ""))
     if d.control:
         lines.append(f"    each arm vs control '{d.control}': effective if Pr(arm - control > {dec.superiority_delta:g}) > "
                      f"{_thresholds(dec.superiority)}")

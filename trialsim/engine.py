@@ -17,7 +17,7 @@ from .allocation import AllocationRule, block_assign, randomise
 from .cohort import Cohort
 from .decisions import ArmFate, DecisionRule, Stop, TrialState, decide, select_arm
 from .inference.base import LookData
-from .scenario.schema import Design
+from .scenario.schema import Design, Looks
 
 from .inference.engines import Inference
 
@@ -27,55 +27,79 @@ class DesignPlan:
     """A design compiled to arrays and rule objects."""
 
     name: str
-    at_patients: np.ndarray  # (looks,) patients reaching the endpoint at each look
-    randomised_at: np.ndarray | None  # (looks,) explicit, else from accrual and follow-up
+    looks: Looks
     allocation: AllocationRule
     decisions: DecisionRule
 
     @classmethod
     def from_design(cls, name: str, design: Design, arm_names: list[str]) -> "DesignPlan":
-        r = design.looks.randomised_at_looks
-        return cls(
-            name=name,
-            at_patients=np.asarray(design.looks.at_patients),
-            randomised_at=None if r is None else np.asarray(r),
-            allocation=AllocationRule.from_design(design, arm_names),
-            decisions=DecisionRule.from_design(design, arm_names),
-        )
+        return cls(name=name, looks=design.looks, allocation=AllocationRule.from_design(design, arm_names),
+                   decisions=DecisionRule.from_design(design, arm_names))
 
     @property
     def n_max(self) -> int:
-        return int(self.at_patients[-1])
+        return self.looks.n_max
 
 
-def randomised_at_looks(plan: DesignPlan, cohort: Cohort, endpoint_weeks: float) -> np.ndarray:
-    """Patients randomised by each look, (trials, looks).
+@dataclass(frozen=True)
+class Schedule:
+    """Per trial and look: patients with the endpoint reached, and patients randomised."""
 
-    A look happens when its patient count has reached the endpoint; everyone
-    who arrived by then has been randomised (follow-up lag).
+    analysed: np.ndarray  # (trials, looks)
+    randomised: np.ndarray  # (trials, looks)
+    final: np.ndarray  # (trials,) index of the look that is the trial's final analysis
+
+
+def _count_by(arrivals: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each trial, how many arrivals (sorted) are at or before each time, (trials, times)."""
+    return np.stack([np.searchsorted(a, t, side="right") for a, t in zip(arrivals, times)])
+
+
+def look_schedule(plan: DesignPlan, cohort: Cohort, endpoint_weeks: float) -> Schedule:
+    """When each trial's looks happen, in patients.
+
+    Looks by patient count happen when that many have reached the endpoint;
+    everyone who arrived by then has been randomised (follow-up lag), unless
+    randomised_at_looks gives the counts. Calendar looks count who has reached
+    the endpoint and who has arrived by that week; the final analysis comes once
+    max_patients have reached the endpoint.
     """
-    n_trials = cohort.arrival_week.shape[0]
-    if plan.randomised_at is not None:
-        return np.broadcast_to(plan.randomised_at, (n_trials, len(plan.at_patients))).copy()
-    arrivals = cohort.arrival_week[:, : plan.n_max]
-    look_time = arrivals[:, plan.at_patients - 1] + endpoint_weeks
-    r = np.stack([np.searchsorted(a, t, side="right") for a, t in zip(arrivals, look_time)])
-    r = np.clip(r, plan.at_patients, plan.n_max)
-    r[:, -1] = plan.n_max
-    return r
+    looks, n_max = plan.looks, plan.n_max
+    arrivals = cohort.arrival_week[:, :n_max]
+    n_trials = arrivals.shape[0]
+    if looks.at_patients is not None:
+        analysed = np.broadcast_to(np.asarray(looks.at_patients), (n_trials, looks.n_looks))
+        if looks.randomised_at_looks is not None:
+            randomised = np.broadcast_to(np.asarray(looks.randomised_at_looks), analysed.shape)
+        else:
+            randomised = _count_by(arrivals, arrivals[:, analysed[0] - 1] + endpoint_weeks)
+    else:
+        weeks = np.append(looks.at_weeks, np.inf)
+        analysed = np.minimum(_count_by(arrivals + endpoint_weeks, np.broadcast_to(weeks, (n_trials, len(weeks)))), n_max)
+        randomised = _count_by(arrivals, np.broadcast_to(weeks, analysed.shape))
+    randomised = np.clip(randomised, analysed, n_max)
+    final = (analysed >= n_max).argmax(axis=1)  # the first look with everyone followed up
+    randomised = np.where(np.arange(looks.n_looks) >= final[:, None], n_max, randomised)
+    return Schedule(np.ascontiguousarray(analysed), randomised, final)
 
 
-def cell_statistics(cohort: Cohort, arm: np.ndarray, trials: np.ndarray, lo: int, hi: np.ndarray, n_arms: int) -> LookData:
-    """Sufficient statistics per trial x arm x phenotype of patients lo..hi-1 with outcome data."""
+def cell_statistics(cohort: Cohort, arm: np.ndarray, trials: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                    n_arms: int) -> LookData:
+    """Sufficient statistics per trial x arm x phenotype of patients lo..hi-1 (per trial) with outcome data."""
     n_pheno = len(cohort.prevalence)
-    hi = np.broadcast_to(hi, trials.shape)
-    top = int(hi.max(initial=lo))
+    lo, hi = np.broadcast_to(lo, trials.shape), np.broadcast_to(hi, trials.shape)
+    if trials.size == 0:
+        bottom = top = 0
+    else:
+        bottom, top = int(lo.min()), int(hi.max())
+        top = max(top, bottom)
     b = len(trials)
-    a = arm[trials, lo:top]
-    observed = (a >= 0) & ~cohort.dropout[trials, lo:top] & (np.arange(lo, top) < hi[:, None])
-    y = at_assigned_arm(cohort.y, trials, lo, top, a)
-    x = cohort.baseline_nrs[trials, lo:top]
-    cell = (np.arange(b)[:, None] * n_arms + a) * n_pheno + cohort.phenotype[trials, lo:top]
+    a = arm[trials, bottom:top]
+    cols = np.arange(bottom, top)
+    observed = (a >= 0) & ~cohort.dropout[trials, bottom:top] & (cols >= lo[:, None]) & (cols < hi[:, None])
+    y = at_assigned_arm(cohort.y, trials, bottom, top, a)
+    x = cohort.baseline_nrs[trials, bottom:top]
+    cell = (np.arange(b)[:, None] * n_arms + a) * n_pheno + cohort.phenotype[trials, bottom:top]
     cell = np.where(observed, cell, b * n_arms * n_pheno).ravel()
     size = b * n_arms * n_pheno + 1
 
@@ -130,57 +154,49 @@ class DesignResult:
 def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_weeks: float,
                infer_by_phenotype: Inference | None = None) -> DesignResult:
     """Run one design on every trial of the cohort."""
-    n_trials = cohort.arrival_week.shape[0]
-    n_arms = cohort.y.shape[-1]
+    n_trials, _, n_arms = cohort.y.shape
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
-    r = randomised_at_looks(plan, cohort, endpoint_weeks)
+    schedule = look_schedule(plan, cohort, endpoint_weeks)
     arm = np.full((n_trials, plan.n_max), -1, np.int16)
     blocks = (block_assign(alloc.start, alloc.block_size, cohort.u_randomise[:, : plan.n_max])
               if alloc.block_size else None)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms)
-    history = np.full((n_trials, len(plan.at_patients), n_arms), np.nan)
+    history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), cohort.binary, cohort.prevalence)
     skipped = np.zeros(n_trials, np.int16)
     prev_r = np.zeros(n_trials, np.int64)
-    prev_n = 0
-    last = len(plan.at_patients) - 1
-    for look, n_look in enumerate(plan.at_patients):
+    prev_n = np.zeros(n_trials, np.int64)
+    for look in range(plan.looks.n_looks):
         idx = running = np.flatnonzero(state.running)
         if idx.size == 0:
             break
-        _randomise_between_looks(arm, cohort, idx, prev_r[idx], r[idx, look], probs, alloc.stratified, blocks, state)
-        new = cell_statistics(cohort, arm, idx, prev_n, np.full(idx.size, n_look), n_arms)
-        data = _scatter_add(data, idx, new)
+        n_look = schedule.analysed[idx, look]
+        _randomise_between_looks(arm, cohort, idx, prev_r[idx], schedule.randomised[idx, look], probs,
+                                 alloc.stratified, blocks, state)
+        data = _scatter_add(data, idx, cell_statistics(cohort, arm, idx, prev_n[idx], n_look, n_arms))
+        final_look = schedule.final[idx] == look
         look_data = data.take(idx)
         post = infer(look_data, cohort.trials[idx], state.active[idx])
         ok = post.proper(state.active[idx])
         if not ok.all():  # an active arm lacks the data its prior needs: no decision at this look
             skipped[idx[~ok]] += 1
-            if look == last:
-                state.stop[idx[~ok]], state.stop_look[idx[~ok]] = Stop.MAX, look
-            idx, look_data = idx[ok], look_data.take(ok)
+            stuck = idx[~ok & final_look]
+            state.stop[stuck], state.stop_look[stuck] = Stop.MAX, look
+            idx, look_data, n_look, final_look = idx[ok], look_data.take(ok), n_look[ok], final_look[ok]
             post = infer(look_data, cohort.trials[idx], state.active[idx])
-        decide(rule, post, state, idx, look, look == last)
+        decide(rule, post, state, idx, look, final_look)
         still = state.running[idx]
         if still.any():
             run_idx = idx[still]
-            if alloc.stratified and alloc.adaptive:
-                active = np.repeat(state.active[run_idx], n_pheno, axis=0)
-                split_post = (infer_by_phenotype or infer)(by_phenotype(look_data.take(still)),
-                                                           np.repeat(cohort.trials[run_idx], n_pheno), active)
-                pb = split_post.prob_best(active).reshape(run_idx.size, n_pheno, n_arms)
-            elif alloc.adaptive:
-                pb = state.last_pr_best[run_idx][:, None, :]  # Pr(best) among active arms, from decide()
-            else:
-                pb = alloc.start[None, None, :]
-            pb = np.broadcast_to(pb, (run_idx.size, n_pheno, n_arms))
-            probs[run_idx] = alloc.update(pb, state.active[run_idx][:, None, :], int(n_look), plan.n_max)
+            pb = _pr_best_for_allocation(alloc, state, run_idx, look_data.take(still), cohort, infer,
+                                         infer_by_phenotype)
+            probs[run_idx] = alloc.update(pb, state.active[run_idx][:, None, :], n_look[still], plan.n_max)
             history[run_idx, look] = (probs[run_idx] * cohort.prevalence[:, None]).sum(axis=1)
-        prev_r[running] = r[running, look]
-        prev_n = int(n_look)
-    size = r[np.arange(n_trials), state.stop_look]
+        prev_r[running] = schedule.randomised[running, look]
+        prev_n[running] = schedule.analysed[running, look]
+    size = schedule.randomised[np.arange(n_trials), state.stop_look]
     final = cell_statistics(cohort, arm, np.arange(n_trials), 0, size, n_arms)
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
     final_post = infer(final, cohort.trials, contention)
@@ -190,6 +206,22 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         selected=select_arm(rule, state, final_pr_best), final_data=final, alloc_history=history,
         looks_skipped=skipped,
     )
+
+
+def _pr_best_for_allocation(alloc: AllocationRule, state: TrialState, run_idx: np.ndarray, look_data: LookData,
+                            cohort: Cohort, infer: Inference, infer_by_phenotype: Inference | None) -> np.ndarray:
+    """Pr(best) among active arms driving allocation, (trials, phenotypes, arms)."""
+    n_pheno, n_arms = len(cohort.prevalence), state.fate.shape[1]
+    if alloc.stratified and alloc.adaptive:
+        active = np.repeat(state.active[run_idx], n_pheno, axis=0)
+        split_post = (infer_by_phenotype or infer)(by_phenotype(look_data), np.repeat(cohort.trials[run_idx], n_pheno),
+                                                   active)
+        pb = split_post.prob_best(active).reshape(run_idx.size, n_pheno, n_arms)
+    elif alloc.adaptive:
+        pb = state.last_pr_best[run_idx][:, None, :]  # computed by decide() among the active arms
+    else:
+        pb = alloc.start[None, None, :]
+    return np.broadcast_to(pb, (run_idx.size, n_pheno, n_arms))
 
 
 def _scatter_add(data: LookData, idx: np.ndarray, new: LookData) -> LookData:

@@ -156,7 +156,7 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
     ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
     rows += [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
     look = cell["stop_look"].values
-    n_looks = len(scenario.designs[str(cell["design"].values)].looks.at_patients)
+    n_looks = scenario.designs[str(cell["design"].values)].looks.n_looks
     rows += [(f"prob_stop_look_{j + 1}", *proportion(look == j)) for j in range(n_looks)]
     return rows
 

@@ -38,7 +38,7 @@ class RunSettings:
 
 
 def max_patients(scenario: Scenario) -> int:
-    return max(d.looks.at_patients[-1] for d in scenario.designs.values())
+    return max(d.looks.n_max for d in scenario.designs.values())
 
 
 def simulate_chunk(scenario: Scenario, settings: RunSettings, start: int, stop: int) -> ChunkRecords:

@@ -19,6 +19,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
 ROWS_PER_CALL = 60_000  # blocks per compiled-function call (memory bound)
+BROADCAST_REPEAT = 256  # from this many rows per data row, broadcast the data row
 
 
 
@@ -73,23 +74,30 @@ class BatchedDensity:
     unconstrained coordinates (log-Jacobians included), data as arrays
     (blocks, arms, cells). The log density is returned split into a per-arm
     part (blocks, arms) and a shared part (blocks,).
+
+    Every method takes ``repeat``: data row j belongs to parameter rows
+    j * repeat ... (j + 1) * repeat - 1. Large repeats (many draws of one
+    trial) use functions compiled with a broadcastable data row instead of
+    copying the data.
     """
 
     def __init__(self, model: pm.Model, n_arms: int, data_names: tuple[str, ...]):
         self.layout = make_layout(model, n_arms)
         self.data_names = data_names
         theta = pt.matrix("theta")
-        data = [pt.tensor3(name) for name in data_names]
-        swap = self._replacements(model, theta, data)
         arm_lp, shared_lp = self._split_terms(model.logp(sum=False), theta)
-        arm_lp, shared_lp, alpha = graph_replace(
-            [arm_lp, shared_lp, model.replace_rvs_by_values([model["alpha"]])[0]], swap, strict=False
-        )
-        grad = pt.grad(arm_lp.sum() + shared_lp.sum(), theta)
-        inputs = [theta, *data]
-        self._logp = pytensor.function(inputs, [arm_lp, shared_lp], on_unused_input="ignore")
-        self._logp_grad = pytensor.function(inputs, [arm_lp, shared_lp, grad], on_unused_input="ignore")
-        self._alpha = pytensor.function(inputs, alpha, on_unused_input="ignore")
+        alpha = model.replace_rvs_by_values([model["alpha"]])[0]
+        self._rows, self._broadcast = {}, {}
+        for variant, static in ((self._rows, None), (self._broadcast, 1)):
+            data = [pt.tensor(name, dtype="float64", shape=(static, None, None)) for name in data_names]
+            swap = self._replacements(model, theta, data)
+            lp_a, lp_s, alp = graph_replace([arm_lp, shared_lp, alpha], swap, strict=False)
+            inputs = [theta, *data]
+            variant["logp"] = pytensor.function(inputs, [lp_a, lp_s], on_unused_input="ignore")
+            variant["alpha"] = pytensor.function(inputs, alp, on_unused_input="ignore")
+            if static is None:  # gradients are needed per block only (Newton)
+                grad = pt.grad(lp_a.sum() + lp_s.sum(), theta)
+                variant["logp_grad"] = pytensor.function(inputs, [lp_a, lp_s, grad], on_unused_input="ignore")
         self.initial = np.concatenate([np.ravel(v) for v in model.initial_point().values()])
 
     def _replacements(self, model, theta, data) -> dict:
@@ -110,33 +118,36 @@ class BatchedDensity:
         zero = pt.zeros((theta.shape[0],))
         return pt.add(*arm_terms), (pt.add(*shared_terms) if shared_terms else zero)
 
-    def _call(self, fn, theta: np.ndarray, data: dict[str, np.ndarray], repeat: int = 1):
-        """Evaluate `fn` on rows of theta; data rows are each repeated `repeat` times."""
-        args = [np.repeat(data[name], repeat, axis=0) if repeat > 1 else data[name] for name in self.data_names]
-        return fn(theta, *args)
+    def logp(self, theta: np.ndarray, data: dict, repeat: int = 1) -> list[np.ndarray]:
+        """[per-arm log density (rows, arms), shared part (rows,)]."""
+        return self._evaluate("logp", theta, data, repeat)
 
-    def logp(self, theta, data, repeat=1):
-        return self._chunked(self._logp, theta, data, repeat)
+    def logp_grad(self, theta: np.ndarray, data: dict, repeat: int = 1) -> list[np.ndarray]:
+        """[per-arm log density, shared part, gradient (rows, P)]."""
+        return self._evaluate("logp_grad", theta, data, repeat)
 
-    def logp_grad(self, theta, data, repeat=1):
-        return self._chunked(self._logp_grad, theta, data, repeat)
+    def alpha(self, theta: np.ndarray, data: dict, repeat: int = 1) -> np.ndarray:
+        """Cell effects on the link scale (rows, arms, cells)."""
+        return self._evaluate("alpha", theta, data, repeat)
 
-    def alpha(self, theta, data, repeat=1):
-        return self._chunked(self._alpha, theta, data, repeat)
-
-    def _chunked(self, fn, theta, data, repeat):
-        """Bound memory: call `fn` on slices of whole data rows."""
-        rows_per = max(1, ROWS_PER_CALL // repeat)
+    def _evaluate(self, name: str, theta, data, repeat):
         n_rows = data["n"].shape[0]
-        if n_rows <= rows_per:
-            return self._call(fn, theta, data, repeat)
-        parts = []
-        for start in range(0, n_rows, rows_per):
-            stop = min(start + rows_per, n_rows)
-            sub = {k: v[start:stop] for k, v in data.items()}
-            parts.append(self._call(fn, theta[start * repeat : stop * repeat], sub, repeat))
+        if repeat >= BROADCAST_REPEAT and name in self._broadcast:
+            fn = self._broadcast[name]
+            parts = [
+                fn(theta[j * repeat : (j + 1) * repeat], *(data[d][j : j + 1] for d in self.data_names))
+                for j in range(n_rows)
+            ]
+        else:
+            fn = self._rows[name]
+            per_call = max(1, ROWS_PER_CALL // repeat)  # bound the memory of repeated data
+            parts = [
+                fn(theta[s * repeat : (s + per_call) * repeat],
+                   *(np.repeat(data[d][s : s + per_call], repeat, axis=0) for d in self.data_names))
+                for s in range(0, n_rows, per_call)
+            ]
+        if len(parts) == 1:
+            return parts[0]
         if isinstance(parts[0], list):
             return [np.concatenate(p) for p in zip(*parts)]
         return np.concatenate(parts)
-
-

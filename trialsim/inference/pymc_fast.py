@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from .pymc_density import BatchedDensity
 from .pymc_laplace import Mode, newton_mode, structured_hessian, sym
-from .pymc_proposal import SigmaGrid, fill_t_draws, psis_resample, single_t_draws
+from .pymc_proposal import SigmaGrid, fill_t_draws, gather_rows, psis_resample, single_t_draws
 
 
 STENCIL = 1.5  # half-width, in joint-Laplace SDs, of the stencil for the shared marginal
@@ -257,9 +257,6 @@ class FastPath:
 
     def _gather(self, theta: np.ndarray, index: np.ndarray) -> np.ndarray:
         """Resampled rows (trials, draws, P) from index (trials, 1 or arms, draws)."""
-        if index.shape[1] == 1:  # joint weights
-            return np.take_along_axis(theta, index[:, 0, :, None], axis=1)
-        out = np.empty((theta.shape[0], index.shape[2], theta.shape[2]))
-        for arm, cols in enumerate(self.density.layout.arm_cols):  # arms resampled independently
-            out[:, :, cols] = np.take_along_axis(theta[:, :, cols], index[:, arm, :, None], axis=1)
-        return out
+        lay = self.density.layout
+        groups = lay.arm_cols if index.shape[1] > 1 else np.arange(lay.size)[None]
+        return gather_rows(theta, index, groups)

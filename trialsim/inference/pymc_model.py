@@ -35,6 +35,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from scipy import special
 
 from .base import DrawsPosterior, LookData
 
@@ -279,8 +280,8 @@ def build_model(n_arms: int, n_cells: int, binary: bool, prior: PymcPrior) -> pm
 
 def theta_from_cells(alpha: np.ndarray, weights: np.ndarray, binary: bool) -> tuple[np.ndarray, np.ndarray]:
     """(theta per arm, cell parameters) from alpha (..., arms, cells) on the link scale."""
-    cells = 1.0 / (1.0 + np.exp(-alpha)) if binary else alpha
-    return cells @ weights, cells
+    cells = special.expit(alpha) if binary else alpha
+    return np.einsum("...f,f->...", cells, weights), cells
 
 
 # --------------------------------------------------------------------------

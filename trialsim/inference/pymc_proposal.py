@@ -98,7 +98,7 @@ def fill_t_draws(rng, theta, cols, mean, chol, shift, node, weight, dev, centred
     """
     shape = node.shape
     m = mean.shape[-1]
-    e = rng.standard_normal(shape + (m,))
+    e = rng.standard_normal(shape + (m,), dtype=np.float32)  # float32: twice as fast, ample for a proposal
     scale = 1.0 / np.sqrt(rng.chisquare(T_DF, size=shape) / T_DF)
     log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
     log_const = special.gammaln((T_DF + m) / 2) - special.gammaln(T_DF / 2) - m / 2 * np.log(T_DF * np.pi)
@@ -232,7 +232,8 @@ def psis_resample(logw: np.ndarray, draws: int, rng: np.random.Generator):
     import arviz as az
 
     smoothed, khat = az.psislw(logw.copy())
-    w = np.exp(smoothed - special.logsumexp(smoothed, axis=-1, keepdims=True))
+    w = np.exp(smoothed - smoothed.max(axis=-1, keepdims=True))
+    w /= w.sum(axis=-1, keepdims=True)
     ess = 1.0 / np.sum(w**2, axis=-1)
     return systematic_resample(w, draws, rng), khat, ess
 
@@ -246,3 +247,21 @@ def systematic_resample(w: np.ndarray, draws: int, rng: np.random.Generator) -> 
     index = np.stack([np.searchsorted(c, p) for c, p in zip(flat_cdf, flat_pts)]).reshape(points.shape)
     index = np.minimum(index, w.shape[-1] - 1)
     return rng.permuted(index, axis=-1)
+
+
+@numba.njit(cache=True)
+def gather_rows(theta, index, col_groups):  # pragma: no cover - numba
+    """out[t, d, cols_g] = theta[t, index[t, g, d], cols_g] for every column group g.
+
+    theta (T, n, P), index (T, G, draws), col_groups (G, c): groups resampled
+    independently (arms), or one group of every column (joint weights).
+    """
+    n_t, n_g, n_d = index.shape
+    out = np.empty((n_t, n_d, theta.shape[2]))
+    for t in range(n_t):
+        for g in range(n_g):
+            for d in range(n_d):
+                row = index[t, g, d]
+                for c in col_groups[g]:
+                    out[t, d, c] = theta[t, row, c]
+    return out

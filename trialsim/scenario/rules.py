@@ -102,7 +102,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.allocation.control_prob", "needs a control arm: set design.control"
     if a.rule == "fixed" and (a.burn_in or a.min_prob or a.max_prob < 1 or a.control_prob is not None):
         yield f"{path}.allocation", "burn_in, min_prob, max_prob and control_prob apply to adaptive rules; use ratio for fixed"
-    n_looks = len(d.looks.at_patients)
+    n_looks = d.looks.n_looks
     dec = d.decisions
     for field in ("superiority", "inferiority"):
         value = getattr(dec, field)
@@ -120,5 +120,5 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.analysis.prior", "a beta prior needs a responder or binary endpoint; use normal_gamma for nrs_change"
     if kind == "normal_gamma" and s.endpoint.binary:
         yield f"{path}.analysis.prior", "a normal_gamma prior needs the nrs_change endpoint; use beta for rates"
-    if a.burn_in > d.looks.at_patients[-1]:
+    if a.burn_in > d.looks.n_max:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"

@@ -160,11 +160,30 @@ class Allocation(Strict):
 
 
 class Looks(Strict):
-    at_patients: list[Annotated[int, Field(ge=1)]]  # patients with outcome data at each look
+    """When the analyses happen: either when given numbers of patients have reached
+    the endpoint (`at_patients`, the last being the maximum sample size), or at
+    calendar times (`at_weeks` since the first randomisation) with a final analysis
+    once `max_patients` have reached the endpoint."""
+
+    at_patients: list[Annotated[int, Field(ge=1)]] | None = None
     randomised_at_looks: list[Annotated[int, Field(ge=1)]] | None = None
+    at_weeks: list[PositiveFloat] | None = None
+    max_patients: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
-    def _increasing(self) -> "Looks":
+    def _consistent(self) -> "Looks":
+        if (self.at_patients is None) == (self.at_weeks is None):
+            raise ValueError("give either at_patients or at_weeks")
+        if self.at_weeks is not None:
+            if self.max_patients is None:
+                raise ValueError("at_weeks needs max_patients (the sample size of the final analysis)")
+            if self.randomised_at_looks is not None:
+                raise ValueError("randomised_at_looks goes with at_patients; calendar looks follow accrual")
+            if any(b <= a for a, b in zip(self.at_weeks, self.at_weeks[1:])):
+                raise ValueError(f"at_weeks must increase strictly, got {self.at_weeks}")
+            return self
+        if self.max_patients is not None:
+            raise ValueError("max_patients goes with at_weeks; with at_patients the last look is the maximum")
         seq = self.at_patients
         if any(b <= a for a, b in zip(seq, seq[1:])):
             raise ValueError(f"at_patients must increase strictly, got {seq}")
@@ -179,6 +198,14 @@ class Looks(Strict):
             if r[-1] != self.at_patients[-1]:
                 raise ValueError("the last randomised_at_looks must equal the last at_patients (everyone analysed)")
         return self
+
+    @property
+    def n_looks(self) -> int:
+        return len(self.at_patients) if self.at_patients is not None else len(self.at_weeks) + 1
+
+    @property
+    def n_max(self) -> int:
+        return self.at_patients[-1] if self.at_patients is not None else self.max_patients
 
 
 class Futility(Strict):
