@@ -125,3 +125,26 @@ def test_other_seed_other_results(tmp_path):
     invoke("run", CLBP, "-n", "30", "--seed", "1", "--out", str(a), "-q")
     invoke("run", CLBP, "-n", "30", "--seed", "2", "--out", str(b), "-q")
     assert (a / "oc.csv").read_bytes() != (b / "oc.csv").read_bytes()
+
+
+def test_trace_matches_the_full_run(tmp_path):
+    result = invoke("trace", CLBP, "--design", "adaptive", "--truth", "sham_anchored", "--trial", "3", "--seed", "11",
+                    "--out", str(tmp_path / "trace"))
+    assert result.exit_code == 0, result.output
+    assert "Look 1: 200 patients with the endpoint" in result.output
+    looks = sorted((tmp_path / "trace").glob("look_*.nc"))
+    assert looks and len(looks) == result.output.count("\nLook ")
+    import arviz as az
+
+    posterior = az.from_netcdf(looks[0]).posterior
+    assert list(posterior["arm"].values) == ["sham", "scs", "dbs", "rtms", "exercise"]
+    # the traced trial is trial 3 of a full run with the same seed
+    out = tmp_path / "run"
+    invoke("run", CLBP, "-n", "5", "--seed", "11", "--out", str(out), "-q")
+    ds = xr.load_dataset(out / "trials.nc", engine="h5netcdf")
+    size = int(ds["size"].sel(design="adaptive", truth="sham_anchored", trial=3))
+    assert f"Final analysis with {size} randomised" in result.output
+
+
+def test_trace_unknown_design_is_bad_input():
+    assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "null"), "did you mean 'adaptive'?")

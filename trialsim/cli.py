@@ -119,6 +119,34 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
                    + ", ".join(str(out / f) for f in ("oc.md", "oc.csv", "trials.nc")), err=True)
 
 
+@main.command()
+@scenario_argument
+@click.option("--design", required=True, help="Design name in the file.")
+@click.option("--truth", required=True, help="Truth name in the file.")
+@click.option("--trial", type=click.IntRange(min=0), default=0, show_default=True, help="Trial index (0-based).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
+              help="Inference engine (default: the design's analysis.engine).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for each look's posterior as netCDF (default: results/<name>/trace_<design>_<truth>_<trial>).")
+def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engine: str | None, out: Path | None) -> None:
+    """Show how one simulated trial unfolded, look by look, and save each look's posterior."""
+    from .scenario.load import closest
+    from .trace import format_trace, save_posteriors, trace_trial
+
+    scenario = _load(file)
+    for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
+        if name not in valid:
+            hint = closest(name, valid)
+            raise BadInput([f"{option}: no {option[2:]} '{name}' in {file}"
+                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
+    result = trace_trial(scenario, design, truth, trial, seed, engine)
+    click.echo(format_trace(result))
+    folder = out or Path("results") / scenario.name / f"trace_{design}_{truth}_{trial}"
+    paths = save_posteriors(result, folder)
+    click.echo(f"\nSaved {len(paths)} posteriors (ArviZ netCDF) in {folder}", err=True)
+
+
 def _progress(total: int, quiet: bool):
     """A progress bar (trials done, rate, time left) on a terminal; silent otherwise."""
     from tqdm import tqdm

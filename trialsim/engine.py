@@ -9,6 +9,7 @@ trial stops, a final analysis uses every patient randomised by then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from .allocation import AllocationRule, block_assign, randomise
 from .cohort import Cohort
 from .decisions import ArmFate, DecisionRule, Stop, TrialState, decide, select_arm
-from .inference.base import LookData
+from .inference.base import LookData, Posterior
 from .scenario.schema import Design, Looks
 
 from .inference.engines import Inference
@@ -136,6 +137,23 @@ def by_phenotype(data: LookData) -> LookData:
                     split(data.sum_xy), data.binary, np.ones(1))
 
 
+@dataclass(frozen=True)
+class LookRecord:
+    """What happened at one look, for the trials in `trials` (an observer's view)."""
+
+    look: int
+    trials: np.ndarray
+    analysed: np.ndarray
+    randomised: np.ndarray
+    data: LookData
+    posterior: Posterior
+    state: TrialState  # after this look's decisions
+    allocation: np.ndarray  # probabilities for the next patients (NaN where the trial stopped)
+
+
+Observer = Callable[[LookRecord], None]
+
+
 @dataclass
 class DesignResult:
     """Per-trial outcome of one design on one batch (arrays over trials)."""
@@ -152,8 +170,11 @@ class DesignResult:
 
 
 def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_weeks: float,
-               infer_by_phenotype: Inference | None = None) -> DesignResult:
-    """Run one design on every trial of the cohort."""
+               infer_by_phenotype: Inference | None = None, observer: Observer | None = None) -> DesignResult:
+    """Run one design on every trial of the cohort.
+
+    `observer`, if given, sees every look (for tracing one trial look by look).
+    """
     n_trials, _, n_arms = cohort.y.shape
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
@@ -194,6 +215,9 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
                                          infer_by_phenotype)
             probs[run_idx] = alloc.update(pb, state.active[run_idx][:, None, :], n_look[still], plan.n_max)
             history[run_idx, look] = (probs[run_idx] * cohort.prevalence[:, None]).sum(axis=1)
+        if observer is not None:
+            observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look], look_data,
+                                post, state, history[idx, look]))
         prev_r[running] = schedule.randomised[running, look]
         prev_n[running] = schedule.analysed[running, look]
     size = schedule.randomised[np.arange(n_trials), state.stop_look]

@@ -1,0 +1,143 @@
+"""One simulated trial, look by look: what `trialsim trace` prints and saves.
+
+Trial k is re-simulated on its own; because every trial has its own random
+stream and its computations do not depend on other trials, it is exactly the
+trial k of a full run with the same seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cohort import Stream, build_cohort, draw_raw, trial_stream
+from .decisions import ArmFate, Stop
+from .engine import DesignPlan, LookRecord, run_design
+from .inference.base import DrawsPosterior, Posterior
+from .inference.engines import make_inference
+from .inference.exact import GridPosterior
+from .response import effect_model, from_internal, true_arm_values
+from .scenario import Scenario
+
+N_DRAWS = 4000
+
+
+@dataclass
+class LookTrace:
+    look: int
+    analysed: int
+    randomised: int
+    n: np.ndarray  # patients with outcome per arm
+    mean: np.ndarray  # posterior mean, endpoint scale
+    pr_best: np.ndarray
+    pr_better: np.ndarray | None  # vs control
+    fate: np.ndarray
+    allocation: np.ndarray
+    stop: int
+    posterior_draws: np.ndarray  # (draws, arms), endpoint scale
+
+
+@dataclass
+class TrialTrace:
+    scenario: Scenario
+    design: str
+    truth: str
+    trial: int
+    seed: int
+    looks: list[LookTrace] = field(default_factory=list)
+    size: int = 0
+    selected: int = -1
+    true_values: np.ndarray | None = None
+
+
+def posterior_draws(post: Posterior, rng: np.random.Generator, n_draws: int = N_DRAWS) -> np.ndarray:
+    """Draws of theta (trials, draws, arms) from any posterior, on the internal scale."""
+    if isinstance(post, DrawsPosterior):
+        return post.draws
+    if isinstance(post, GridPosterior):
+        arms = post.arms
+        shape = arms.b.shape[:1] + (n_draws,) + arms.b.shape[1:]
+        if arms.binary:
+            return rng.beta(arms.a[:, None, :], arms.b[:, None, :], shape)
+        df, loc = arms.a
+        return loc[:, None, :] + arms.b[:, None, :] * rng.standard_t(df[:, None, :], shape)
+    raise TypeError(f"cannot draw from a {type(post).__name__}")
+
+
+def trace_trial(scenario: Scenario, design: str, truth: str, trial: int, seed: int | None = None,
+                engine: str | None = None) -> TrialTrace:
+    """Re-simulate one trial of one design under one truth, recording every look."""
+    seed = scenario.simulation.seed if seed is None else seed
+    plan = DesignPlan.from_design(design, scenario.designs[design], scenario.arm_names)
+    raw = draw_raw(scenario, seed, np.array([trial]), max(d.looks.n_max for d in scenario.designs.values()))
+    model = effect_model(scenario, scenario.truths[truth])
+    cohort = build_cohort(scenario, model, raw)
+    infer, infer_split = make_inference(scenario, design, engine, seed)
+    control = plan.decisions.control
+    rng = trial_stream(seed, trial, Stream.INFERENCE, 1)  # draws for saving only; never feeds back
+    endpoint = scenario.endpoint
+    out = TrialTrace(scenario, design, truth, trial, seed, true_values=true_arm_values(scenario, model))
+
+    def observe(rec: LookRecord) -> None:
+        if rec.trials.size == 0:
+            return
+        post, state = rec.posterior, rec.state
+        active = state.active[rec.trials]
+        better = None if control is None else post.prob_better(np.array([control]), 0.0)[0]
+        out.looks.append(LookTrace(
+            look=rec.look, analysed=int(rec.analysed[0]), randomised=int(rec.randomised[0]),
+            n=rec.data.n.sum(-1)[0].astype(int), mean=from_internal(endpoint, post.mean()[0]),
+            pr_best=post.prob_best(active)[0], pr_better=better, fate=state.fate[rec.trials[0]].copy(),
+            allocation=rec.allocation[0].copy(), stop=int(state.stop[rec.trials[0]]),
+            posterior_draws=from_internal(endpoint, posterior_draws(post, rng)[0]),
+        ))
+
+    result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, infer_split, observer=observe)
+    out.size, out.selected = int(result.size[0]), int(result.selected[0])
+    return out
+
+
+def format_trace(t: TrialTrace) -> str:
+    """The trial's story in a table per look."""
+    arms = t.scenario.arm_names
+    control = t.scenario.designs[t.design].control
+    lines = [f"Trial {t.trial} of design '{t.design}' under truth '{t.truth}' (seed {t.seed})",
+             "true values: " + ", ".join(f"{a} {v:.3g}" for a, v in zip(arms, t.true_values)), ""]
+    for lk in t.looks:
+        lines.append(f"Look {lk.look + 1}: {lk.analysed} patients with the endpoint, {lk.randomised} randomised")
+        header = f"  {'arm':12s} {'n':>5s} {'mean':>8s} {'Pr(best)':>9s}"
+        header += f" {'Pr(>' + control + ')':>10s}" if control else ""
+        lines.append(header + f" {'next alloc':>10s}  status")
+        for k, arm in enumerate(arms):
+            row = f"  {arm:12s} {lk.n[k]:5d} {lk.mean[k]:8.3f} {lk.pr_best[k]:9.4f}"
+            if control:
+                row += "          -" if arm == control or np.isnan(lk.pr_better[k]) else f" {lk.pr_better[k]:10.4f}"
+            alloc = "-" if np.isnan(lk.allocation[k]) else f"{lk.allocation[k]:.3f}"
+            lines.append(row + f" {alloc:>10s}  {ArmFate(lk.fate[k]).name.lower()}")
+        if lk.stop:
+            lines.append(f"  -> trial stops: {Stop(lk.stop).name.lower()}")
+        lines.append("")
+    chosen = "none" if t.selected < 0 else arms[t.selected]
+    lines.append(f"Final analysis with {t.size} randomised; selected arm: {chosen}")
+    return "\n".join(lines)
+
+
+def save_posteriors(t: TrialTrace, folder: Path) -> list[Path]:
+    """Each look's posterior of the arm parameters as ArviZ-readable netCDF (posterior group)."""
+    import arviz as az
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for lk in t.looks:
+        chains = lk.posterior_draws.reshape(4, -1, lk.posterior_draws.shape[-1])  # independent draws as 4 chains
+        idata = az.from_dict(posterior={"theta": chains}, coords={"arm": t.scenario.arm_names},
+                             dims={"theta": ["arm"]},
+                             attrs={"design": t.design, "truth": t.truth, "trial": t.trial, "look": lk.look + 1,
+                                    "seed": t.seed, "scale": t.scenario.endpoint.type})
+        path = folder / f"look_{lk.look + 1:02d}.nc"
+        idata.to_netcdf(str(path))
+        paths.append(path)
+    return paths
+
