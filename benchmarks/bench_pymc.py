@@ -25,6 +25,7 @@ Monte Carlo agreement).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -147,8 +148,16 @@ def time_fast(eng: PymcEngine, data: LookData, repeats: int, seed: int) -> float
 _WORKER: dict = {}
 
 
-def _worker_init(binary: bool) -> None:
+def _worker_init(binary: bool, barrier) -> None:
+    """Build the engine once per worker and warm it up (numba, caches)."""
     _WORKER["engine"] = engine(binary)
+    _WORKER["barrier"] = barrier
+    sets = simulate(np.random.default_rng(0), 2)
+    _WORKER["engine"].fit(sets.binary if binary else sets.continuous, np.random.default_rng(0))
+
+
+def _worker_ready(_) -> None:
+    _WORKER["barrier"].wait()  # returns once every worker is initialised and here
 
 
 def _worker_fit(args) -> int:
@@ -158,11 +167,13 @@ def _worker_fit(args) -> int:
 
 
 def time_fast_parallel(binary: bool, data: LookData, workers: int, chunk: int) -> float:
-    """Fits per second with `workers` processes, each with its engine built once."""
+    """Fits per second with `workers` processes, each with its engine built and warmed up first."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(workers)
     n = data.n.shape[0]
     tasks = [(data.take(np.arange(s, min(s + chunk, n))), s) for s in range(0, n, chunk)]
-    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(binary,)) as pool:
-        list(pool.map(_worker_fit, [(data.take(np.arange(2)), 10**6 + w) for w in range(workers)]))  # warm up
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(binary, barrier)) as pool:
+        list(pool.map(_worker_ready, range(workers)))
         start = time.perf_counter()
         done = sum(pool.map(_worker_fit, tasks))
         return done / (time.perf_counter() - start)

@@ -20,6 +20,7 @@ from . import __version__
 from .checkpoint import missing_ranges, trim
 from .cohort import build_cohort, draw_raw
 from .engine import DesignPlan, run_design
+from .inference import quadrature
 from .inference.engines import make_inference
 from .records import ChunkRecords, design_records, stack_chunk, to_dataset
 from .response import effect_model, true_arm_values
@@ -64,6 +65,8 @@ def iter_chunks(scenario: Scenario, settings: RunSettings, todo: list[tuple[int,
             yield simulate_chunk(scenario, settings, lo, hi)
         return
     own = executor is None
+    if own:
+        quadrature.warm_up()  # forked workers inherit the loaded kernels instead of each loading them
     pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(simulate_chunk, scenario, settings, lo, hi) for lo, hi in todo]

@@ -37,6 +37,8 @@ from .pymc_laplace import Mode, newton_mode, structured_hessian, sym
 from .pymc_proposal import SigmaGrid, fill_t_draws, gather_rows, psis_resample, single_t_draws
 
 
+GRID_VARIABLES = ("sigma_log__", "log_s", "s_log__")  # per-arm log scales worth a grid, in order
+ADAPTIVE_OFFSETS = np.linspace(-6.0, 8.0, 35)  # Laplace SDs; log s has a heavy right tail
 STENCIL = 1.5  # half-width, in joint-Laplace SDs, of the stencil for the shared marginal
 
 
@@ -61,8 +63,11 @@ def _quadratic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
 class FastPath:
     """Nested Laplace proposal + PSIS for a model built by `pymc_model.build_model`.
 
-    grid_*: nodes of log sigma from log(sigma_scale) - grid_below to
-    log(sigma_scale) + grid_above every grid_step (exponential tails beyond).
+    Grid: with partial pooling over log sigma[a] at nodes from
+    log(sigma_scale) - grid_below to log(sigma_scale) + grid_above every
+    grid_step (the prior fixes where sigma can be); without it, over a per-arm
+    log residual SD if the model has one, at ADAPTIVE_OFFSETS Laplace SDs
+    around its mode (the data fix where s is). Exponential tails beyond.
     proposal_factor: proposals per output draw.
     """
 
@@ -84,16 +89,19 @@ class FastPath:
         self.n_arms = n_arms
         self.proposal_factor = proposal_factor
         self.trial_chunk = trial_chunk
-        self.has_grid = "sigma_log__" in lay.arm_names
+        self.grid_var = next((v for v in GRID_VARIABLES if v in lay.arm_names), None)
+        self.has_grid = self.grid_var is not None
         if self.has_grid:
             centre = np.log(sigma_scale)
-            self.grid = np.arange(centre - grid_below, centre + grid_above + 1e-9, grid_step)
-            self.grid_step = grid_step
-            self.pos_u = lay.position("sigma_log__")[0]
+            self.prior_nodes = np.arange(centre - grid_below, centre + grid_above + 1e-9, grid_step)
+            self.pos_u = lay.position(self.grid_var)[0]
             self.pos_latent = np.array([p for p in range(lay.arm_cols.shape[1]) if p != self.pos_u])
             latent_names = np.array(lay.arm_names)[self.pos_latent]
-            self.mu_in_latent = int(np.flatnonzero(latent_names == "mu")[0])
-            self.z_in_latent = np.flatnonzero(latent_names == "z")
+            # with sigma on the grid, node Gaussians live in centred coordinates (mu, alpha)
+            self.centred = self.grid_var == "sigma_log__"
+            if self.centred:
+                self.mu_in_latent = int(np.flatnonzero(latent_names == "mu")[0])
+                self.z_in_latent = np.flatnonzero(latent_names == "z")
 
     def fit(self, data: dict[str, np.ndarray], draws: int, rng: np.random.Generator):
         """(theta rows (trials, draws, P), diagnostics dict of (trials,) arrays)."""
@@ -137,26 +145,35 @@ class FastPath:
         diag = {"pareto_k": khat.max(axis=1), "ess_min": ess.min(axis=1), "converged": converged, "tail_mass": tail}
         return self._gather(theta, index), diag
 
+    def _grid_nodes(self, joint: Mode) -> np.ndarray:
+        """Nodes (trials, arms, K) of the grid variable."""
+        n_trials = joint.theta.shape[0]
+        if self.grid_var == "sigma_log__":
+            return np.broadcast_to(self.prior_nodes, (n_trials, self.n_arms, len(self.prior_nodes)))
+        mode = joint.theta[:, self.density.layout.arm_cols[:, self.pos_u]]  # (trials, arms)
+        sd = np.sqrt(np.linalg.inv(-joint.hessian.arm)[:, :, self.pos_u, self.pos_u])
+        return mode[..., None] + sd[..., None] * ADAPTIVE_OFFSETS
+
     def _sigma_grid(self, joint: Mode, data: dict) -> tuple[SigmaGrid, np.ndarray]:
-        """Conditional Laplace of every arm's (mu, z) at every node of log sigma."""
+        """Conditional Laplace of every arm's other parameters at every node of the grid."""
         lay = self.density.layout
-        n_trials, n_nodes = joint.theta.shape[0], len(self.grid)
+        nodes = self._grid_nodes(joint)
+        n_trials, n_nodes = joint.theta.shape[0], nodes.shape[-1]
         latent_cols = lay.arm_cols[:, self.pos_latent]
         theta = np.repeat(joint.theta[:, None], n_nodes, axis=1)  # (trials, K, P)
-        theta[:, :, lay.arm_cols[:, self.pos_u]] = self.grid[None, :, None]
+        theta[:, :, lay.arm_cols[:, self.pos_u]] = nodes.transpose(0, 2, 1)
         theta = theta.reshape(n_trials * n_nodes, -1)
-        # the conditional given sigma is log-concave: any start will do
-        theta[:, latent_cols] = self.density.initial[latent_cols]
+        # the conditionals given the grid variable are near Gaussian: start at the joint mode
         sub = {name: np.repeat(v, n_nodes, axis=0) for name, v in data.items()}
         cond = newton_mode(self.density, theta, sub, latent_cols, np.array([], int))
         cross = structured_hessian(self.density, cond.theta, sub, latent_cols, lay.shared_cols).cross
         neg_h = -cond.hessian.arm  # (trials*K, arms, m, m)
-        log_pi = cond.lp_arm - 0.5 * np.linalg.slogdet(neg_h)[1]  # Laplace marginal of log sigma
-        mean, chol, shift = self._centred_gaussians(cond.theta[:, latent_cols], neg_h, cross)
-        by_node = lambda a: a.reshape(n_trials, n_nodes, *a.shape[1:]).swapaxes(1, 2)  # noqa: E731
-        grid = SigmaGrid.from_nodes(
-            self.grid, self.grid_step, by_node(log_pi), by_node(mean), by_node(chol), by_node(shift)
+        log_pi = cond.lp_arm - 0.5 * np.linalg.slogdet(neg_h)[1]  # Laplace marginal of the grid variable
+        mean, chol, shift = self._node_gaussians(
+            cond.theta[:, latent_cols], neg_h, cross, nodes.transpose(0, 2, 1).reshape(-1, self.n_arms)
         )
+        by_node = lambda a: a.reshape(n_trials, n_nodes, *a.shape[1:]).swapaxes(1, 2)  # noqa: E731
+        grid = SigmaGrid.from_nodes(nodes, by_node(log_pi), by_node(mean), by_node(chol), by_node(shift))
         return grid, cond.converged.reshape(n_trials, n_nodes).all(axis=1)
 
     def _shared_marginal(self, joint: Mode, data: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -200,19 +217,21 @@ class FastPath:
         mat[..., rows, self.mu_in_latent] = 1.0
         return mat
 
-    def _centred_gaussians(self, mode, neg_h, cross):
-        """Node Gaussians (mean, Cholesky factor, shared shift) in centred coordinates.
+    def _node_gaussians(self, mode, neg_h, cross, u):
+        """Node Gaussians (mean, Cholesky factor, shared shift); u (rows, arms) the nodes.
 
-        Centred coordinates vary smoothly with sigma, so interpolating between
+        With sigma on the grid they are expressed in centred coordinates
+        (mu, alpha), which vary smoothly with sigma, so interpolating between
         nodes is accurate; z = (alpha - mu) / sigma would not be.
         """
-        sigma = np.exp(np.tile(self.grid, mode.shape[0] // len(self.grid)))
-        mat = self._centred_map(np.repeat(sigma[:, None], self.n_arms, axis=1))  # (rows, arms, m, m)
         cov = np.linalg.inv(neg_h)
+        shift = cov @ cross  # d conditional mode / d shared = (-H)^-1 H_as
+        if not self.centred:
+            return mode, np.linalg.cholesky(sym(cov)), shift
+        mat = self._centred_map(np.exp(u))  # (rows, arms, m, m)
         mean = np.einsum("raij,raj->rai", mat, mode)
         chol = np.linalg.cholesky(sym(mat @ cov @ np.swapaxes(mat, -1, -2)))
-        shift = mat @ (cov @ cross)  # d conditional mode / d shared = (-H)^-1 H_as
-        return mean, chol, shift
+        return mean, chol, mat @ shift
 
     # -- proposal ------------------------------------------------------------
     def _propose(self, joint: Mode, shared, grid: SigmaGrid | None, n: int, rng: np.random.Generator):
@@ -249,9 +268,10 @@ class FastPath:
         u, logq_u, node, weight = grid.sample(theta.shape[1], rng)  # (trials, n, arms)
         sigma_cols = lay.arm_cols[:, self.pos_u]
         theta[:, :, sigma_cols] = u
+        centred = (sigma_cols, self.mu_in_latent, self.z_in_latent) if self.centred else None
         logq_x = fill_t_draws(
             rng, theta, lay.arm_cols[:, self.pos_latent], grid.mean, grid.chol, grid.shift, node, weight,
-            shared_dev, centred=(sigma_cols, self.mu_in_latent, self.z_in_latent),
+            shared_dev, centred=centred,
         )
         return logq_u + logq_x
 

@@ -137,14 +137,13 @@ def _log_segment_integral(delta: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SigmaGrid:
-    """Per trial and arm: a density over log sigma and a Gaussian at every node.
+    """Per trial and arm: a density over a log scale (log sigma or log s) and a
+    Gaussian for the arm's other parameters at every node.
 
     Pieces: 0 = left tail, 1..K-1 = segments between nodes, K = right tail.
-    Gaussians are in the coordinates the caller chose (centred ones here).
     """
 
-    u: np.ndarray  # (K,) nodes
-    h: float
+    u: np.ndarray  # (T, A, K) equally spaced nodes
     log_pi: np.ndarray  # (T, A, K) unnormalised log marginal at the nodes
     log_mass: np.ndarray  # (T, A, K + 1) normalised log mass of the pieces
     rate: np.ndarray  # (T, A, 2) tail rates
@@ -153,17 +152,18 @@ class SigmaGrid:
     shift: np.ndarray  # (T, A, K, m, s)
 
     @classmethod
-    def from_nodes(cls, u, h, log_pi, mean, chol, shift) -> "SigmaGrid":
+    def from_nodes(cls, u, log_pi, mean, chol, shift) -> "SigmaGrid":
+        h = u[..., 1] - u[..., 0]  # (T, A)
         delta = np.diff(log_pi, axis=-1)  # (T, A, K - 1)
         left = np.clip(delta[..., 0] / h, TAIL_RATE_MIN, LEFT_RATE_MAX)
         right = np.maximum(-delta[..., -1] / h, TAIL_RATE_MIN)
-        log_seg = log_pi[..., :-1] + np.log(h) + _log_segment_integral(delta)
+        log_seg = log_pi[..., :-1] + np.log(h)[..., None] + _log_segment_integral(delta)
         log_mass = np.concatenate(
             [(log_pi[..., 0] - np.log(left))[..., None], log_seg, (log_pi[..., -1] - np.log(right))[..., None]],
             axis=-1,
         )
         log_mass -= special.logsumexp(log_mass, axis=-1, keepdims=True)
-        return cls(u, h, log_pi, log_mass, np.stack([left, right], axis=-1), mean, chol, shift)
+        return cls(np.ascontiguousarray(u), log_pi, log_mass, np.stack([left, right], axis=-1), mean, chol, shift)
 
     def tail_mass(self) -> np.ndarray:
         """(T,) largest mass any arm's density puts beyond the grid."""
@@ -171,37 +171,37 @@ class SigmaGrid:
         return tails.max(axis=-1)
 
     def sample(self, n: int, rng: np.random.Generator):
-        """log sigma draws (T, n, A) with log density, lower node and interpolation weight."""
+        """Draws (T, n, A) of the log scale with log density, lower node and interpolation weight."""
         n_t, n_a = self.log_pi.shape[:2]
         cdf = np.cumsum(np.exp(self.log_mass), axis=-1)
         cdf /= cdf[..., -1:]
         shape = (n_t, n, n_a)
         v, w, expo = rng.random(shape), rng.random(shape), rng.standard_exponential(shape)
-        return _grid_draws(cdf, self.log_mass, self.log_pi, self.rate, self.u, self.h, v, w, expo)
+        return _grid_draws(cdf, self.log_mass, self.log_pi, self.rate, self.u, v, w, expo)
 
 
 @numba.njit(cache=True)
-def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, h, v, w, expo):  # pragma: no cover - numba
+def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, v, w, expo):  # pragma: no cover - numba
     """Inverse-CDF draws from the piecewise log-linear density with exponential tails."""
     n_t, n_i, n_a = v.shape
-    n_k = u_nodes.shape[0]
+    n_k = u_nodes.shape[2]
     u = np.empty(v.shape)
     logq = np.empty(v.shape)
     node = np.zeros(v.shape, dtype=np.int64)
     weight = np.zeros(v.shape)
     for t in range(n_t):
         for a in range(n_a):
+            lo, hi = u_nodes[t, a, 0], u_nodes[t, a, n_k - 1]
+            h = u_nodes[t, a, 1] - lo
             for i in range(n_i):
                 piece = min(np.searchsorted(cdf[t, a], v[t, i, a], side="right"), n_k)
                 lm = log_mass[t, a, piece]
                 if piece == 0:  # left tail
-                    rate0 = rate[t, a, 0]
-                    u[t, i, a] = u_nodes[0] - expo[t, i, a] / rate0
-                    logq[t, i, a] = lm + np.log(rate0) - expo[t, i, a]
+                    u[t, i, a] = lo - expo[t, i, a] / rate[t, a, 0]
+                    logq[t, i, a] = lm + np.log(rate[t, a, 0]) - expo[t, i, a]
                 elif piece == n_k:  # right tail
-                    rate1 = rate[t, a, 1]
-                    u[t, i, a] = u_nodes[-1] + expo[t, i, a] / rate1
-                    logq[t, i, a] = lm + np.log(rate1) - expo[t, i, a]
+                    u[t, i, a] = hi + expo[t, i, a] / rate[t, a, 1]
+                    logq[t, i, a] = lm + np.log(rate[t, a, 1]) - expo[t, i, a]
                     node[t, i, a] = n_k - 1
                 else:  # segment between nodes piece - 1 and piece
                     k = piece - 1
@@ -211,7 +211,7 @@ def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, h, v, w, expo):  # pragma:
                     else:
                         frac = np.log1p(w[t, i, a] * np.expm1(delta)) / delta
                         log_norm = np.log(delta / np.expm1(delta))
-                    u[t, i, a] = u_nodes[k] + h * frac
+                    u[t, i, a] = u_nodes[t, a, k] + h * frac
                     logq[t, i, a] = lm + delta * frac + log_norm - np.log(h)
                     node[t, i, a] = k
                     weight[t, i, a] = frac

@@ -192,3 +192,15 @@ def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.n
                 total += f * _weight(i, n[b], h[b])
         out[b] = min(max(total, 0.0), 1.0)
     return out
+
+
+def warm_up() -> None:
+    """Load (or compile) every kernel now, e.g. before forking worker processes that inherit them."""
+    one = np.ones((1, 2))
+    use = np.ones((1, 2), np.bool_)
+    pdf, cdf = grid_densities(0, one * 2, one * 3, one, one * 0.0, use, np.zeros(1), np.full(1, 0.1), np.full(1, 11, np.int64), 11)
+    h, n, control = np.full(1, 0.1), np.full(1, 11, np.int64), np.zeros(1, np.int64)
+    prob_best(pdf, cdf, h, n, use)
+    prob_better(pdf, cdf, h, n, control, 0.1, use)
+    prob_equivalent_to(pdf, cdf, h, n, control, 0.1, use)
+    prob_all_equivalent(pdf, cdf, h, n, use, 0.1)
