@@ -131,20 +131,66 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
               help="Folder for each look's posterior as netCDF (default: results/<name>/trace_<design>_<truth>_<trial>).")
 def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engine: str | None, out: Path | None) -> None:
     """Show how one simulated trial unfolded, look by look, and save each look's posterior."""
-    from .scenario.load import closest
     from .trace import format_trace, save_posteriors, trace_trial
 
     scenario = _load(file)
-    for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
-        if name not in valid:
-            hint = closest(name, valid)
-            raise BadInput([f"{option}: no {option[2:]} '{name}' in {file}"
-                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
+    _check_names(file, scenario, design, truth)
     result = trace_trial(scenario, design, truth, trial, seed, engine)
     click.echo(format_trace(result))
     folder = out or Path("results") / scenario.name / f"trace_{design}_{truth}_{trial}"
     paths = save_posteriors(result, folder)
     click.echo(f"\nSaved {len(paths)} posteriors (ArviZ netCDF) in {folder}", err=True)
+
+
+@main.command()
+@scenario_argument
+@click.option("--design", required=True, help="Design whose superiority threshold is calibrated.")
+@click.option("--truth", required=True, help="Truth to calibrate under (usually a null truth).")
+@click.option("--metric", default="prob_superior", show_default=True,
+              help="OC metric to bring to the target (e.g. prob_any_effective for the family-wise error).")
+@click.option("--target", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Largest acceptable value.")
+@click.option("-n", "--n-trials", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Trials per evaluation (the same seed every time).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--range", "bounds", type=(float, float), default=(0.9, 0.99999), show_default=True,
+              help="Search range of the threshold.")
+@click.option("--asymmetric", is_flag=True, help="Keep the inferiority threshold (default: set it to 1 - superiority).")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the scenario with the calibrated threshold to this YAML file.")
+def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_trials: int, seed: int | None,
+              bounds: tuple[float, float], asymmetric: bool, workers: int, write_to: Path | None) -> None:
+    """Find the smallest superiority threshold keeping a metric at or below a target."""
+    import yaml
+
+    from .calibrate import calibrate as calibrate_api
+    from .io import atomic_write
+
+    scenario = _load(file)
+    _check_names(file, scenario, design, truth)
+    try:
+        result = calibrate_api(scenario, design, truth, metric, target, n_trials, seed, bounds[0], bounds[1],
+                               symmetric=not asymmetric, workers=workers)
+    except ValueError as err:
+        raise BadInput([f"{file}: {err}"]) from None
+    inferiority = f", inferiority {result.inferiority:.7g}" if result.inferiority is not None else ""
+    click.echo(f"superiority {result.threshold:.7g}{inferiority}: {metric} = {result.estimate:.4f} "
+               f"(MCSE {result.mcse:.4f}) under '{truth}', {n_trials} trials, {result.evaluations} evaluations")
+    if write_to:
+        text = yaml.safe_dump(result.scenario.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+        atomic_write(write_to, lambda p: p.write_text(text))
+        click.echo(f"Wrote {write_to}", err=True)
+
+
+def _check_names(file: str, scenario, design: str, truth: str) -> None:
+    """--design and --truth must name entries of the file."""
+    from .scenario.load import closest
+
+    for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
+        if name not in valid:
+            hint = closest(name, valid)
+            raise BadInput([f"{option}: no {option[2:]} '{name}' in {file}"
+                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
 
 
 def _progress(total: int, quiet: bool):
