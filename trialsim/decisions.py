@@ -48,6 +48,7 @@ class DecisionRule:
     superiority_delta: float
     inferiority: np.ndarray | None
     futility: tuple[float, float] | None  # (threshold, delta)
+    phenotype_futility: tuple[float, float] | None  # (threshold, delta), per phenotype: enrichment
     equivalence: tuple[float, float] | None  # (threshold, margin)
     selection: str
 
@@ -64,6 +65,8 @@ class DecisionRule:
             superiority_delta=d.superiority_delta,
             inferiority=per_look(d.inferiority),
             futility=(d.futility.threshold, d.futility.delta) if d.futility else None,
+            phenotype_futility=((d.phenotype_futility.threshold, d.phenotype_futility.delta)
+                                if d.phenotype_futility else None),
             equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
             selection=d.selection,
         )
@@ -78,12 +81,13 @@ class TrialState:
     stop_look: np.ndarray  # (trials,) index of the deciding look
     superior: np.ndarray  # (trials,) arm declared superior (no-control designs), -1 if none
     last_pr_best: np.ndarray  # (trials, arms) Pr(best) among active arms at the last look
+    closed: np.ndarray  # (trials, phenotypes, arms) arm closed to a phenotype (enrichment)
 
     @classmethod
-    def start(cls, n_trials: int, n_arms: int) -> "TrialState":
+    def start(cls, n_trials: int, n_arms: int, n_phenotypes: int = 1) -> "TrialState":
         return cls(np.zeros((n_trials, n_arms), np.int8), np.zeros(n_trials, np.int8),
                    np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16),
-                   np.zeros((n_trials, n_arms)))
+                   np.zeros((n_trials, n_arms)), np.zeros((n_trials, n_phenotypes, n_arms), bool))
 
     @property
     def active(self) -> np.ndarray:
@@ -170,6 +174,17 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
     _finish(state, trials, done & any_effective, Stop.SUPERIORITY, look)
     _finish(state, trials, done & all_equivalent, Stop.EQUIVALENCE, look)
     _finish(state, trials, done, Stop.FUTILITY, look)
+
+
+def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState, trials: np.ndarray) -> None:
+    """Enrichment: close active arms to phenotypes where Pr(arm - control > delta) < threshold.
+
+    better: (trials, phenotypes, arms) Pr(theta_kp - theta_control,p > delta) per phenotype.
+    """
+    threshold, _ = rule.phenotype_futility
+    is_control = np.arange(state.fate.shape[1]) == rule.control
+    judged = state.active[trials][:, None, :] & ~is_control
+    state.closed[trials] |= judged & (better < threshold)
 
 
 def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> np.ndarray:

@@ -57,6 +57,9 @@ def describe_design(name: str, d: Design) -> list[str]:
         lines.append(f"    drop as inferior: Pr({'arm > control' if d.control else 'best'}) < {_thresholds(dec.inferiority)}")
     if dec.futility:
         lines.append(f"    drop as futile: Pr(arm - control > {dec.futility.delta:g}) < {dec.futility.threshold:g}")
+    if dec.phenotype_futility:
+        f = dec.phenotype_futility
+        lines.append(f"    close an arm to a phenotype: Pr(arm - control > {f.delta:g} in that phenotype) < {f.threshold:g}")
     if dec.equivalence:
         scope = "arm and control" if d.control else "all active arms"
         lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .allocation import AllocationRule, block_assign, randomise
+from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from .cohort import Cohort
-from .decisions import ArmFate, DecisionRule, Stop, TrialState, decide, select_arm
-from .inference.base import LookData, Posterior
+from .decisions import ArmFate, DecisionRule, Stop, TrialState, close_by_phenotype, decide, select_arm
+from .inference.base import DrawsPosterior, LookData, Posterior
 from .scenario.schema import Design, Looks
 
 from .inference.engines import Inference
@@ -170,7 +170,7 @@ class DesignResult:
 
 
 def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_weeks: float,
-               infer_by_phenotype: Inference | None = None, observer: Observer | None = None) -> DesignResult:
+               observer: Observer | None = None) -> DesignResult:
     """Run one design on every trial of the cohort.
 
     `observer`, if given, sees every look (for tracing one trial look by look).
@@ -183,7 +183,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     blocks = (block_assign(alloc.start, alloc.block_size, cohort.u_randomise[:, : plan.n_max])
               if alloc.block_size else None)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
-    state = TrialState.start(n_trials, n_arms)
+    state = TrialState.start(n_trials, n_arms, n_pheno)
     history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), cohort.binary, cohort.prevalence)
     skipped = np.zeros(n_trials, np.int16)
@@ -211,9 +211,15 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         still = state.running[idx]
         if still.any():
             run_idx = idx[still]
-            pb = _pr_best_for_allocation(alloc, state, run_idx, look_data.take(still), cohort, infer,
-                                         infer_by_phenotype)
-            probs[run_idx] = alloc.update(pb, state.active[run_idx][:, None, :], n_look[still], plan.n_max)
+            split = _phenotype_posterior(post, look_data, still, cohort.trials[run_idx], state.active[run_idx], infer,
+                                         needed=rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive))
+            if rule.phenotype_futility is not None:
+                control = np.full(run_idx.size * n_pheno, rule.control)
+                better = split.prob_better(control, rule.phenotype_futility[1]).reshape(run_idx.size, n_pheno, n_arms)
+                close_by_phenotype(rule, better, state, run_idx)
+            pb = _pr_best_for_allocation(alloc, state, run_idx, split, n_pheno)
+            open_arms = state.active[run_idx][:, None, :] & ~state.closed[run_idx]
+            probs[run_idx] = restrict_to_active(alloc.update(pb, open_arms, n_look[still], plan.n_max), open_arms)
             history[run_idx, look] = (probs[run_idx] * cohort.prevalence[:, None]).sum(axis=1)
         if observer is not None:
             observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look], look_data,
@@ -232,15 +238,30 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     )
 
 
-def _pr_best_for_allocation(alloc: AllocationRule, state: TrialState, run_idx: np.ndarray, look_data: LookData,
-                            cohort: Cohort, infer: Inference, infer_by_phenotype: Inference | None) -> np.ndarray:
-    """Pr(best) among active arms driving allocation, (trials, phenotypes, arms)."""
-    n_pheno, n_arms = len(cohort.prevalence), state.fate.shape[1]
+def _phenotype_posterior(post: Posterior, look_data: LookData, still: np.ndarray, trials: np.ndarray,
+                         active: np.ndarray, infer: Inference, needed: bool) -> Posterior | None:
+    """Each running trial x phenotype as one row (trials * phenotypes rows), or None if not needed.
+
+    From the model's cell draws when it has them (PyMC: partial pooling across
+    phenotypes), else each phenotype's data analysed alone (exact engine).
+    """
+    if not needed:
+        return None
+    cells = getattr(post, "cells", None)
+    if cells is not None:
+        c = cells[still]  # (trials, draws, arms, phenotypes)
+        return DrawsPosterior(np.moveaxis(c, 3, 1).reshape(-1, c.shape[1], c.shape[2]))
+    n_pheno = look_data.n.shape[2]
+    return infer(by_phenotype(look_data.take(still)), np.repeat(trials, n_pheno), np.repeat(active, n_pheno, axis=0))
+
+
+def _pr_best_for_allocation(alloc: AllocationRule, state: TrialState, run_idx: np.ndarray,
+                            split: Posterior | None, n_pheno: int) -> np.ndarray:
+    """Pr(best) among open arms driving allocation, (trials, phenotypes, arms)."""
+    n_arms = state.fate.shape[1]
     if alloc.stratified and alloc.adaptive:
-        active = np.repeat(state.active[run_idx], n_pheno, axis=0)
-        split_post = (infer_by_phenotype or infer)(by_phenotype(look_data), np.repeat(cohort.trials[run_idx], n_pheno),
-                                                   active)
-        pb = split_post.prob_best(active).reshape(run_idx.size, n_pheno, n_arms)
+        open_arms = (state.active[run_idx][:, None, :] & ~state.closed[run_idx]).reshape(-1, n_arms)
+        pb = split.prob_best(open_arms).reshape(run_idx.size, n_pheno, n_arms)
     elif alloc.adaptive:
         pb = state.last_pr_best[run_idx][:, None, :]  # computed by decide() among the active arms
     else:
@@ -269,6 +290,6 @@ def _randomise_between_looks(arm: np.ndarray, cohort: Cohort, idx: np.ndarray, l
         p = probs[idx, :1]  # every phenotype row is the same
     new = randomise(p, cohort.u_randomise[idx, start:stop])
     if blocks is not None:  # blocks hold while every arm is still randomised
-        intact = state.active[idx].all(axis=1)[:, None]
+        intact = (state.active[idx].all(axis=1) & ~state.closed[idx].any(axis=(1, 2)))[:, None]
         new = np.where(intact, blocks[idx, start:stop], new)
     arm[idx, start:stop] = np.where(todo, new, arm[idx, start:stop])

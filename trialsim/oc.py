@@ -136,6 +136,17 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
     total_resp = responders.sum(axis=1)
     rows.append(("responders_mean", *mean(total_resp)))
 
+    # Per phenotype, for designs that adapt by phenotype (stratified allocation, enrichment)
+    design = scenario.designs[str(cell["design"].values)]
+    if design.allocation.stratify_by_phenotype or design.decisions.phenotype_futility is not None:
+        by_pheno = cell["n_by_phenotype"].values  # (trial, arm, phenotype)
+        closed = cell["closed"].values  # (trial, phenotype, arm)
+        for j, ph in enumerate(scenario.phenotype_names):
+            for i, a in enumerate(arms):
+                rows.append((f"n_{a}_{ph}_mean", *mean(by_pheno[:, i, j])))
+                if design.decisions.phenotype_futility is not None and a != control:
+                    rows.append((f"prob_closed_{a}_{ph}", *proportion(closed[:, j, i])))
+
     # Estimation accuracy per arm (final analysis, every trial)
     for i, a in enumerate(arms):
         err = estimate[:, i] - true_values[i]
@@ -153,10 +164,16 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
         ]
     rows += distribution("duration_weeks", cell["duration_weeks"].values)
     rows.append(("prob_look_skipped", *proportion(cell["looks_skipped"].values > 0)))
+    fits, flagged = cell["fits"].values.astype(float), cell["fit_problems"].values.astype(float)
+    if fits.sum() > 0:  # ratio estimator: flagged fits / fits, delta-method SE over trials
+        share = flagged.sum() / fits.sum()
+        resid = flagged - share * fits
+        se = np.sqrt((resid**2).sum() / (n * (n - 1))) / fits.mean() if n > 1 else np.nan
+        rows += [("share_fits_flagged", share, se), ("prob_any_fit_flagged", *proportion(flagged > 0))]
     ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
     rows += [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
     look = cell["stop_look"].values
-    n_looks = scenario.designs[str(cell["design"].values)].looks.n_looks
+    n_looks = design.looks.n_looks
     rows += [(f"prob_stop_look_{j + 1}", *proportion(look == j)) for j in range(n_looks)]
     return rows
 

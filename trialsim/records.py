@@ -29,6 +29,8 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "sum_ys": (),
     "n_analysed_total": (),
     "looks_skipped": (),
+    "fits": (),
+    "fit_problems": (),
     "n_randomised": ("arm",),
     "n_analysed": ("arm",),
     "responders": ("arm",),
@@ -36,13 +38,18 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "final_pr_best": ("arm",),
     "arm_fate": ("arm",),
     "n_by_phenotype": ("arm", "phenotype"),
+    "closed": ("phenotype", "arm"),
     "adverse_events": ("arm", "adverse_event"),
     "allocation": ("look", "arm"),
 }
 
 
-def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, keep_history: bool) -> dict[str, np.ndarray]:
-    """The per-trial record arrays of one design on one chunk of one truth."""
+def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, keep_history: bool,
+                   fit_counts: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-trial record arrays of one design on one chunk of one truth.
+
+    fit_counts: (model fits, fits flagged by their diagnostics) per trial.
+    """
     n_trials, n_arms = result.estimate.shape
     arm = result.arm
     n_max = arm.shape[1]
@@ -80,6 +87,8 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
         "sum_ys": sum_ys,
         "n_analysed_total": n_analysed.sum(axis=1).astype(np.int32),
         "looks_skipped": result.looks_skipped,
+        "fits": fit_counts[0],
+        "fit_problems": fit_counts[1],
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
@@ -87,6 +96,7 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
         "final_pr_best": result.final_pr_best,
         "arm_fate": result.state.fate.astype(np.int8),
         "n_by_phenotype": by_pheno.astype(np.int32),
+        "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
         "allocation": allocation,
     }
@@ -137,6 +147,9 @@ def to_dataset(scenario: Scenario, chunks: list[ChunkRecords], truths: list[str]
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected"
     ds["stop_look"].attrs["codes"] = "0-based index of the look at which the trial stopped"
+    ds["closed"].attrs["description"] = "arm closed to the phenotype by the enrichment rule (phenotype_futility)"
+    ds["fits"].attrs["description"] = "posterior fits by a sampling engine (0 for the exact engine)"
+    ds["fit_problems"].attrs["description"] = "fits whose diagnostics flagged a problem (R-hat, ESS, divergences, Pareto k)"
     ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
     ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({scenario.endpoint.type})"
     ds["estimate"].attrs["description"] = "posterior mean in the final analysis, endpoint scale"

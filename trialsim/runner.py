@@ -51,9 +51,10 @@ def simulate_chunk(scenario: Scenario, settings: RunSettings, start: int, stop: 
         cohort = build_cohort(scenario, effect_model(scenario, truth), raw)
         for dname, design in scenario.designs.items():
             plan = DesignPlan.from_design(dname, design, scenario.arm_names)
-            infer, infer_split = make_inference(scenario, dname, settings.engine, settings.seed)
-            result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, infer_split)
-            per_cell[(tname, dname)] = design_records(scenario, cohort, result, settings.keep_history)
+            infer = make_inference(scenario, dname, settings.engine, settings.seed)
+            result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks)
+            per_cell[(tname, dname)] = design_records(scenario, cohort, result, settings.keep_history,
+                                                      infer.fit_counts(cohort.trials))
     return ChunkRecords(start, stop, stack_chunk(per_cell, list(scenario.truths), list(scenario.designs)))
 
 

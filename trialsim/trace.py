@@ -74,7 +74,7 @@ def trace_trial(scenario: Scenario, design: str, truth: str, trial: int, seed: i
     raw = draw_raw(scenario, seed, np.array([trial]), max(d.looks.n_max for d in scenario.designs.values()))
     model = effect_model(scenario, scenario.truths[truth])
     cohort = build_cohort(scenario, model, raw)
-    infer, infer_split = make_inference(scenario, design, engine, seed)
+    infer = make_inference(scenario, design, engine, seed)
     control = plan.decisions.control
     rng = trial_stream(seed, trial, Stream.INFERENCE, 1)  # draws for saving only; never feeds back
     endpoint = scenario.endpoint
@@ -94,7 +94,7 @@ def trace_trial(scenario: Scenario, design: str, truth: str, trial: int, seed: i
             posterior_draws=from_internal(endpoint, posterior_draws(post, rng)[0]),
         ))
 
-    result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, infer_split, observer=observe)
+    result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, observer=observe)
     out.size, out.selected = int(result.size[0]), int(result.selected[0])
     return out
 

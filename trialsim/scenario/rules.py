@@ -108,8 +108,9 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         value = getattr(dec, field)
         if isinstance(value, list) and len(value) != n_looks:
             yield f"{path}.decisions.{field}", f"{len(value)} thresholds for {n_looks} looks; give one per look or a single value"
-    if dec.futility is not None and d.control is None:
-        yield f"{path}.decisions.futility", "futility is judged against a control: set design.control"
+    for field in ("futility", "phenotype_futility"):
+        if getattr(dec, field) is not None and d.control is None:
+            yield f"{path}.decisions.{field}", f"{field} is judged against a control: set design.control"
     prior = d.analysis.prior
     if d.analysis.engine == "exact" and prior in ("vague", "sceptical", "informative"):
         yield f"{path}.analysis.prior", f"preset '{prior}' belongs to engine 'pymc'; the exact engine takes 'flat' or a conjugate prior"

@@ -224,6 +224,8 @@ class Decisions(Strict):
     inferiority: PerLook | None = None
     futility: Futility | None = None
     equivalence: Equivalence | None = None
+    # enrichment: close an arm to one phenotype when Pr(arm - control > delta in that phenotype) < threshold
+    phenotype_futility: Futility | None = None
     selection: Literal["none", "control", "best"] = "control"
 
 
