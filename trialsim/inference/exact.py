@@ -151,15 +151,18 @@ class GridPosterior:
         return quadrature.prob_best(self.pdf, self.cdf, self.h, self.n, active & self.use)
 
     def prob_better(self, control: np.ndarray, delta: float) -> np.ndarray:
-        return quadrature.prob_better(self.pdf, self.cdf, self.h, self.n, control.astype(np.int64), float(delta), self.use)
+        return self._difference_between(control, float(delta), np.inf)
 
     def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
         self._check(active)
         return quadrature.prob_all_equivalent(self.pdf, self.cdf, self.h, self.n, active & self.use, float(margin))
 
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
-        return quadrature.prob_equivalent_to(self.pdf, self.cdf, self.h, self.n, control.astype(np.int64),
-                                             float(margin), self.use)
+        return self._difference_between(control, -float(margin), float(margin))
+
+    def _difference_between(self, control: np.ndarray, lower: float, upper: float) -> np.ndarray:
+        return quadrature.prob_difference_between(self.pdf, self.cdf, self.h, self.n, control.astype(np.int64),
+                                                  lower, upper, self.use)
 
 
 def exact_posterior(data: LookData, relevant: np.ndarray | None = None, prior: ConjugatePrior = FLAT) -> GridPosterior:

@@ -115,19 +115,29 @@ def prob_best(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, ac
 
 
 @jit
-def prob_better(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, control: np.ndarray,
-                delta: float, use: np.ndarray) -> np.ndarray:
-    """Pr(theta_k - theta_control > delta) for arms in `use`; the control itself gets 1[0 > delta]."""
+def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, control: np.ndarray,
+                            lower: float, upper: float, use: np.ndarray) -> np.ndarray:
+    """Pr(lower < theta_k - theta_control < upper) for arms in `use` (upper may be +inf).
+
+    Pr(better by delta) is (delta, inf); Pr(equivalent within m) is (-m, m). The
+    control's difference with itself is 0: it gets 1[lower < 0 < upper].
+    """
     n_trials, n_arms, _ = pdf.shape
     out = np.full((n_trials, n_arms), np.nan)
+    bounded = not math.isinf(upper)
     for b in range(n_trials):
         c = control[b]
-        steps = delta / h[b]
-        whole = int(math.floor(steps))
-        t = steps - whole
+        lo_steps = lower / h[b]
+        lo_whole = int(math.floor(lo_steps))
+        lo_t = lo_steps - lo_whole
+        hi_whole, hi_t = 0, 0.0
+        if bounded:
+            hi_steps = upper / h[b]
+            hi_whole = int(math.floor(hi_steps))
+            hi_t = hi_steps - hi_whole
         for k in range(n_arms):
             if k == c:
-                out[b, k] = 1.0 if 0.0 > delta else 0.0
+                out[b, k] = 1.0 if lower < 0.0 < upper else 0.0
                 continue
             if not use[b, k]:
                 continue
@@ -135,34 +145,8 @@ def prob_better(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, 
             for i in range(n[b]):
                 f = pdf[b, c, i]
                 if f != 0.0:
-                    acc += f * (1.0 - _shifted(cdf, pdf, b, k, i, whole, t, h[b], n[b])) * _weight(i, n[b], h[b])
-            out[b, k] = min(max(acc, 0.0), 1.0)
-    return out
-
-
-@jit
-def prob_equivalent_to(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, control: np.ndarray,
-                       margin: float, use: np.ndarray) -> np.ndarray:
-    """Pr(|theta_k - theta_control| < margin) for arms in `use`; the control itself gets 1."""
-    n_trials, n_arms, _ = pdf.shape
-    out = np.full((n_trials, n_arms), np.nan)
-    for b in range(n_trials):
-        c = control[b]
-        up, down = margin / h[b], -margin / h[b]
-        w_up, w_down = int(math.floor(up)), int(math.floor(down))
-        t_up, t_down = up - w_up, down - w_down
-        for k in range(n_arms):
-            if k == c:
-                out[b, k] = 1.0
-                continue
-            if not use[b, k]:
-                continue
-            acc = 0.0
-            for i in range(n[b]):
-                f = pdf[b, c, i]
-                if f != 0.0:
-                    band = (_shifted(cdf, pdf, b, k, i, w_up, t_up, h[b], n[b])
-                            - _shifted(cdf, pdf, b, k, i, w_down, t_down, h[b], n[b]))
+                    top = _shifted(cdf, pdf, b, k, i, hi_whole, hi_t, h[b], n[b]) if bounded else 1.0
+                    band = top - _shifted(cdf, pdf, b, k, i, lo_whole, lo_t, h[b], n[b])
                     acc += f * band * _weight(i, n[b], h[b])
             out[b, k] = min(max(acc, 0.0), 1.0)
     return out
@@ -201,6 +185,5 @@ def warm_up() -> None:
     pdf, cdf = grid_densities(0, one * 2, one * 3, one, one * 0.0, use, np.zeros(1), np.full(1, 0.1), np.full(1, 11, np.int64), 11)
     h, n, control = np.full(1, 0.1), np.full(1, 11, np.int64), np.zeros(1, np.int64)
     prob_best(pdf, cdf, h, n, use)
-    prob_better(pdf, cdf, h, n, control, 0.1, use)
-    prob_equivalent_to(pdf, cdf, h, n, control, 0.1, use)
+    prob_difference_between(pdf, cdf, h, n, control, 0.1, math.inf, use)
     prob_all_equivalent(pdf, cdf, h, n, use, 0.1)
