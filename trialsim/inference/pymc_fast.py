@@ -5,16 +5,22 @@ For a batch of trials at once (every step vectorised over trials):
 1. Joint mode of the model's log density in PyMC's unconstrained coordinates
    by damped Newton (`pymc_laplace`): gradients from the compiled PyMC model
    (`pymc_density`), block-structured Hessians by differencing them.
-2. With partial pooling, an INLA-style step per arm: at every node of a grid
-   of log sigma[a], the conditional mode and Hessian of the arm's (mu, z)
-   (shared beta and s held at the joint mode) give the Laplace marginal of
-   log sigma and a Gaussian for the rest. This follows the funnel between
-   sigma and the phenotype effects, which a single Gaussian cannot.
-3. A proposal from those pieces (`pymc_proposal`): shared parameters from the
-   joint Laplace Gaussian; per arm, log sigma from the grid density, then
-   (mu, alpha = mu + sigma z) from the Gaussians interpolated between the two
-   nearest nodes and shifted linearly with the shared draw; multivariate t
-   rather than Gaussian, so the proposal's tails are the heavier.
+2. An INLA-style step per arm for its scale parameter: at every node of a
+   grid of log sigma[a] (partial pooling; nodes fixed by the prior), or of
+   a per-arm log residual SD (nodes around its mode), the conditional mode
+   and Hessian of the arm's other parameters (shared beta and s held at the
+   joint mode) give the Laplace marginal of the grid variable and a Gaussian
+   for the rest. This follows the funnel between sigma and the phenotype
+   effects, which a single Gaussian cannot.
+3. A proposal from those pieces (`pymc_proposal`): shared parameters from a
+   Gaussian fitted to their Laplace marginal; per arm, the grid variable
+   from the grid density (log-linear between nodes, exponential tails), then
+   the rest from the Gaussians interpolated between the two nearest nodes
+   and shifted linearly with the shared draw. With sigma on the grid these
+   Gaussians are in centred coordinates (mu, alpha = mu + sigma z), stored
+   back as z; below the grid z itself keeps the lowest node's law (it tends
+   to the prior as sigma -> 0). Multivariate t rather than Gaussian, so the
+   proposal's tails are the heavier.
 4. Importance weights against the exact log density of the PyMC model,
    Pareto smoothed (PSIS). The Pareto k is the approximation's own error
    check; the ESS of the weights is reported. Draws are a systematic
@@ -33,7 +39,8 @@ import pymc as pm
 from threadpoolctl import threadpool_limits
 
 from .pymc_density import BatchedDensity
-from .pymc_laplace import Mode, newton_mode, structured_hessian, sym
+from .pymc_laplace import Mode, newton_mode, pd_covariance, structured_hessian, sym
+from .pymc_random import TrialRandom
 from .pymc_proposal import SigmaGrid, fill_t_draws, gather_rows, psis_resample, single_t_draws
 
 
@@ -103,7 +110,7 @@ class FastPath:
                 self.mu_in_latent = int(np.flatnonzero(latent_names == "mu")[0])
                 self.z_in_latent = np.flatnonzero(latent_names == "z")
 
-    def fit(self, data: dict[str, np.ndarray], draws: int, rng: np.random.Generator):
+    def fit(self, data: dict[str, np.ndarray], draws: int, rng: TrialRandom):
         """(theta rows (trials, draws, P), diagnostics dict of (trials,) arrays)."""
         n_trials = data["n"].shape[0]
         rows, diags = [], []
@@ -111,7 +118,7 @@ class FastPath:
         with threadpool_limits(limits=1, user_api="blas"):
             for start in range(0, n_trials, self.trial_chunk):
                 sub = {k: v[start : start + self.trial_chunk] for k, v in data.items()}
-                r, d = self._fit_chunk(sub, draws, rng)
+                r, d = self._fit_chunk(sub, draws, rng.take(start, start + sub["n"].shape[0]))
                 rows.append(r)
                 diags.append(d)
         return np.concatenate(rows), {k: np.concatenate([d[k] for d in diags]) for k in diags[0]}
@@ -123,27 +130,31 @@ class FastPath:
         return alpha.reshape(n_trials, draws, *alpha.shape[1:])
 
     # -- steps ---------------------------------------------------------------
-    def _fit_chunk(self, data: dict, draws: int, rng: np.random.Generator):
+    def _fit_chunk(self, data: dict, draws: int, rng: TrialRandom):
         lay = self.density.layout
         n_trials = data["n"].shape[0]
         start = np.repeat(self.density.initial[None], n_trials, axis=0)
         joint = newton_mode(self.density, start, data, lay.arm_cols, lay.shared_cols)
         grid, grid_ok = self._sigma_grid(joint, data) if self.has_grid else (None, True)
-        n_prop = int(np.ceil(self.proposal_factor * draws))
         shared = self._shared_marginal(joint, data) if len(lay.shared_cols) else None
+        n_prop = int(np.ceil(self.proposal_factor * draws))
         theta, logq_arm, logq_shared = self._propose(joint, shared, grid, n_prop, rng)
+        index, khat, ess = psis_resample(self._log_weights(theta, logq_arm, logq_shared, data), draws, rng)
+        diag = {
+            "pareto_k": khat.max(axis=1), "ess_min": ess.min(axis=1), "converged": joint.converged & grid_ok,
+            "tail_mass": grid.tail_mass() if grid is not None else np.zeros(n_trials),
+        }
+        return self._gather(theta, index), diag
+
+    def _log_weights(self, theta, logq_arm, logq_shared, data) -> np.ndarray:
+        """Log importance weights (trials, arms or 1, n): per arm when nothing is shared."""
+        n_trials, n_prop = theta.shape[:2]
         lp_arm, lp_shared = self.density.logp(theta.reshape(n_trials * n_prop, -1), data, repeat=n_prop)
         lp_arm = lp_arm.reshape(n_trials, n_prop, -1)
+        if len(self.density.layout.shared_cols) == 0:  # the posterior factorises over arms
+            return (lp_arm - logq_arm).transpose(0, 2, 1)
         lp_shared = lp_shared.reshape(n_trials, n_prop)
-        if len(lay.shared_cols) == 0:  # posterior factorises over arms
-            logw = (lp_arm - logq_arm).transpose(0, 2, 1)  # (trials, arms, n_prop)
-        else:
-            logw = (lp_arm.sum(-1) + lp_shared - logq_arm.sum(-1) - logq_shared)[:, None, :]
-        index, khat, ess = psis_resample(logw, draws, rng)
-        converged = joint.converged & grid_ok
-        tail = grid.tail_mass() if grid is not None else np.zeros(n_trials)
-        diag = {"pareto_k": khat.max(axis=1), "ess_min": ess.min(axis=1), "converged": converged, "tail_mass": tail}
-        return self._gather(theta, index), diag
+        return (lp_arm.sum(-1) + lp_shared - logq_arm.sum(-1) - logq_shared)[:, None, :]
 
     def _grid_nodes(self, joint: Mode) -> np.ndarray:
         """Nodes (trials, arms, K) of the grid variable."""
@@ -151,7 +162,7 @@ class FastPath:
         if self.grid_var == "sigma_log__":
             return np.broadcast_to(self.prior_nodes, (n_trials, self.n_arms, len(self.prior_nodes)))
         mode = joint.theta[:, self.density.layout.arm_cols[:, self.pos_u]]  # (trials, arms)
-        sd = np.sqrt(np.linalg.inv(-joint.hessian.arm)[:, :, self.pos_u, self.pos_u])
+        sd = np.sqrt(pd_covariance(-joint.hessian.arm)[0][:, :, self.pos_u, self.pos_u])
         return mode[..., None] + sd[..., None] * ADAPTIVE_OFFSETS
 
     def _sigma_grid(self, joint: Mode, data: dict) -> tuple[SigmaGrid, np.ndarray]:
@@ -188,7 +199,7 @@ class FastPath:
         """
         lay = self.density.layout
         n_trials, n_shared = joint.theta.shape[0], len(lay.shared_cols)
-        chol0 = np.linalg.cholesky(sym(np.linalg.inv(-joint.hessian.full())[:, -n_shared:, -n_shared:]))
+        chol0 = np.linalg.cholesky(pd_covariance(-joint.hessian.full())[0][:, -n_shared:, -n_shared:])
         offsets = STENCIL * np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * n_shared)).reshape(n_shared, -1).T
         n_pts = len(offsets)
         theta = np.repeat(joint.theta[:, None], n_pts, axis=1)  # (trials, points, P)
@@ -224,17 +235,17 @@ class FastPath:
         (mu, alpha), which vary smoothly with sigma, so interpolating between
         nodes is accurate; z = (alpha - mu) / sigma would not be.
         """
-        cov = np.linalg.inv(neg_h)
+        cov, chol = pd_covariance(neg_h)
         shift = cov @ cross  # d conditional mode / d shared = (-H)^-1 H_as
         if not self.centred:
-            return mode, np.linalg.cholesky(sym(cov)), shift
+            return mode, chol, shift
         mat = self._centred_map(np.exp(u))  # (rows, arms, m, m)
         mean = np.einsum("raij,raj->rai", mat, mode)
         chol = np.linalg.cholesky(sym(mat @ cov @ np.swapaxes(mat, -1, -2)))
         return mean, chol, mat @ shift
 
     # -- proposal ------------------------------------------------------------
-    def _propose(self, joint: Mode, shared, grid: SigmaGrid | None, n: int, rng: np.random.Generator):
+    def _propose(self, joint: Mode, shared, grid: SigmaGrid | None, n: int, rng: TrialRandom):
         """(theta (trials, n, P), log q per arm (trials, n, arms), log q shared (trials, n))."""
         lay = self.density.layout
         n_trials, n_shared = joint.theta.shape[0], len(lay.shared_cols)
@@ -257,18 +268,21 @@ class FastPath:
     def _propose_arms_gaussian(self, joint: Mode, theta, shared_dev, rng):
         """Per arm: t around the joint mode, conditional on the shared draw."""
         lay = self.density.layout
-        cov = np.linalg.inv(-joint.hessian.arm)  # conditional on the shared parameters
+        cov, chol = pd_covariance(-joint.hessian.arm)  # conditional on the shared parameters
         shift = cov @ joint.hessian.cross  # d conditional mode / d shared
-        mode = joint.theta[:, lay.arm_cols]
-        return single_t_draws(rng, theta, lay.arm_cols, mode, np.linalg.cholesky(sym(cov)), shift, shared_dev)
+        return single_t_draws(rng, theta, lay.arm_cols, joint.theta[:, lay.arm_cols], chol, shift, shared_dev)
 
     def _propose_arms_grid(self, grid: SigmaGrid, theta, shared_dev, rng):
-        """Per arm: log sigma from the grid density, then (mu, alpha) given it, stored as (mu, z)."""
+        """Per arm: the log scale from the grid density, then the rest given it."""
         lay = self.density.layout
         u, logq_u, node, weight = grid.sample(theta.shape[1], rng)  # (trials, n, arms)
-        sigma_cols = lay.arm_cols[:, self.pos_u]
-        theta[:, :, sigma_cols] = u
-        centred = (sigma_cols, self.mu_in_latent, self.z_in_latent) if self.centred else None
+        theta[:, :, lay.arm_cols[:, self.pos_u]] = u
+        centred = None
+        if self.centred:
+            # below the grid z, not alpha, keeps the lowest node's conditional
+            # (it tends to the prior as sigma -> 0): map alpha with that node's sigma
+            lowest = grid.u[:, None, :, 0]
+            centred = (np.maximum(u, lowest), self.mu_in_latent, self.z_in_latent)
         logq_x = fill_t_draws(
             rng, theta, lay.arm_cols[:, self.pos_latent], grid.mean, grid.chol, grid.shift, node, weight,
             shared_dev, centred=centred,

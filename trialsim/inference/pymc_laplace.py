@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .pymc_density import BatchedDensity
@@ -71,18 +72,65 @@ def sym(h: np.ndarray) -> np.ndarray:
     return 0.5 * (h + np.swapaxes(h, -1, -2))
 
 
+@numba.njit(cache=True)
+def _cholesky_solve(a, b):  # pragma: no cover - numba
+    """Per matrix: solve a x = b by Cholesky; ok[i] False where a[i] is not positive definite."""
+    n_b, m = b.shape
+    x = np.zeros((n_b, m))
+    ok = np.ones(n_b, dtype=np.bool_)
+    low = np.zeros((m, m))
+    y = np.zeros(m)
+    for i in range(n_b):
+        for r in range(m):
+            for c in range(r + 1):
+                acc = a[i, r, c]
+                for k in range(c):
+                    acc -= low[r, k] * low[c, k]
+                if r == c:
+                    if not acc > 0.0:
+                        ok[i] = False
+                        break
+                    low[r, r] = np.sqrt(acc)
+                else:
+                    low[r, c] = acc / low[c, c]
+            if not ok[i]:
+                break
+        if not ok[i]:
+            continue
+        for r in range(m):
+            acc = b[i, r]
+            for k in range(r):
+                acc -= low[r, k] * y[k]
+            y[r] = acc / low[r, r]
+        for r in range(m - 1, -1, -1):
+            acc = y[r]
+            for k in range(r + 1, m):
+                acc -= low[k, r] * x[i, k]
+            x[i, r] = acc / low[r, r]
+    return x, ok
+
+
 def _newton_step(neg_h: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Solve (-H) step = g; where -H is not positive definite, eigenvalues are
-    floored (absolute values) so the step still ascends."""
-    try:
-        chol = np.linalg.cholesky(neg_h)
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(neg_h)
+    """Solve (-H) step = g per block; where -H is not positive definite, its
+    eigenvalues are floored (absolute values) so the step still ascends.
+    Each block's step depends on that block only."""
+    step, ok = _cholesky_solve(np.ascontiguousarray(neg_h), np.ascontiguousarray(g))
+    if not ok.all():
+        bad = ~ok
+        w, v = np.linalg.eigh(neg_h[bad])
         floor = np.maximum(np.abs(w).max(axis=-1, keepdims=True) * 1e-10, 1e-10)
         w = np.where(w > floor, w, np.maximum(np.abs(w), floor))
-        return np.einsum("bij,bj->bi", v, np.einsum("bji,bj->bi", v, g) / w)
-    y = np.linalg.solve(chol, g[..., None])
-    return np.linalg.solve(np.swapaxes(chol, -1, -2), y)[..., 0]
+        step[bad] = np.einsum("bij,bj->bi", v, np.einsum("bji,bj->bi", v, g[bad]) / w)
+    return step
+
+
+def pd_covariance(neg_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(covariance, Cholesky factor) from negative Hessians, eigenvalues floored
+    where they are not positive (a usable proposal scale; the caller flags it)."""
+    w, v = np.linalg.eigh(sym(neg_h))
+    floor = np.maximum(np.abs(w).max(axis=-1, keepdims=True) * 1e-8, 1e-8)
+    cov = sym(np.einsum("...ij,...j,...kj->...ik", v, 1.0 / np.maximum(w, floor), v))
+    return cov, np.linalg.cholesky(cov)
 
 
 @dataclass

@@ -28,6 +28,7 @@ Inference (`PymcEngine`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -38,6 +39,7 @@ import pytensor.tensor as pt
 from scipy import special
 
 from .base import DrawsPosterior, LookData
+from .pymc_random import TrialRandom
 
 LOGIT_SHAM_RESPONDER = -1.1  # logit(0.25): >=50% responders on implanted sham (clbp.md, ~0.27)
 SHAM_IMPROVEMENT = 2.0  # NRS points: nonspecific improvement on sham (clbp.md, 1.0-2.2)
@@ -297,8 +299,10 @@ class PymcFit:
     by_phenotype: draws of the cell parameters (trials, draws, arms, phenotypes)
         on theta's scale; with ``by_phenotype=False`` every phenotype gets the
         arm's theta.
-    diagnostics: arrays (trials,): rhat_max, ess_min, divergences (NUTS; NaN on
-        the fast path), pareto_k, tail_mass (fast path; NaN for NUTS), problem.
+    diagnostics: arrays (trials,): rhat_max, ess_min (bulk ESS for NUTS, ESS
+        of the importance weights on the fast path), divergences (NUTS; NaN on
+        the fast path), pareto_k, tail_mass (fast path; NaN for NUTS),
+        converged (fast path's Newton steps), problem (any check failed).
     """
 
     posterior: DrawsPosterior
@@ -335,6 +339,8 @@ class PymcEngine:
     ):
         if method not in ("fast", "nuts"):
             raise ValueError(f"method must be 'fast' or 'nuts', got {method!r}")
+        if draws < 1:
+            raise ValueError(f"draws must be >= 1, got {draws}")
         prior.mu_locs(n_arms)  # validates a per-arm mu_loc
         self.n_arms, self.n_phenotypes, self.binary = n_arms, n_phenotypes, binary
         self.prior, self.method = prior, method
@@ -353,9 +359,14 @@ class PymcEngine:
 
             self._nutpie = nutpie.compile_pymc_model(self.model)
 
-    def fit(self, data: LookData, rng: np.random.Generator) -> PymcFit:
-        """Posterior draws for every trial of `data` (shapes (trials, arms, phenotypes))."""
+    def fit(self, data: LookData, rng: np.random.Generator | Sequence[np.random.Generator]) -> PymcFit:
+        """Posterior draws for every trial of `data` (shapes (trials, arms, phenotypes)).
+
+        rng: one generator for the batch, or one per trial; with one per trial
+        a trial's draws do not depend on the other trials in the batch.
+        """
         self._check(data)
+        rng = TrialRandom(rng, data.n.shape[0])
         arrays = model_data(data, self.prior)
         check_proper(arrays, self.binary, self.prior)
         if self.method == "fast":
@@ -369,6 +380,8 @@ class PymcEngine:
         return PymcFit(DrawsPosterior(theta), cells, diagnostics)
 
     def _check(self, data: LookData) -> None:
+        if data.n.ndim != 3 or data.n.shape[0] == 0:
+            raise ValueError(f"LookData needs shape (trials >= 1, arms, phenotypes), got {data.n.shape}")
         expected = (self.n_arms, self.n_phenotypes)
         if data.n.shape[1:] != expected:
             raise ValueError(f"LookData has (arms, phenotypes) {data.n.shape[1:]}, engine expects {expected}")
@@ -376,16 +389,14 @@ class PymcEngine:
             raise ValueError(f"LookData.binary={data.binary} but the engine was built for binary={self.binary}")
 
     # -- NUTS reference ------------------------------------------------------
-    def _fit_nuts(self, arrays: dict[str, np.ndarray], rng: np.random.Generator):
+    def _fit_nuts(self, arrays: dict[str, np.ndarray], rng: TrialRandom):
         import nutpie
 
         n_trials = arrays["n"].shape[0]
         alphas, diags = [], []
-        for i in range(n_trials):
+        for i, seed in enumerate(rng.seeds()):
             compiled = self._nutpie.with_data(**{k: v[i : i + 1] for k, v in arrays.items()})
-            idata = nutpie.sample(
-                compiled, progress_bar=False, seed=int(rng.integers(2**31)), **self.nuts
-            )
+            idata = nutpie.sample(compiled, progress_bar=False, seed=int(seed), **self.nuts)
             alpha = idata.posterior["alpha"].values  # (chain, draw, 1, arms, cells)
             alphas.append(alpha.reshape(-1, *alpha.shape[-2:]))
             diags.append(nuts_diagnostics(idata))
@@ -395,8 +406,9 @@ class PymcEngine:
 
 def fast_diagnostics(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The fast path's error checks as a problem flag per trial (R-hat, divergences: NaN)."""
+    finite = np.isfinite(raw["pareto_k"]) & np.isfinite(raw["ess_min"])
     problem = (
-        (raw["pareto_k"] > PARETO_K_MAX) | (raw["ess_min"] < ESS_MIN)
+        ~finite | (raw["pareto_k"] > PARETO_K_MAX) | (raw["ess_min"] < ESS_MIN)
         | ~raw["converged"] | (raw["tail_mass"] > TAIL_MASS_MAX)
     )
     nan = np.full(problem.shape, np.nan)

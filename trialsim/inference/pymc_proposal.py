@@ -1,15 +1,16 @@
-"""Proposal densities of the fast path: grids over log sigma and multivariate t pieces.
+"""Proposal densities of the fast path: grids over a log scale and multivariate t pieces.
 
 Everything here draws from a density it can also evaluate exactly, because
 importance weights need ``log q`` of every draw:
 
-* `SigmaGrid`: per trial and arm, the Laplace marginal of log sigma at grid
-  nodes, turned into a density that is exponential (log-linear) between
-  nodes and has exponential tails beyond the ends; sampled by inverse CDF.
+* `SigmaGrid`: per trial and arm, the Laplace marginal of a log scale
+  (log sigma, or a per-arm log residual SD) at grid nodes, turned into a
+  density that is exponential (log-linear) between nodes and has
+  exponential tails beyond the ends; sampled by inverse CDF.
 * `fill_t_draws`: multivariate t draws around Gaussians given per node; a
   draw between nodes k and k + 1 uses the linear interpolation of the nodes'
-  means, shared-parameter shifts and Cholesky factors, so the
-  proposal follows the conditional posterior continuously in log sigma.
+  means, shared-parameter shifts and Cholesky factors, so the proposal
+  follows the conditional posterior continuously along the grid.
 
 Loops over draws run in numba so no (draws x matrix) array is materialised.
 """
@@ -22,31 +23,34 @@ import numba
 import numpy as np
 from scipy import special
 
+from .pymc_random import TrialRandom
+
 T_DF = 15.0  # degrees of freedom of the multivariate t proposals: tails heavier than Gaussian
 TAIL_RATE_MIN = 0.5  # tails beyond the grid at least as heavy as exp(-0.5 |u|)
 LEFT_RATE_MAX = 5.0
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True)
 def _fill_t_draws(theta, cols, mean, chol, log_det, shift, node, weight, dev, e, scale,
-                  sigma_cols, mu_pos, is_z, log_const, df):  # pragma: no cover - numba
+                  log_sigma, mu_pos, is_z, log_const, df):  # pragma: no cover - numba
     """Write t draws into theta[t, i, cols[a]] and return their log density (T, n, A).
 
     Draw (t, i, a) lies between nodes k and k + 1 with weight w: its mean,
     shared shift and Cholesky factor are interpolated linearly (a convex
-    combination of lower-triangular factors with positive diagonals is one). mean (T, A, K, m), chol
-    (T, A, K, m, m), log_det (T, A, K), shift (T, A, K, m, s), node / weight
-    (T, n, A), dev (T, n, s), e (T, n, A, m), scale (T, n, A) = 1/sqrt(chi2/df).
-    With sigma_cols[0] >= 0 the draw is (mu, alpha) in centred coordinates and
-    is stored as (mu, z = (alpha - mu) / sigma), sigma read from theta, with
-    the Jacobian sigma^(number of z) in the density.
+    combination of lower-triangular factors with positive diagonals is one).
+    mean (T, A, K, m), chol (T, A, K, m, m), log_det (T, A, K), shift
+    (T, A, K, m, s), node / weight (T, n, A), dev (T, n, s), e (T, n, A, m),
+    scale (T, n, A) = 1 / sqrt(chi2 / df).
+    With is_z set the draw is (mu, alpha) in centred coordinates and is stored
+    as (mu, z = (alpha - mu) / sigma) with sigma = exp(log_sigma[t, i, a]),
+    the Jacobian sigma^(number of z) entering the density.
     """
     n_t, n_i, n_a, m = e.shape
     n_k, n_s = mean.shape[2], dev.shape[2]
-    centred = sigma_cols[0] >= 0
     n_z = 0
     for r in range(m):
         n_z += is_z[r]
+    centred = n_z > 0
     logq = np.empty((n_t, n_i, n_a))
     x = np.empty(m)
     for t in range(n_t):
@@ -75,44 +79,44 @@ def _fill_t_draws(theta, cols, mean, chol, log_det, shift, node, weight, dev, e,
                 maha *= sc * sc
                 lq = log_const - ld - 0.5 * (df + m) * np.log1p(maha / df)
                 if centred:
-                    log_sigma = theta[t, i, sigma_cols[a]]
-                    inv_sigma = np.exp(-log_sigma)
+                    ls = log_sigma[t, i, a]
+                    inv_sigma = np.exp(-ls)
                     mu = x[mu_pos]
                     for r in range(m):
                         if is_z[r]:
                             x[r] = (x[r] - mu) * inv_sigma
-                    lq += n_z * log_sigma
+                    lq += n_z * ls
                 for r in range(m):
                     theta[t, i, cols[a, r]] = x[r]
                 logq[t, i, a] = lq
     return logq
 
 
-def fill_t_draws(rng, theta, cols, mean, chol, shift, node, weight, dev, centred=None) -> np.ndarray:
+def fill_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, node, weight, dev, centred=None) -> np.ndarray:
     """Multivariate t draws per (trial, draw, arm) written into theta; returns log q (T, n, A).
 
     cols (A, m): theta columns of each arm's m coordinates; mean (T, A, K, m),
     chol (T, A, K, m, m), shift (T, A, K, m, s) at K nodes; node, weight
     (T, n, A) place every draw between nodes; dev (T, n, s) shared deviations.
-    centred = (sigma_cols (A,), mu position, z positions): see `_fill_t_draws`.
+    centred = (log sigma (T, n, A), mu position, z positions): see `_fill_t_draws`.
     """
     shape = node.shape
     m = mean.shape[-1]
     e = rng.standard_normal(shape + (m,), dtype=np.float32)  # float32: twice as fast, ample for a proposal
-    scale = 1.0 / np.sqrt(rng.chisquare(T_DF, size=shape) / T_DF)
+    scale = 1.0 / np.sqrt(rng.chisquare(T_DF, shape) / T_DF)
     log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
     log_const = special.gammaln((T_DF + m) / 2) - special.gammaln(T_DF / 2) - m / 2 * np.log(T_DF * np.pi)
-    sigma_cols, mu_pos, is_z = np.full(len(cols), -1), 0, np.zeros(m, np.int64)
+    log_sigma, mu_pos, is_z = np.zeros((1, 1, 1)), 0, np.zeros(m, np.int64)
     if centred is not None:
-        sigma_cols, mu_pos = np.asarray(centred[0]), int(centred[1])
+        log_sigma, mu_pos = centred[0], int(centred[1])
         is_z[np.asarray(centred[2])] = 1
     return _fill_t_draws(
         theta, np.asarray(cols, np.int64), mean, chol, log_det, shift, node, weight, dev, e, scale,
-        sigma_cols.astype(np.int64), mu_pos, is_z, log_const, T_DF,
+        log_sigma, mu_pos, is_z, log_const, T_DF,
     )
 
 
-def single_t_draws(rng, theta, cols, mean, chol, shift, dev) -> np.ndarray:
+def single_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, dev) -> np.ndarray:
     """t draws around one Gaussian per (trial, arm) written into theta[..., cols]:
     mean (T, A, m), chol (T, A, m, m), shift (T, A, m, s), dev (T, n, s)."""
     node = np.zeros((mean.shape[0], dev.shape[1], mean.shape[1]), dtype=np.int64)
@@ -170,7 +174,7 @@ class SigmaGrid:
         tails = np.exp(self.log_mass[..., 0]) + np.exp(self.log_mass[..., -1])
         return tails.max(axis=-1)
 
-    def sample(self, n: int, rng: np.random.Generator):
+    def sample(self, n: int, rng: TrialRandom):
         """Draws (T, n, A) of the log scale with log density, lower node and interpolation weight."""
         n_t, n_a = self.log_pi.shape[:2]
         cdf = np.cumsum(np.exp(self.log_mass), axis=-1)
@@ -223,7 +227,7 @@ def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, v, w, expo):  # pragma: no
 # --------------------------------------------------------------------------
 
 
-def psis_resample(logw: np.ndarray, draws: int, rng: np.random.Generator):
+def psis_resample(logw: np.ndarray, draws: int, rng: TrialRandom):
     """Pareto-smoothed importance resampling per row of log weights (T, rows, n).
 
     Returns indices (T, rows, draws), Pareto k (T, rows) and the ESS of the
@@ -238,7 +242,7 @@ def psis_resample(logw: np.ndarray, draws: int, rng: np.random.Generator):
     return systematic_resample(w, draws, rng), khat, ess
 
 
-def systematic_resample(w: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+def systematic_resample(w: np.ndarray, draws: int, rng: TrialRandom) -> np.ndarray:
     """Systematic resampling of every row of normalised weights, order then shuffled."""
     cdf = np.cumsum(w, axis=-1)
     cdf /= cdf[..., -1:]
@@ -246,7 +250,7 @@ def systematic_resample(w: np.ndarray, draws: int, rng: np.random.Generator) -> 
     flat_cdf, flat_pts = cdf.reshape(-1, cdf.shape[-1]), points.reshape(-1, draws)
     index = np.stack([np.searchsorted(c, p) for c, p in zip(flat_cdf, flat_pts)]).reshape(points.shape)
     index = np.minimum(index, w.shape[-1] - 1)
-    return rng.permuted(index, axis=-1)
+    return rng.permuted(index)
 
 
 @numba.njit(cache=True)

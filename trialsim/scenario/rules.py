@@ -45,14 +45,19 @@ def _unknown(kind: str, name: str, valid: list[str]) -> str:
     return f"unknown {kind} '{name}'" + (f" (did you mean '{hint}'?)" if hint else f"; valid: {', '.join(valid)}")
 
 
+def _every_arm_once(path: str, given: dict, names: list[str], missing: str) -> Iterator[Problem]:
+    """A mapping keyed by arm must name known arms and every arm."""
+    for arm in given:
+        if arm not in names:
+            yield f"{path}.{arm}", _unknown("arm", arm, names)
+    for arm in names:
+        if arm not in given:
+            yield path, f"arm '{arm}' has no {missing}"
+
+
 def _check_truth(s: Scenario, path: str, truth: Truth) -> Iterator[Problem]:
     names, phenos = s.arm_names, s.phenotype_names
-    for arm in truth.arms:
-        if arm not in names:
-            yield f"{path}.arms.{arm}", _unknown("arm", arm, names)
-    for arm in names:
-        if arm not in truth.arms:
-            yield f"{path}.arms", f"arm '{arm}' has no truth; give every arm an effect"
+    yield from _every_arm_once(f"{path}.arms", truth.arms, names, "truth; give every arm an effect")
     binary = s.endpoint.type == "binary"
     for arm, at in truth.arms.items():
         p = f"{path}.arms.{arm}"
@@ -78,12 +83,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.control", _unknown("arm", d.control, names)
     a = d.allocation
     if a.ratio is not None:
-        for arm in a.ratio:
-            if arm not in names:
-                yield f"{path}.allocation.ratio.{arm}", _unknown("arm", arm, names)
-        for arm in names:
-            if arm not in a.ratio:
-                yield f"{path}.allocation.ratio", f"arm '{arm}' has no ratio; give every arm one"
+        yield from _every_arm_once(f"{path}.allocation.ratio", a.ratio, names, "ratio; give every arm one")
         if a.rule != "fixed":
             yield f"{path}.allocation.ratio", "ratio applies to rule 'fixed'; adaptive rules start equal"
     k = len(names)
