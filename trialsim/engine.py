@@ -205,22 +205,13 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
             skipped[idx[~ok]] += 1
             stuck = idx[~ok & final_look]
             state.stop[stuck], state.stop_look[stuck] = Stop.MAX, look
-            idx, look_data, n_look, final_look = idx[ok], look_data.take(ok), n_look[ok], final_look[ok]
-            post = infer(look_data, cohort.trials[idx], state.active[idx])
+            idx, look_data, post = idx[ok], look_data.take(ok), post.take(ok)
+            n_look, final_look = n_look[ok], final_look[ok]
         decide(rule, post, state, idx, look, final_look)
         still = state.running[idx]
         if still.any():
-            run_idx = idx[still]
-            split = _phenotype_posterior(post, look_data, still, cohort.trials[run_idx], state.active[run_idx], infer,
-                                         needed=rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive))
-            if rule.phenotype_futility is not None:
-                control = np.full(run_idx.size * n_pheno, rule.control)
-                better = split.prob_better(control, rule.phenotype_futility[1]).reshape(run_idx.size, n_pheno, n_arms)
-                close_by_phenotype(rule, better, state, run_idx)
-            pb = _pr_best_for_allocation(alloc, state, run_idx, split, n_pheno)
-            open_arms = state.active[run_idx][:, None, :] & ~state.closed[run_idx]
-            probs[run_idx] = restrict_to_active(alloc.update(pb, open_arms, n_look[still], plan.n_max), open_arms)
-            history[run_idx, look] = (probs[run_idx] * cohort.prevalence[:, None]).sum(axis=1)
+            _adapt(plan, state, probs, idx[still], still, look_data, post, n_look[still], cohort, infer)
+            history[idx[still], look] = (probs[idx[still]] * cohort.prevalence[:, None]).sum(axis=1)
         if observer is not None:
             observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look], look_data,
                                 post, state, history[idx, look]))
@@ -236,6 +227,22 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
         selected=select_arm(rule, state, final_pr_best), final_data=final, alloc_history=history,
         looks_skipped=skipped,
     )
+
+
+def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, run_idx: np.ndarray, still: np.ndarray,
+           look_data: LookData, post: Posterior, n_look: np.ndarray, cohort: Cohort, infer: Inference) -> None:
+    """After the decisions: close arms to phenotypes (enrichment) and set the next allocation, in place."""
+    alloc, rule = plan.allocation, plan.decisions
+    n_pheno, n_arms = len(cohort.prevalence), state.fate.shape[1]
+    split = _phenotype_posterior(post, look_data, still, cohort.trials[run_idx], state.active[run_idx], infer,
+                                 needed=rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive))
+    if rule.phenotype_futility is not None:
+        control = np.full(run_idx.size * n_pheno, rule.control)
+        better = split.prob_better(control, rule.phenotype_futility[1]).reshape(run_idx.size, n_pheno, n_arms)
+        close_by_phenotype(rule, better, state, run_idx)
+    pb = _pr_best_for_allocation(alloc, state, run_idx, split, n_pheno)
+    open_arms = state.active[run_idx][:, None, :] & ~state.closed[run_idx]
+    probs[run_idx] = restrict_to_active(alloc.update(pb, open_arms, n_look, plan.n_max), open_arms)
 
 
 def _phenotype_posterior(post: Posterior, look_data: LookData, still: np.ndarray, trials: np.ndarray,

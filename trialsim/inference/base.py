@@ -64,6 +64,9 @@ class Posterior(Protocol):
     def proper(self, active: np.ndarray) -> np.ndarray:
         """(trials,) True where every active arm has a proper posterior (enough data for the prior)."""
 
+    def take(self, rows: np.ndarray) -> "Posterior":
+        """The posterior of a subset of trials (index or mask)."""
+
     def prob_best(self, active: np.ndarray) -> np.ndarray:
         """Pr(arm k has the largest theta among active arms), (trials, arms)."""
 
@@ -88,6 +91,9 @@ class DrawsPosterior:
 
     def proper(self, active: np.ndarray) -> np.ndarray:
         return np.ones(active.shape[0], bool)
+
+    def take(self, rows: np.ndarray) -> "DrawsPosterior":
+        return DrawsPosterior(self.draws[rows])
 
     def prob_best(self, active: np.ndarray) -> np.ndarray:
         masked = np.where(active[:, None, :], self.draws, -np.inf)

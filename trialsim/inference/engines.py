@@ -62,6 +62,9 @@ class PartialDrawsPosterior(DrawsPosterior):
     def proper(self, active: np.ndarray) -> np.ndarray:
         return self.ok.copy()
 
+    def take(self, rows: np.ndarray) -> "PartialDrawsPosterior":
+        return PartialDrawsPosterior(self.draws[rows], self.ok[rows], None if self.cells is None else self.cells[rows])
+
 
 class PymcInference(Inference):
     """The PyMC arm x phenotype model (fast path or NUTS), one random stream per trial and design."""

@@ -135,6 +135,13 @@ class GridPosterior:
         self.pdf, self.cdf = quadrature.grid_densities(family, p1, p2, p3, const, self.use, lo, h, self.n,
                                                        int(self.n.max(initial=MIN_POINTS)))
 
+    def take(self, rows: np.ndarray) -> "GridPosterior":
+        out = object.__new__(GridPosterior)
+        out.arms = ArmPosteriors(self.arms.binary, self.arms.a[..., rows, :] if self.arms.a.ndim == 3 else self.arms.a[rows],
+                                 self.arms.b[rows], self.arms.defined[rows])
+        out.use, out.h, out.n, out.pdf, out.cdf = self.use[rows], self.h[rows], self.n[rows], self.pdf[rows], self.cdf[rows]
+        return out
+
     def _check(self, arms: np.ndarray) -> None:
         if (arms & ~self.use & self.arms.defined).any():
             raise ValueError("probability asked of an arm outside the posterior's relevant arms")
