@@ -5,18 +5,21 @@ For a batch of trials at once (every step vectorised over trials):
 1. Joint mode of the model's log density in PyMC's unconstrained coordinates
    by damped Newton (`pymc_laplace`): gradients from the compiled PyMC model
    (`pymc_density`), block-structured Hessians by differencing them.
-2. An INLA-style step per arm for its scale parameter: at every node of a
-   grid of log sigma[a] (partial pooling; nodes fixed by the prior), or of
+2. Shared parameters (beta, s): their Laplace marginal on a small stencil
+   around the joint mode (the joint mode understates s), a Gaussian fitted
+   to it, and the arms' conditional mode at its centre.
+   Then an INLA-style step per arm for its scale parameter: at every node of
+   a grid of log sigma[a] (partial pooling; nodes fixed by the prior), or of
    a per-arm log residual SD (nodes around its mode), the conditional mode
-   and Hessian of the arm's other parameters (shared beta and s held at the
-   joint mode) give the Laplace marginal of the grid variable and a Gaussian
-   for the rest. This follows the funnel between sigma and the phenotype
-   effects, which a single Gaussian cannot.
-3. A proposal from those pieces (`pymc_proposal`): shared parameters from a
-   Gaussian fitted to their Laplace marginal; per arm, the grid variable
-   from the grid density (log-linear between nodes, exponential tails), then
-   the rest from the Gaussians interpolated between the two nearest nodes
-   and shifted linearly with the shared draw. With sigma on the grid these
+   and Hessian of the arm's other parameters (shared ones at the centre)
+   give the Laplace marginal of the grid variable and a Gaussian for the
+   rest. This follows the funnel between sigma and the phenotype effects,
+   which a single Gaussian cannot.
+3. A proposal from those pieces (`pymc_proposal`): shared parameters from
+   the fitted Gaussian; per arm, the grid variable from the grid density
+   (log-linear between nodes, exponential tails), then the rest from the
+   Gaussians interpolated between the two nearest nodes and shifted
+   linearly with the shared draw. With sigma on the grid these
    Gaussians are in centred coordinates (mu, alpha = mu + sigma z), stored
    back as z; below the grid z itself keeps the lowest node's law (it tends
    to the prior as sigma -> 0). Multivariate t rather than Gaussian, so the
@@ -46,6 +49,7 @@ from .pymc_proposal import SigmaGrid, fill_t_draws, gather_rows, psis_resample, 
 
 GRID_VARIABLES = ("sigma_log__", "log_s", "s_log__")  # per-arm log scales worth a grid, in order
 ADAPTIVE_OFFSETS = np.linspace(-6.0, 8.0, 35)  # Laplace SDs; log s has a heavy right tail
+SHARED_DF = 15.0  # t degrees of freedom for the shared parameters
 STENCIL = 1.5  # half-width, in joint-Laplace SDs, of the stencil for the shared marginal
 
 
@@ -134,14 +138,18 @@ class FastPath:
         lay = self.density.layout
         n_trials = data["n"].shape[0]
         start = np.repeat(self.density.initial[None], n_trials, axis=0)
-        joint = newton_mode(self.density, start, data, lay.arm_cols, lay.shared_cols)
-        grid, grid_ok = self._sigma_grid(joint, data) if self.has_grid else (None, True)
-        shared = self._shared_marginal(joint, data) if len(lay.shared_cols) else None
+        centre = joint = newton_mode(self.density, start, data, lay.arm_cols, lay.shared_cols)
+        shared = None
+        if len(lay.shared_cols):
+            shared = self._shared_marginal(joint, data)
+            centre = self._recentre(joint, shared[0], data)
+        grid, grid_ok = self._sigma_grid(centre, data) if self.has_grid else (None, True)
         n_prop = int(np.ceil(self.proposal_factor * draws))
-        theta, logq_arm, logq_shared = self._propose(joint, shared, grid, n_prop, rng)
+        theta, logq_arm, logq_shared = self._propose(centre, shared, grid, n_prop, rng)
         index, khat, ess = psis_resample(self._log_weights(theta, logq_arm, logq_shared, data), draws, rng)
         diag = {
-            "pareto_k": khat.max(axis=1), "ess_min": ess.min(axis=1), "converged": joint.converged & grid_ok,
+            "pareto_k": khat.max(axis=1), "ess_min": ess.min(axis=1),
+            "converged": joint.converged & centre.converged & grid_ok,
             "tail_mass": grid.tail_mass() if grid is not None else np.zeros(n_trials),
         }
         return self._gather(theta, index), diag
@@ -156,25 +164,26 @@ class FastPath:
         lp_shared = lp_shared.reshape(n_trials, n_prop)
         return (lp_arm.sum(-1) + lp_shared - logq_arm.sum(-1) - logq_shared)[:, None, :]
 
-    def _grid_nodes(self, joint: Mode) -> np.ndarray:
+    def _grid_nodes(self, centre: Mode) -> np.ndarray:
         """Nodes (trials, arms, K) of the grid variable."""
-        n_trials = joint.theta.shape[0]
+        n_trials = centre.theta.shape[0]
         if self.grid_var == "sigma_log__":
             return np.broadcast_to(self.prior_nodes, (n_trials, self.n_arms, len(self.prior_nodes)))
-        mode = joint.theta[:, self.density.layout.arm_cols[:, self.pos_u]]  # (trials, arms)
-        sd = np.sqrt(pd_covariance(-joint.hessian.arm)[0][:, :, self.pos_u, self.pos_u])
+        mode = centre.theta[:, self.density.layout.arm_cols[:, self.pos_u]]  # (trials, arms)
+        sd = np.sqrt(pd_covariance(-centre.hessian.arm)[0][:, :, self.pos_u, self.pos_u])
         return mode[..., None] + sd[..., None] * ADAPTIVE_OFFSETS
 
-    def _sigma_grid(self, joint: Mode, data: dict) -> tuple[SigmaGrid, np.ndarray]:
-        """Conditional Laplace of every arm's other parameters at every node of the grid."""
+    def _sigma_grid(self, centre: Mode, data: dict) -> tuple[SigmaGrid, np.ndarray]:
+        """Conditional Laplace of every arm's other parameters at every node of the grid
+        (shared parameters at the centre's values)."""
         lay = self.density.layout
-        nodes = self._grid_nodes(joint)
-        n_trials, n_nodes = joint.theta.shape[0], nodes.shape[-1]
+        nodes = self._grid_nodes(centre)
+        n_trials, n_nodes = centre.theta.shape[0], nodes.shape[-1]
         latent_cols = lay.arm_cols[:, self.pos_latent]
-        theta = np.repeat(joint.theta[:, None], n_nodes, axis=1)  # (trials, K, P)
+        theta = np.repeat(centre.theta[:, None], n_nodes, axis=1)  # (trials, K, P)
         theta[:, :, lay.arm_cols[:, self.pos_u]] = nodes.transpose(0, 2, 1)
         theta = theta.reshape(n_trials * n_nodes, -1)
-        # the conditionals given the grid variable are near Gaussian: start at the joint mode
+        # the conditionals given the grid variable are near Gaussian: start at the centre
         sub = {name: np.repeat(v, n_nodes, axis=0) for name, v in data.items()}
         cond = newton_mode(self.density, theta, sub, latent_cols, np.array([], int))
         cross = structured_hessian(self.density, cond.theta, sub, latent_cols, lay.shared_cols).cross
@@ -219,6 +228,16 @@ class FastPath:
         mean = np.where(concave[:, None], mean, joint.theta[:, lay.shared_cols])
         return mean, np.where(concave[:, None, None], chol, chol0)
 
+    def _recentre(self, joint: Mode, shared_mean: np.ndarray, data: dict) -> Mode:
+        """The arms' conditional mode and Hessian with the shared parameters at their
+        marginal mean: the arms' proposals are built there, where shared draws centre."""
+        lay = self.density.layout
+        theta = joint.theta.copy()
+        theta[:, lay.shared_cols] = shared_mean
+        cond = newton_mode(self.density, theta, data, lay.arm_cols, np.array([], int))
+        hess = structured_hessian(self.density, cond.theta, data, lay.arm_cols, lay.shared_cols)
+        return Mode(cond.theta, cond.lp_arm, hess, cond.converged)
+
     def _centred_map(self, sigma: np.ndarray) -> np.ndarray:
         """Matrices M with (mu, alpha) = M (mu, z), alpha_f = mu + sigma z_f; sigma (...)."""
         m = len(self.pos_latent)
@@ -245,32 +264,35 @@ class FastPath:
         return mean, chol, mat @ shift
 
     # -- proposal ------------------------------------------------------------
-    def _propose(self, joint: Mode, shared, grid: SigmaGrid | None, n: int, rng: TrialRandom):
-        """(theta (trials, n, P), log q per arm (trials, n, arms), log q shared (trials, n))."""
+    def _propose(self, centre: Mode, shared, grid: SigmaGrid | None, n: int, rng: TrialRandom):
+        """(theta (trials, n, P), log q per arm (trials, n, arms), log q shared (trials, n)).
+
+        centre: the arms' mode (and Hessian) given the shared parameters' centre.
+        """
         lay = self.density.layout
-        n_trials, n_shared = joint.theta.shape[0], len(lay.shared_cols)
-        theta = np.repeat(joint.theta[:, None], n, axis=1)
+        n_trials, n_shared = centre.theta.shape[0], len(lay.shared_cols)
+        theta = np.repeat(centre.theta[:, None], n, axis=1)
         shared_dev = np.zeros((n_trials, n, n_shared))
         logq_shared = np.zeros((n_trials, n))
         if n_shared:
             mean, chol = shared
             logq_shared = single_t_draws(
                 rng, theta, lay.shared_cols[None], mean[:, None], chol[:, None],
-                np.zeros(chol[:, None].shape[:-1] + (0,)), np.zeros((n_trials, n, 0)),
+                np.zeros(chol[:, None].shape[:-1] + (0,)), np.zeros((n_trials, n, 0)), df=SHARED_DF,
             )[:, :, 0]
-            shared_dev = theta[:, :, lay.shared_cols] - joint.theta[:, None, lay.shared_cols]
+            shared_dev = theta[:, :, lay.shared_cols] - centre.theta[:, None, lay.shared_cols]
         if grid is None:
-            logq_arm = self._propose_arms_gaussian(joint, theta, shared_dev, rng)
+            logq_arm = self._propose_arms_gaussian(centre, theta, shared_dev, rng)
         else:
             logq_arm = self._propose_arms_grid(grid, theta, shared_dev, rng)
         return theta, logq_arm, logq_shared
 
-    def _propose_arms_gaussian(self, joint: Mode, theta, shared_dev, rng):
-        """Per arm: t around the joint mode, conditional on the shared draw."""
+    def _propose_arms_gaussian(self, centre: Mode, theta, shared_dev, rng):
+        """Per arm: t around the conditional mode, shifted with the shared draw."""
         lay = self.density.layout
-        cov, chol = pd_covariance(-joint.hessian.arm)  # conditional on the shared parameters
-        shift = cov @ joint.hessian.cross  # d conditional mode / d shared
-        return single_t_draws(rng, theta, lay.arm_cols, joint.theta[:, lay.arm_cols], chol, shift, shared_dev)
+        cov, chol = pd_covariance(-centre.hessian.arm)  # conditional on the shared parameters
+        shift = cov @ centre.hessian.cross  # d conditional mode / d shared
+        return single_t_draws(rng, theta, lay.arm_cols, centre.theta[:, lay.arm_cols], chol, shift, shared_dev)
 
     def _propose_arms_grid(self, grid: SigmaGrid, theta, shared_dev, rng):
         """Per arm: the log scale from the grid density, then the rest given it."""

@@ -62,7 +62,7 @@ def _fill_t_draws(theta, cols, mean, chol, log_det, shift, node, weight, dev, e,
                 w0 = 1.0 - w1
                 sc = scale[t, i, a]
                 maha = 0.0
-                ld = 0.0
+                det = 1.0  # product of the interpolated diagonal: one log per draw, not m
                 for r in range(m):
                     acc = w0 * mean[t, a, k0, r] + w1 * mean[t, a, k1, r]
                     for c in range(n_s):
@@ -73,9 +73,8 @@ def _fill_t_draws(theta, cols, mean, chol, log_det, shift, node, weight, dev, e,
                     x[r] = acc + z * sc
                     maha += e[t, i, a, r] * e[t, i, a, r]
                     if w1 > 0.0:
-                        ld += np.log(w0 * chol[t, a, k0, r, r] + w1 * chol[t, a, k1, r, r])
-                if w1 == 0.0:
-                    ld = log_det[t, a, k0]
+                        det *= w0 * chol[t, a, k0, r, r] + w1 * chol[t, a, k1, r, r]
+                ld = np.log(det) if w1 > 0.0 else log_det[t, a, k0]
                 maha *= sc * sc
                 lq = log_const - ld - 0.5 * (df + m) * np.log1p(maha / df)
                 if centred:
@@ -92,7 +91,9 @@ def _fill_t_draws(theta, cols, mean, chol, log_det, shift, node, weight, dev, e,
     return logq
 
 
-def fill_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, node, weight, dev, centred=None) -> np.ndarray:
+def fill_t_draws(
+    rng: TrialRandom, theta, cols, mean, chol, shift, node, weight, dev, centred=None, df: float = T_DF
+) -> np.ndarray:
     """Multivariate t draws per (trial, draw, arm) written into theta; returns log q (T, n, A).
 
     cols (A, m): theta columns of each arm's m coordinates; mean (T, A, K, m),
@@ -103,25 +104,26 @@ def fill_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, node, weight,
     shape = node.shape
     m = mean.shape[-1]
     e = rng.standard_normal(shape + (m,), dtype=np.float32)  # float32: twice as fast, ample for a proposal
-    scale = 1.0 / np.sqrt(rng.chisquare(T_DF, shape) / T_DF)
+    scale = 1.0 / np.sqrt(rng.chisquare(df, shape) / df)
     log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-    log_const = special.gammaln((T_DF + m) / 2) - special.gammaln(T_DF / 2) - m / 2 * np.log(T_DF * np.pi)
+    log_const = special.gammaln((df + m) / 2) - special.gammaln(df / 2) - m / 2 * np.log(df * np.pi)
     log_sigma, mu_pos, is_z = np.zeros((1, 1, 1)), 0, np.zeros(m, np.int64)
     if centred is not None:
         log_sigma, mu_pos = centred[0], int(centred[1])
         is_z[np.asarray(centred[2])] = 1
     return _fill_t_draws(
         theta, np.asarray(cols, np.int64), mean, chol, log_det, shift, node, weight, dev, e, scale,
-        log_sigma, mu_pos, is_z, log_const, T_DF,
+        log_sigma, mu_pos, is_z, log_const, df,
     )
 
 
-def single_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, dev) -> np.ndarray:
+def single_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, dev, df: float = T_DF) -> np.ndarray:
     """t draws around one Gaussian per (trial, arm) written into theta[..., cols]:
     mean (T, A, m), chol (T, A, m, m), shift (T, A, m, s), dev (T, n, s)."""
     node = np.zeros((mean.shape[0], dev.shape[1], mean.shape[1]), dtype=np.int64)
     return fill_t_draws(
-        rng, theta, cols, mean[:, :, None], chol[:, :, None], shift[:, :, None], node, np.zeros(node.shape), dev
+        rng, theta, cols, mean[:, :, None], chol[:, :, None], shift[:, :, None], node, np.zeros(node.shape), dev,
+        df=df,
     )
 
 
@@ -131,12 +133,11 @@ def single_t_draws(rng: TrialRandom, theta, cols, mean, chol, shift, dev) -> np.
 
 
 def _log_segment_integral(delta: np.ndarray) -> np.ndarray:
-    """log of integral_0^1 exp(delta t) dt = log(expm1(delta) / delta), stable."""
+    """log of integral_0^1 exp(delta t) dt = log(expm1(delta) / delta), without overflow."""
+    size = np.maximum(np.abs(delta), 1e-300)
     small = np.abs(delta) < 1e-8
-    d = np.where(small, 1.0, delta)
-    pos = d + np.log(-np.expm1(-d) / d)  # for d > 0
-    neg = np.log(np.expm1(d) / d)  # for d < 0
-    return np.where(small, 0.0, np.where(d > 0, pos, neg))
+    value = np.maximum(delta, 0.0) + np.log(-np.expm1(-size) / size)
+    return np.where(small, delta / 2, value)
 
 
 @dataclass(frozen=True)
@@ -181,12 +182,20 @@ class SigmaGrid:
         cdf /= cdf[..., -1:]
         shape = (n_t, n, n_a)
         v, w, expo = rng.random(shape), rng.random(shape), rng.standard_exponential(shape)
-        return _grid_draws(cdf, self.log_mass, self.log_pi, self.rate, self.u, v, w, expo)
+        delta = np.diff(self.log_pi, axis=-1)  # per segment: log density rise, its expm1, log normaliser
+        h = self.u[..., 1:2] - self.u[..., 0:1]
+        log_norm = -_log_segment_integral(delta) - np.log(h)
+        constant = self.log_mass[..., 1:-1] + log_norm  # log q at the segment's left node
+        return _grid_draws(cdf, self.log_mass, delta, np.expm1(delta), constant, self.rate, self.u, v, w, expo)
 
 
 @numba.njit(cache=True)
-def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, v, w, expo):  # pragma: no cover - numba
-    """Inverse-CDF draws from the piecewise log-linear density with exponential tails."""
+def _grid_draws(cdf, log_mass, delta, expm1_delta, constant, rate, u_nodes, v, w, expo):  # pragma: no cover
+    """Inverse-CDF draws from the piecewise log-linear density with exponential tails.
+
+    Segment k (nodes k, k + 1): density exp(constant[k] + delta[k] * f) at
+    fraction f of the segment, f drawn as log1p(w * expm1(delta)) / delta.
+    """
     n_t, n_i, n_a = v.shape
     n_k = u_nodes.shape[2]
     u = np.empty(v.shape)
@@ -199,24 +208,19 @@ def _grid_draws(cdf, log_mass, log_pi, rate, u_nodes, v, w, expo):  # pragma: no
             h = u_nodes[t, a, 1] - lo
             for i in range(n_i):
                 piece = min(np.searchsorted(cdf[t, a], v[t, i, a], side="right"), n_k)
-                lm = log_mass[t, a, piece]
                 if piece == 0:  # left tail
                     u[t, i, a] = lo - expo[t, i, a] / rate[t, a, 0]
-                    logq[t, i, a] = lm + np.log(rate[t, a, 0]) - expo[t, i, a]
+                    logq[t, i, a] = log_mass[t, a, 0] + np.log(rate[t, a, 0]) - expo[t, i, a]
                 elif piece == n_k:  # right tail
                     u[t, i, a] = hi + expo[t, i, a] / rate[t, a, 1]
-                    logq[t, i, a] = lm + np.log(rate[t, a, 1]) - expo[t, i, a]
+                    logq[t, i, a] = log_mass[t, a, n_k] + np.log(rate[t, a, 1]) - expo[t, i, a]
                     node[t, i, a] = n_k - 1
                 else:  # segment between nodes piece - 1 and piece
                     k = piece - 1
-                    delta = log_pi[t, a, k + 1] - log_pi[t, a, k]
-                    if abs(delta) < 1e-8:
-                        frac, log_norm = w[t, i, a], 0.0
-                    else:
-                        frac = np.log1p(w[t, i, a] * np.expm1(delta)) / delta
-                        log_norm = np.log(delta / np.expm1(delta))
+                    d = delta[t, a, k]
+                    frac = w[t, i, a] if abs(d) < 1e-8 else np.log1p(w[t, i, a] * expm1_delta[t, a, k]) / d
                     u[t, i, a] = u_nodes[t, a, k] + h * frac
-                    logq[t, i, a] = lm + delta * frac + log_norm - np.log(h)
+                    logq[t, i, a] = constant[t, a, k] + d * frac
                     node[t, i, a] = k
                     weight[t, i, a] = frac
     return u, logq, node, weight
