@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property tests explore the same examples on every run: CI results do not depend on luck
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile("ci")
 
 from trialsim.scenario import Scenario, load_scenario, parse_scenario
 
