@@ -164,7 +164,6 @@ class DesignResult:
     estimate: np.ndarray  # (trials, arms) final posterior mean, internal scale
     final_pr_best: np.ndarray
     selected: np.ndarray
-    final_data: LookData
     alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
     looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
 
@@ -224,7 +223,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     final_pr_best = final_post.prob_best(contention)
     return DesignResult(
         arm=arm, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
-        selected=select_arm(rule, state, final_pr_best), final_data=final, alloc_history=history,
+        selected=select_arm(rule, state, final_pr_best), alloc_history=history,
         looks_skipped=skipped,
     )
 

@@ -190,9 +190,4 @@ def oc_table(scenario: Scenario, ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
-def z_score(ours: float, se_ours: float, theirs: float, se_theirs: float) -> float:
-    """Agreement of two Monte Carlo estimates: (ours - theirs) / combined SE."""
-    return float((ours - theirs) / np.sqrt(se_ours**2 + se_theirs**2))
-
-
-__all__ = ["oc_table", "z_score", "proportion", "mean", "quantile", "rmse"]
+__all__ = ["oc_table", "proportion", "mean", "quantile", "rmse"]
