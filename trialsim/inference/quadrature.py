@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 jit = numba.njit(cache=True, fastmath=False, nogil=True)
+inline = numba.njit(cache=True, nogil=True, inline="always")  # small helpers of the kernels' inner loops
 
 
 @jit
@@ -63,7 +64,7 @@ def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, 
     return pdf, cdf
 
 
-@jit
+@inline
 def _shifted(cdf: np.ndarray, pdf: np.ndarray, b: int, k: int, i: int, whole: int, t: float, hb: float, nb: int) -> float:
     """F_k at grid position i + whole + t (0 <= t < 1) by cubic Hermite interpolation."""
     j = i + whole
@@ -82,18 +83,52 @@ def _shifted(cdf: np.ndarray, pdf: np.ndarray, b: int, k: int, i: int, whole: in
     return min(max(v, 0.0), 1.0)
 
 
-@jit
+@inline
 def _weight(i: int, nb: int, hb: float) -> float:
     return hb / 2.0 if i == 0 or i == nb - 1 else hb
 
 
+@inline
+def _offset(shift: float, hb: float) -> tuple[int, float, int]:
+    """A shift in grid units: (whole steps, fraction, -1/+1 for -inf/+inf, else 0)."""
+    if math.isinf(shift):
+        return 0, 0.0, 1 if shift > 0 else -1
+    steps = shift / hb
+    whole = int(math.floor(steps))
+    return whole, steps - whole, 0
+
+
+@inline
+def _band(cdf: np.ndarray, pdf: np.ndarray, b: int, k: int, i: int, lo: tuple[int, float, int],
+          hi: tuple[int, float, int], hb: float, nb: int) -> float:
+    """Pr(x_i + lower < theta_k < x_i + upper) for offsets made by `_offset`."""
+    return _cdf_at(cdf, pdf, b, k, i, hi, hb, nb) - _cdf_at(cdf, pdf, b, k, i, lo, hb, nb)
+
+
+@inline
+def _cdf_at(cdf: np.ndarray, pdf: np.ndarray, b: int, k: int, i: int, offset: tuple[int, float, int], hb: float,
+            nb: int) -> float:
+    """F_k(x_i + shift): 0 or 1 for infinite shifts, the grid value for whole steps, else interpolated."""
+    whole, t, infinite = offset
+    if infinite != 0:
+        return 1.0 if infinite > 0 else 0.0
+    if t == 0.0 and 0 <= i + whole < nb:
+        return cdf[b, k, i + whole]
+    return _shifted(cdf, pdf, b, k, i, whole, t, hb, nb)
+
+
 @jit
-def prob_best(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Pr(arm k has the largest theta among active arms), normalised to sum to 1."""
+def others_within(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
+                  lower: float, upper: float) -> np.ndarray:
+    """For each active arm k: Pr(every other active arm j has x + lower < theta_j < x + upper at x = theta_k).
+
+    (-inf, 0) gives Pr(k is the largest); (0, margin) gives Pr(k is the smallest and
+    all arms lie within the margin), whose sum over k is Pr(all equivalent).
+    """
     n_trials, n_arms, _ = pdf.shape
     out = np.zeros((n_trials, n_arms))
     for b in range(n_trials):
-        total = 0.0
+        lo, hi = _offset(lower, h[b]), _offset(upper, h[b])
         for k in range(n_arms):
             if not active[b, k]:
                 continue
@@ -104,37 +139,38 @@ def prob_best(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, ac
                     continue
                 for j in range(n_arms):
                     if j != k and active[b, j]:
-                        f *= cdf[b, j, i]
+                        f *= _band(cdf, pdf, b, j, i, lo, hi, h[b], n[b])
                 acc += f * _weight(i, n[b], h[b])
             out[b, k] = max(acc, 0.0)
-            total += out[b, k]
-        if total > 0.0:
-            for k in range(n_arms):
-                out[b, k] /= total
     return out
+
+
+def prob_best(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Pr(arm k has the largest theta among active arms), normalised to sum to 1."""
+    out = others_within(pdf, cdf, h, n, active, -math.inf, 0.0)
+    total = out.sum(axis=1, keepdims=True)
+    return np.divide(out, total, out=out, where=total > 0)
+
+
+def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
+                        margin: float) -> np.ndarray:
+    """Pr(max - min of theta over active arms < margin): a sum over the arm that is the minimum."""
+    return np.clip(others_within(pdf, cdf, h, n, active, 0.0, margin).sum(axis=1), 0.0, 1.0)
 
 
 @jit
 def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, control: np.ndarray,
                             lower: float, upper: float, use: np.ndarray) -> np.ndarray:
-    """Pr(lower < theta_k - theta_control < upper) for arms in `use` (upper may be +inf).
+    """Pr(lower < theta_k - theta_control < upper) for arms in `use` (either bound may be infinite).
 
     Pr(better by delta) is (delta, inf); Pr(equivalent within m) is (-m, m). The
     control's difference with itself is 0: it gets 1[lower < 0 < upper].
     """
     n_trials, n_arms, _ = pdf.shape
     out = np.full((n_trials, n_arms), np.nan)
-    bounded = not math.isinf(upper)
     for b in range(n_trials):
         c = control[b]
-        lo_steps = lower / h[b]
-        lo_whole = int(math.floor(lo_steps))
-        lo_t = lo_steps - lo_whole
-        hi_whole, hi_t = 0, 0.0
-        if bounded:
-            hi_steps = upper / h[b]
-            hi_whole = int(math.floor(hi_steps))
-            hi_t = hi_steps - hi_whole
+        lo, hi = _offset(lower, h[b]), _offset(upper, h[b])
         for k in range(n_arms):
             if k == c:
                 out[b, k] = 1.0 if lower < 0.0 < upper else 0.0
@@ -145,36 +181,8 @@ def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: 
             for i in range(n[b]):
                 f = pdf[b, c, i]
                 if f != 0.0:
-                    top = _shifted(cdf, pdf, b, k, i, hi_whole, hi_t, h[b], n[b]) if bounded else 1.0
-                    band = top - _shifted(cdf, pdf, b, k, i, lo_whole, lo_t, h[b], n[b])
-                    acc += f * band * _weight(i, n[b], h[b])
+                    acc += f * _band(cdf, pdf, b, k, i, lo, hi, h[b], n[b]) * _weight(i, n[b], h[b])
             out[b, k] = min(max(acc, 0.0), 1.0)
-    return out
-
-
-@jit
-def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
-                        margin: float) -> np.ndarray:
-    """Pr(max - min of theta over active arms < margin): sum over the arm that is the minimum."""
-    n_trials, n_arms, _ = pdf.shape
-    out = np.zeros(n_trials)
-    for b in range(n_trials):
-        steps = margin / h[b]
-        whole = int(math.floor(steps))
-        t = steps - whole
-        total = 0.0
-        for k in range(n_arms):
-            if not active[b, k]:
-                continue
-            for i in range(n[b]):
-                f = pdf[b, k, i]
-                if f == 0.0:
-                    continue
-                for j in range(n_arms):
-                    if j != k and active[b, j]:
-                        f *= _shifted(cdf, pdf, b, j, i, whole, t, h[b], n[b]) - cdf[b, j, i]
-                total += f * _weight(i, n[b], h[b])
-        out[b] = min(max(total, 0.0), 1.0)
     return out
 
 
@@ -184,6 +192,5 @@ def warm_up() -> None:
     use = np.ones((1, 2), np.bool_)
     pdf, cdf = grid_densities(0, one * 2, one * 3, one, one * 0.0, use, np.zeros(1), np.full(1, 0.1), np.full(1, 11, np.int64), 11)
     h, n, control = np.full(1, 0.1), np.full(1, 11, np.int64), np.zeros(1, np.int64)
-    prob_best(pdf, cdf, h, n, use)
+    others_within(pdf, cdf, h, n, use, -math.inf, 0.0)
     prob_difference_between(pdf, cdf, h, n, control, 0.1, math.inf, use)
-    prob_all_equivalent(pdf, cdf, h, n, use, 0.1)
