@@ -32,6 +32,14 @@ def mc_tolerance(p: np.ndarray) -> np.ndarray:
     return 4 * np.sqrt(np.clip(p * (1 - p), 1e-6, None) / N_DRAWS) + 1e-5
 
 
+def assert_agrees_with_draws(post, draws, active, control, delta, margin_all, margin_control) -> None:
+    """Every probability of the exact posterior within Monte Carlo tolerance of the draws'."""
+    for name, args in [("prob_best", (active,)), ("prob_better", (control, delta)),
+                       ("prob_all_equivalent", (active, margin_all)), ("prob_equivalent_to", (control, margin_control))]:
+        exact, mc = getattr(post, name)(*args), getattr(draws, name)(*args)
+        assert np.all(np.abs(exact - mc) < mc_tolerance(mc)), name
+
+
 @pytest.fixture(scope="module")
 def beta_case():
     rng = np.random.default_rng(11)
@@ -63,13 +71,7 @@ def test_beta_probabilities_match_monte_carlo(beta_case):
     active = np.ones(n.shape, bool)
     active[::2, 3] = False
     control = np.array([0, 1, 2, 0, 1, 2, 0, 1])
-    for exact, mc in [
-        (post.prob_best(active), draws.prob_best(active)),
-        (post.prob_better(control, 0.03), draws.prob_better(control, 0.03)),
-        (post.prob_all_equivalent(active, 0.08), draws.prob_all_equivalent(active, 0.08)),
-        (post.prob_equivalent_to(control, 0.04), draws.prob_equivalent_to(control, 0.04)),
-    ]:
-        assert np.all(np.abs(exact - mc) < mc_tolerance(mc))
+    assert_agrees_with_draws(post, draws, active, control, 0.03, 0.08, 0.04)
 
 
 def test_t_posteriors_match_monte_carlo():
@@ -81,14 +83,7 @@ def test_t_posteriors_match_monte_carlo():
     theta = mean[:, None, :] + scale[:, None, :] * rng.standard_t((n - 1)[:, None, :], (6, N_DRAWS, 3))
     draws = DrawsPosterior(theta)
     active = np.ones(n.shape, bool)
-    control = np.zeros(6, int)
-    for exact, mc in [
-        (post.prob_best(active), draws.prob_best(active)),
-        (post.prob_better(control, 0.5), draws.prob_better(control, 0.5)),
-        (post.prob_all_equivalent(active, 1.0), draws.prob_all_equivalent(active, 1.0)),
-        (post.prob_equivalent_to(control, 0.7), draws.prob_equivalent_to(control, 0.7)),
-    ]:
-        assert np.all(np.abs(exact - mc) < mc_tolerance(mc))
+    assert_agrees_with_draws(post, draws, active, np.zeros(6, int), 0.5, 1.0, 0.7)
     np.testing.assert_allclose(post.mean(), mean)
 
 

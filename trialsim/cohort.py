@@ -47,7 +47,8 @@ class Cohort:
     u_randomise: np.ndarray
     y: np.ndarray  # potential outcome on the internal higher-is-better scale
     responder: np.ndarray  # potential responder status (events for binary endpoints)
-    adverse: np.ndarray  # (trials, patients, arms, event types) potential adverse events
+    u_adverse: np.ndarray  # (trials, patients, event types): an event on arm a if u < adverse_rates[a]
+    adverse_rates: np.ndarray  # (arms, event types)
     binary: bool  # outcome y is 0/1
     prevalence: np.ndarray  # (phenotypes,)
 
@@ -139,14 +140,14 @@ def build_cohort(scenario: Scenario, model: EffectModel, raw: RawDraws) -> Cohor
         y = responder.astype(float) if endpoint.type == "responder" else to_internal(endpoint, observed_change)
 
     ae_rates = np.array([[arm.adverse_events.get(e, 0.0) for e in adverse_event_types(scenario)] for arm in scenario.arms])
-    adverse = raw.adverse[:, :, None, :] < ae_rates  # (trials, n, arms, types)
     return Cohort(
         trials=raw.trials, phenotype=phenotype, baseline_nrs=nrs,
         arrival_week=arrival_weeks(-np.log1p(-raw.column("arrival")), logistics.accrual.per_week,
                                    logistics.accrual.ramp_up_weeks),
         dropout=raw.column("dropout") < logistics.dropout, u_screen=raw.column("screening"),
         u_randomise=raw.column("randomise"),
-        y=y, responder=responder, adverse=adverse, binary=endpoint.binary, prevalence=prevalence,
+        y=y, responder=responder, u_adverse=raw.adverse, adverse_rates=ae_rates.reshape(len(scenario.arms), -1),
+        binary=endpoint.binary, prevalence=prevalence,
     )
 
 

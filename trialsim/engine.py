@@ -52,8 +52,11 @@ class Schedule:
 
 
 def _count_by(arrivals: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """For each trial, how many arrivals (sorted) are at or before each time, (trials, times)."""
-    return np.stack([np.searchsorted(a, t, side="right") for a, t in zip(arrivals, times)])
+    """For each trial, how many arrivals are at or before each time, (trials, times).
+
+    One broadcast comparison for the chunk (exact, whatever the trial's neighbours).
+    """
+    return (arrivals[:, None, :] <= times[:, :, None]).sum(axis=2)
 
 
 def look_schedule(plan: DesignPlan, cohort: Cohort, endpoint_weeks: float) -> Schedule:

@@ -67,11 +67,11 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
     every = np.arange(n_trials)
     responders = per_arm(observed & at_assigned_arm(cohort.responder, every, 0, n_max, arm))
     by_pheno = per_arm(randomised, cohort.phenotype[:, :n_max], n_pheno)
-    n_types = cohort.adverse.shape[-1]
-    adverse = np.zeros((n_trials, n_arms, n_types), np.int64)
-    for j in range(n_types):  # few event types; patients x arms per type
-        had = at_assigned_arm(np.ascontiguousarray(cohort.adverse[..., j]), every, 0, n_max, arm)
-        adverse[..., j] = per_arm(randomised & had)
+    # adverse events under the assigned arm, from the truth-free uniforms and the arm's rates
+    had = cohort.u_adverse[:, :n_max] < cohort.adverse_rates[safe_arm]  # (trials, patients, types)
+    adverse = np.zeros((n_trials, n_arms, had.shape[-1]), np.int64)
+    for j in range(had.shape[-1]):  # a handful of event types
+        adverse[..., j] = per_arm(randomised & had[..., j])
     y = from_internal(scenario.endpoint, at_assigned_arm(cohort.y, every, 0, n_max, arm))
     sum_ys = np.where(observed, y, 0.0).sum(axis=1)
     last_patient = np.maximum(result.size - 1, 0)
