@@ -57,12 +57,7 @@ def posterior_draws(post: Posterior, rng: np.random.Generator, n_draws: int = N_
     if isinstance(post, DrawsPosterior):
         return post.draws
     if isinstance(post, GridPosterior):
-        arms = post.arms
-        shape = arms.b.shape[:1] + (n_draws,) + arms.b.shape[1:]
-        if arms.binary:
-            return rng.beta(arms.a[:, None, :], arms.b[:, None, :], shape)
-        df, loc = arms.a
-        return loc[:, None, :] + arms.b[:, None, :] * rng.standard_t(df[:, None, :], shape)
+        return post.arms.sample(rng, n_draws)
     raise TypeError(f"cannot draw from a {type(post).__name__}")
 
 

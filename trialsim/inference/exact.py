@@ -86,6 +86,14 @@ class ArmPosteriors:
         scale = np.where(defined, scale, 1.0)
         return cls(False, np.stack([df, loc]), scale, defined)
 
+    def sample(self, rng: np.random.Generator, n_draws: int) -> np.ndarray:
+        """Draws of theta, (trials, draws, arms)."""
+        shape = self.b.shape[:1] + (n_draws,) + self.b.shape[1:]
+        if self.binary:
+            return rng.beta(self.a[:, None, :], self.b[:, None, :], shape)
+        df, loc = self.a
+        return loc[:, None, :] + self.b[:, None, :] * rng.standard_t(df[:, None, :], shape)
+
     def mean(self) -> np.ndarray:
         if self.binary:
             return self.a / (self.a + self.b)
