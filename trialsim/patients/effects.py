@@ -23,18 +23,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TimeCourse:
-    """Weight of an effect over weeks: linear onset to 1, then a share decays."""
+    """Weight of an effect over weeks: linear onset to 1, a plateau, then a share decays."""
 
     onset_weeks: float = 0.0
     half_life_weeks: float | None = None  # None: no decay
     persistent: float = 1.0  # share of the effect that never decays
+    decay_from_weeks: float | None = None  # end of the plateau; None: the onset
 
     def weights(self, weeks: np.ndarray) -> np.ndarray:
         weeks = np.asarray(weeks, dtype=float)
         ramp = np.clip(weeks / self.onset_weeks, 0.0, 1.0) if self.onset_weeks > 0 else (weeks >= 0).astype(float)
         if self.half_life_weeks is None:
             return ramp
-        since = np.maximum(weeks - self.onset_weeks, 0.0)
+        start = self.onset_weeks if self.decay_from_weeks is None else self.decay_from_weeks
+        since = np.maximum(weeks - start, 0.0)
         return ramp * (self.persistent + (1 - self.persistent) * 0.5 ** (since / self.half_life_weeks))
 
 
@@ -66,10 +68,6 @@ class EffectDraws:
     z_nonspecific: np.ndarray  # (n,) standard normal
     u_class: np.ndarray  # (n, arms) uniform: responder if below the share
     u_loss: np.ndarray  # (n, arms) uniform: time to losing the response
-
-    @staticmethod
-    def draw(n: int, n_arms: int, rng: np.random.Generator) -> "EffectDraws":
-        return EffectDraws(rng.standard_normal(n), rng.random((n, n_arms)), rng.random((n, n_arms)))
 
 
 def latent_shifts(

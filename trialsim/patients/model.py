@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .draws import ARM_BASE, MAX_ARMS, PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE, Draws, GeneratorDraws
 from .dropout import DropoutModel, observed_visits
 from .effects import ArmEffect, EffectDraws, latent_shifts
 from .pain import PainModel, draw_latent_pain
 from .phenotype import draw_phenotype, misclassify
-from .scale import measure
+from .scale import apply_shift, measure
 from .secondary import OdiModel, OpioidModel, odi_scores, opioid_doses, opioid_reduced
 
 
@@ -68,30 +69,54 @@ class VirtualPatients:
         return -self.change >= self.responder_reduction * self.baseline_nrs[:, None, None]
 
 
-def simulate_patients(model: PatientModel, n: int, rng: np.random.Generator) -> VirtualPatients:
-    """n entered patients and their potential outcomes under every arm."""
+def simulate_patients(model: PatientModel, n: int, rng: np.random.Generator | None = None, *,
+                      draws: Draws | None = None, trial_z: float | None = None) -> VirtualPatients:
+    """n entered patients and their potential outcomes under every arm.
+
+    Random numbers come from `draws` (addressed by column) or, for standalone
+    use, from `rng`; `trial_z` is this trial's standard normal for the
+    between-trial variation of the nonspecific part (drawn from `rng` if None)."""
+    if draws is None:
+        if rng is None:
+            raise ValueError("give rng or draws")
+        draws = GeneratorDraws(rng, n)
     k, weeks = len(model.arms), np.asarray(model.visit_weeks, dtype=float)
-    trial_shift = model.trial_nonspecific_sd * rng.standard_normal() if model.trial_nonspecific_sd > 0 else 0.0
-    latent = draw_latent_pain(model.pain, weeks, n, rng)
-    u = rng.random((n, 3))  # phenotype, observed phenotype, screening trial
-    phenotype = draw_phenotype(np.asarray(model.prevalence), u[:, 0])
-    observed_phenotype = phenotype if model.confusion is None else misclassify(phenotype, np.asarray(model.confusion), u[:, 1])
-    passed = u[:, 2:3] < np.broadcast_to(np.asarray(model.screening_pass, dtype=float), (k,))
-    shift, responder_class = latent_shifts(model.arms, weeks, phenotype, EffectDraws.draw(n, k, rng), passed, trial_shift)
+    if k > MAX_ARMS:
+        raise ValueError(f"at most {MAX_ARMS} arms")
+    if trial_z is None:
+        trial_z = rng.standard_normal() if (rng is not None and model.trial_nonspecific_sd > 0) else 0.0
+    trial_shift = model.trial_nonspecific_sd * trial_z
+    latent = draw_latent_pain(model.pain, weeks, draws)
+    phenotype = draw_phenotype(np.asarray(model.prevalence), draws.uniform(PATIENT_BASE))
+    observed_phenotype = (phenotype if model.confusion is None
+                          else misclassify(phenotype, np.asarray(model.confusion), draws.uniform(PATIENT_BASE + 1)))
+    passed = draws.uniform(PATIENT_BASE + 2)[:, None] < np.broadcast_to(np.asarray(model.screening_pass, float), (k,))
+    effect_draws = EffectDraws(
+        z_nonspecific=draws.normal(PATIENT_BASE + 3),
+        u_class=np.column_stack([draws.uniform(ARM_BASE + 2 * a) for a in range(k)]),
+        u_loss=np.column_stack([draws.uniform(ARM_BASE + 2 * a + 1) for a in range(k)]),
+    )
+    shift, responder_class = latent_shifts(model.arms, weeks, phenotype, effect_draws, passed, trial_shift)
 
-    measured = latent.measured_latent
-    screening_nrs, baseline_nrs = measure(measured[:, 0], model.pain.integer), measure(measured[:, 1], model.pain.integer)
-    nrs = measure(measured[:, None, 2:] + shift, model.pain.integer)
+    pain, error, integer = latent.pain, latent.error, model.pain.integer
+    screening_nrs, baseline_nrs = (measure(pain[:, j], error[:, j], integer) for j in (0, 1))
+    treated = apply_shift(pain[:, None, 2:], shift)  # true pain under each arm (n, arms, visits)
+    nrs = measure(treated, error[:, None, 2:], integer)
 
-    z_odi = rng.standard_normal((n, 2 + len(weeks)))  # stable part, baseline, visits (shared by arms)
-    baseline_odi = odi_scores(model.odi, baseline_nrs, baseline_nrs, z_odi[:, 0], z_odi[:, 1])
-    odi = odi_scores(model.odi, nrs, baseline_nrs, z_odi[:, 0], z_odi[:, None, 2:])
+    v = len(weeks)
+    per_visit = [[draws.normal(SECONDARY_VISIT_BASE + 3 * j + c) for j in range(v)] for c in (0, 1)]
+    z_odi, z_mme = (np.column_stack(cols)[:, None, :] for cols in per_visit)  # shared by the arms
+    u_drop = np.column_stack([draws.uniform(SECONDARY_VISIT_BASE + 3 * j + 2) for j in range(v)])
+    z_stable = draws.normal(SECONDARY_BASE)
+    baseline_odi = odi_scores(model.odi, baseline_nrs, baseline_nrs, z_stable, draws.normal(SECONDARY_BASE + 1))
+    odi = odi_scores(model.odi, nrs, baseline_nrs, z_stable, z_odi)
 
-    u_user, z_dose = rng.random(n), rng.standard_normal(n)
-    true_ratio = latent.eta[:, None, 2:] + shift - latent.eta[:, None, 1:2]
-    baseline_mme, mme = opioid_doses(model.opioids, u_user, z_dose, true_ratio, rng.standard_normal((n, 1, len(weeks))))
+    true_ratio = np.log(treated / pain[:, None, 1:2])
+    baseline_mme, mme = opioid_doses(model.opioids, draws.uniform(SECONDARY_BASE + 2), draws.normal(SECONDARY_BASE + 3),
+                                     true_ratio, z_mme)
 
-    observed, explant_week = observed_visits(model.dropout, weeks, baseline_nrs, nrs, rng.random((n, len(weeks))), rng.random(n))
+    observed, explant_week = observed_visits(model.dropout, weeks, baseline_nrs, nrs, u_drop,
+                                             draws.uniform(SECONDARY_BASE + 4))
     return VirtualPatients(
         visit_weeks=weeks, phenotype=phenotype, observed_phenotype=observed_phenotype,
         screening_nrs=screening_nrs, baseline_nrs=baseline_nrs, baseline_odi=baseline_odi, baseline_mme=baseline_mme,

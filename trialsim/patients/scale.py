@@ -1,41 +1,55 @@
-"""The pain scale: latent log pain <-> the measured 0-10 NRS.
+"""The pain scale: latent pain <-> the measured 0-10 NRS.
 
-Latent pain lives on the log scale, so effects are multiplicative: a treatment
-removes a share of a patient's pain, the way responder definitions (>= 30%,
->= 50% reduction; IMMPACT, Dworkin 2008) and trial reports think of it. A
-measured score is exp(latent + measurement error), reported on the integer NRS
-by rounding; scores beyond the ends are reported as 0 or 10 (an ordinal,
-censored measurement model). The end categories therefore hold exactly the
-latent mass beyond 9.5 (or below 0.5) and nothing else: on the log scale the
-density thins out towards 10 (no spike at 10 from clipping an additive error),
-and 0 is reached only by pain below half a point.
+True pain is bounded: P = 10 * expit(eta), eta being the patient's latent level
+on the logit scale (trait plus fluctuation), so no one's true pain exceeds 10
+and the density thins out towards the ends instead of piling there.
+
+Effects multiply true pain: an improvement removes a share of the pain
+(P * exp(s), s < 0), the way responder definitions (>= 30%, >= 50% reduction;
+IMMPACT, Dworkin 2008) and trial reports think of it; a worsening (s > 0)
+multiplies the odds of pain, so scores approach 10 but never pass it.
+
+A measured score is P * exp(e), e ~ N(0, error_sd^2) (error proportional to
+the level), rounded to the integer NRS; a measured value beyond 10 is reported
+as 10 (an ordinal, censored measurement model). The end category 10 therefore
+holds only patients whose true pain is near 10 and who over-report it, which is
+what the model implies; a clipped additive error would stack everyone above 10.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 NRS_MAX = 10.0
 
 
-def measure(latent: np.ndarray, integer: bool = True) -> np.ndarray:
-    """Measured NRS from latent log pain (measurement error already added)."""
-    score = np.exp(latent)
-    if integer:
-        return np.minimum(np.rint(score), NRS_MAX)  # exp > 0: rounding cannot go below 0
-    return np.minimum(score, NRS_MAX)
+def true_pain(eta: np.ndarray) -> np.ndarray:
+    return NRS_MAX * special.expit(eta)
+
+
+def apply_shift(pain: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """True pain after an effect `shift` (log of the pain ratio for improvements)."""
+    worse = NRS_MAX * special.expit(special.logit(pain / NRS_MAX) + np.maximum(shift, 0.0))
+    return np.where(shift <= 0, pain * np.exp(np.minimum(shift, 0.0)), worse)
+
+
+def measure(pain: np.ndarray, error: np.ndarray, integer: bool = True) -> np.ndarray:
+    """Measured NRS of true pain with a (log-scale) measurement error."""
+    score = pain * np.exp(error)
+    return np.minimum(np.rint(score) if integer else score, NRS_MAX)
 
 
 def log_ratio(relative_change: float | np.ndarray) -> float | np.ndarray:
-    """Shift on the latent scale for a relative change of pain (-0.3: 30% less pain)."""
+    """Shift for a relative change of pain (-0.3: 30% less pain)."""
     return np.log1p(relative_change)
 
 
 def log_ratio_from_change(change: float | np.ndarray, reference: float) -> float | np.ndarray:
-    """Shift on the latent scale equal to an NRS change at a reference score."""
+    """Shift equal to an NRS change at a reference score."""
     return np.log((reference + np.asarray(change)) / reference)
 
 
-def entry_threshold_latent(threshold: float, integer: bool = True) -> float:
-    """Latent value at and above which a measured score meets an entry threshold."""
-    return float(np.log(threshold - 0.5 if integer else threshold))
+def meets_threshold(measured_without_rounding: np.ndarray, threshold: float, integer: bool = True) -> np.ndarray:
+    """Whether a measured score meets an entry threshold (NRS >= 6: the score rounds to 6 or more)."""
+    return measured_without_rounding >= (threshold - 0.5 if integer else threshold)

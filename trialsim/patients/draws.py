@@ -1,0 +1,48 @@
+"""Where the model's random numbers come from.
+
+Every draw is addressed by a column (what it is for) and, optionally, a subset
+of patients. `GeneratorDraws` serves them from a numpy Generator (in call
+order); the simulator's counter-based streams serve the same columns by
+address, so a patient's numbers never depend on other patients or on what else
+was drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Draws(Protocol):
+    n: int
+
+    def normal(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        """Standard normals of `column` for all patients (n,) or those at indices `where`."""
+
+    def uniform(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        """Uniforms (0, 1) of `column`, as `normal`."""
+
+
+class GeneratorDraws:
+    def __init__(self, rng: np.random.Generator, n: int) -> None:
+        self.rng, self.n = rng, n
+
+    def normal(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        return self.rng.standard_normal(self.n if where is None else len(where))
+
+    def uniform(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        return self.rng.random(self.n if where is None else len(where))
+
+
+# Column layout of a patient's draws (one namespace; screening candidates use a block each)
+ATTEMPT_COLUMNS = 5  # trait, occasion at screening and baseline, error at screening and baseline
+MAX_ATTEMPTS = 200  # candidates per entered patient before giving up (entry rate >= 1/200 expected)
+ATTEMPTS_BASE = 0
+VISIT_BASE = ATTEMPTS_BASE + ATTEMPT_COLUMNS * MAX_ATTEMPTS  # occasion and error at each visit: 2 per visit
+MAX_VISITS = 50
+PATIENT_BASE = VISIT_BASE + 2 * MAX_VISITS  # phenotype, observed phenotype, screening trial, responsiveness
+ARM_BASE = PATIENT_BASE + 16  # per arm: response class, loss of response (2 per arm)
+MAX_ARMS = 64
+SECONDARY_BASE = ARM_BASE + 2 * MAX_ARMS  # ODI stable, ODI baseline, opioid user, dose, explant
+SECONDARY_VISIT_BASE = SECONDARY_BASE + 8  # per visit: ODI, opioid noise, dropout (3 per visit)
