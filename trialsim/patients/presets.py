@@ -34,11 +34,13 @@ def with_mixture(share: float, effect: float, loss_half_life_weeks: float | None
 
 # SENZA-RCT (Kapural 2015): 10 kHz SCS, back-pain >= 50% responders 84.5% at 3 months,
 # mean back pain 7.4 -> 2.5 (a third of baseline), among implanted patients.
-SCS_10KHZ_INDUSTRY = with_mixture(share=0.0, effect=0.0)
+SCS_10KHZ_INDUSTRY = with_mixture(share=0.8179, effect=-1.0216)  # 64% less pain in responders
 # EVOKE (Mekhail 2020; 2022; 36-month report): >= 50% responders closed vs open loop
 # 82.3% vs 60.3% at 3 months, 77.6% vs 49.3% at 36 months; responders' effect as SENZA's.
-SCS_CLOSED_LOOP_INDUSTRY = with_mixture(share=0.0, effect=0.0)
-SCS_OPEN_LOOP_INDUSTRY = with_mixture(share=0.0, effect=0.0)
+# Solved medians to losing the response: 3,532 weeks closed loop (nearly durable), 982 weeks open loop;
+# the fading placebo part accounts for the rest of the waning.
+SCS_CLOSED_LOOP_INDUSTRY = with_mixture(share=0.7952, effect=-1.0216, loss_half_life_weeks=3531.5)
+SCS_OPEN_LOOP_INDUSTRY = with_mixture(share=0.5386, effect=-1.0216, loss_half_life_weeks=982.0)
 
 # painDETECT (Freynhagen 2006): sensitivity 85%, specificity 80% for neuropathic pain.
 PAINDETECT_SENSITIVITY, PAINDETECT_SPECIFICITY = 0.85, 0.80
