@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from .. import __version__
 from ..cohort import Cohort
@@ -25,6 +26,9 @@ from ..design.parallel import run_design
 from ..inference.engines import make_inference
 from .checkpoint import missing_ranges, trim
 from .records import ChunkRecords, design_records, stack_chunk, to_dataset
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 DEFAULT_CHUNK = 250
 
