@@ -21,7 +21,12 @@ from . import rng
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
+from .patients.draws import PATIENT_BASE
+from .patients.pain import draw_latent_pain
+from .patients.effects import element_shift
+from .patients.scale import apply_shift, measure
 from .rng import Stream
+from .visits import StreamDraws, VisitPlan
 
 FILL_BLOCK = 128  # patients filled per trial at a time, beyond what is asked
 
@@ -41,6 +46,7 @@ class CohortPlan:
     adverse_rates: np.ndarray  # (arms, event types)
     pain_scores: bool  # draw baseline NRS (the endpoint uses pain scores)
     max_patients: int
+    visit: VisitPlan | None = None  # the visit model: baseline NRS from entry on measured scores
 
 
 def arrival_weeks(s: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
@@ -75,6 +81,10 @@ class Cohort:
         self.u_screen = np.zeros(shape)
         self.u_randomise = np.zeros(shape)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
+        if plan.visit is not None:  # untreated true pain and measurement error at the primary visit
+            self.pain_primary, self.error_primary, self.z_nonspecific = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+            self.trial_shift = plan.visit.trial_nonspecific_sd * rng.draws_at(
+                rng.stream_key(seed, Stream.PAIN, "trial")[None], 0, self.trials, 0, normal=True)
 
     @property
     def n_patients(self) -> int:
@@ -100,13 +110,41 @@ class Cohort:
         u_pheno = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0)
         phenotype = pop.phenotype_of(u_pheno)
         self.phenotype[rows, cols] = phenotype
-        if self.plan.pain_scores:
+        if self.plan.visit is not None:
+            self._reach_visits(rows, trials, lo, hi)
+        elif self.plan.pain_scores:
             u_nrs = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=1)
             self.baseline_nrs[rows, cols] = truncnorm_from_uniform(u_nrs, pop.baseline_nrs, phenotype)
         self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
         self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
         self.filled[rows] = hi
+
+    def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
+        """Entry on measured scores and latent pain over the visits (patients.pain), kept at the primary visit."""
+        vp, width = self.plan.visit, hi - lo
+        t = np.repeat(trials, width)
+        draws = StreamDraws(self.seed, self.plan.arms, t, np.tile(np.arange(lo, hi), len(trials)))
+        latent = draw_latent_pain(vp.pain, np.asarray(vp.visits[: vp.primary + 1]), draws)  # later visits: not needed
+        pain, error = latent.pain, latent.error
+        shape = (len(rows), width)
+        self.baseline_nrs[rows, lo:hi] = measure(pain[:, 1], error[:, 1], vp.pain.integer).reshape(shape)
+        self.pain_primary[rows, lo:hi] = pain[:, 2 + vp.primary].reshape(shape)
+        self.error_primary[rows, lo:hi] = error[:, 2 + vp.primary].reshape(shape)
+        self.z_nonspecific[rows, lo:hi] = draws.normal(PATIENT_BASE + 3).reshape(shape)
+
+    def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
+                        arm: np.ndarray, passed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Outcomes of the visit model at the primary visit (elements broadcast together)."""
+        vp, t = self.plan.visit, self.trials[rows]
+        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1)
+        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2)
+        shift, _ = element_shift(model.visit.arrays, vp.visits[vp.primary], arm, self.phenotype[rows, patients],
+                                 self.z_nonspecific[rows, patients], u_class, u_loss, passed, self.trial_shift[rows])
+        treated = apply_shift(self.pain_primary[rows, patients], shift)
+        baseline = self.baseline_nrs[rows, patients]
+        change = measure(treated, self.error_primary[rows, patients], vp.pain.integer) - baseline
+        return endpoint.visit_outcomes(change, -change >= endpoint.responder_reduction * baseline)
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""
@@ -121,8 +159,10 @@ class Cohort:
         Inputs broadcast together; the patients must have been reached.
         """
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
-        draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
         passed = self.u_screen[rows, patients] < model.screening_pass[arm]
+        if model.visit is not None:
+            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed)
+        draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
         return endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients], self.baseline_nrs[rows, patients],
                                                  passed, draw))
 
@@ -133,6 +173,12 @@ class Cohort:
         Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
         """
         cols = slice(start, start + arm.shape[1])
+        if model.visit is not None:
+            safe = np.maximum(arm, 0)
+            patients = np.arange(start, start + arm.shape[1])[None, :]
+            r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
+            passed = self.u_screen[rows, cols] < model.screening_pass[safe]
+            return self._visit_outcomes(endpoint, model, r, np.broadcast_to(patients, arm.shape), safe, passed)
         draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         safe = np.maximum(arm, 0)
         passed = self.u_screen[rows, cols] < model.screening_pass[safe]

@@ -56,9 +56,52 @@ class ArmEffect:
     loss_half_life_weeks: float | None = None  # responders' median time to losing the response
 
 
-def _per_phenotype(value: float | tuple[float, ...], phenotype: np.ndarray) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(value, dtype=float))
-    return arr[0] if arr.size == 1 else arr[phenotype]
+@dataclass(frozen=True)
+class ArmArrays:
+    """ArmEffects as arrays, (arms,) or (arms, phenotypes), for per-element lookups."""
+
+    nonspecific: np.ndarray
+    nonspecific_sd: np.ndarray
+    courses: tuple[TimeCourse, ...]
+    responder_share: np.ndarray
+    responder_effect: np.ndarray
+    nonresponder_effect: np.ndarray
+    specific_onset_weeks: np.ndarray
+    loss_half_life_weeks: np.ndarray  # inf: durable
+
+    @staticmethod
+    def of(arms: tuple[ArmEffect, ...], n_phenotypes: int) -> "ArmArrays":
+        def table(field: str) -> np.ndarray:
+            return np.array([np.broadcast_to(np.asarray(getattr(a, field), float), (n_phenotypes,)) for a in arms])
+
+        return ArmArrays(
+            nonspecific=np.array([a.nonspecific for a in arms], float),
+            nonspecific_sd=np.array([a.nonspecific_sd for a in arms], float),
+            courses=tuple(a.nonspecific_course for a in arms),
+            responder_share=table("responder_share"), responder_effect=table("responder_effect"),
+            nonresponder_effect=table("nonresponder_effect"),
+            specific_onset_weeks=np.array([a.specific_onset_weeks for a in arms], float),
+            loss_half_life_weeks=np.array([np.inf if a.loss_half_life_weeks is None else a.loss_half_life_weeks
+                                           for a in arms], float),
+        )
+
+
+def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np.ndarray, z_nonspecific: np.ndarray,
+                  u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Shift of latent pain at one week and the response class, one per element (all inputs broadcast).
+
+    u_class, u_loss: the element's uniforms under its arm."""
+    course = np.array([c.weights(np.array([week]))[0] for c in arrays.courses])[arm]
+    nonspecific = (arrays.nonspecific[arm] + trial_shift + arrays.nonspecific_sd[arm] * z_nonspecific) * course
+    responder = u_class < arrays.responder_share[arm, phenotype]
+    other = arrays.nonresponder_effect[arm, phenotype]
+    onset = arrays.specific_onset_weeks[arm]
+    # exponential time to losing the response after onset (median loss_half_life_weeks)
+    lasting = week < onset - arrays.loss_half_life_weeks[arm] * np.log2(u_loss)
+    effect = np.where(responder & lasting, arrays.responder_effect[arm, phenotype], other)
+    ramp = np.where(onset > 0, np.clip(week / np.where(onset > 0, onset, 1.0), 0.0, 1.0), float(week >= 0))
+    return nonspecific + effect * passed * ramp, responder
 
 
 @dataclass(frozen=True)
@@ -78,27 +121,21 @@ def latent_shifts(
     passed: np.ndarray | None = None,
     trial_shift: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shift of latent log pain (n, arms, visits) and the response class (n, arms).
+    """Shift of latent pain (n, arms, visits) and the response class (n, arms), every arm.
 
     `passed` (n, arms): passed the arm's screening trial (default: everyone).
     `trial_shift`: this trial's deviation of the nonspecific part (between-trial
     variation of the placebo response), added to every arm's nonspecific part.
     """
-    visit_weeks = np.asarray(visit_weeks, dtype=float)
-    n = phenotype.shape[0]
-    shift = np.empty((n, len(arms), len(visit_weeks)))
-    responder = np.empty((n, len(arms)), dtype=bool)
-    for a, arm in enumerate(arms):
-        nonspecific = arm.nonspecific + trial_shift + arm.nonspecific_sd * draws.z_nonspecific
-        shift[:, a] = nonspecific[:, None] * arm.nonspecific_course.weights(visit_weeks)
-        responder[:, a] = draws.u_class[:, a] < _per_phenotype(arm.responder_share, phenotype)
-        gets = np.ones(n) if passed is None else passed[:, a].astype(float)
-        other = np.broadcast_to(_per_phenotype(arm.nonresponder_effect, phenotype), (n,)) * gets
-        effect = np.where(responder[:, a], _per_phenotype(arm.responder_effect, phenotype) * gets, other)
-        specific = np.repeat(effect[:, None], len(visit_weeks), axis=1)
-        if arm.loss_half_life_weeks is not None:  # exponential time to loss of the response after onset
-            lost_at = arm.specific_onset_weeks - arm.loss_half_life_weeks * np.log2(draws.u_loss[:, a])
-            lost = responder[:, a, None] & (visit_weeks >= lost_at[:, None])
-            specific = np.where(lost, other[:, None], specific)
-        shift[:, a] += specific * TimeCourse(arm.specific_onset_weeks).weights(visit_weeks)
+    n, k = phenotype.shape[0], len(arms)
+    widths = [np.size(getattr(a, f)) for a in arms for f in ("responder_share", "responder_effect", "nonresponder_effect")]
+    arrays = ArmArrays.of(arms, max([int(phenotype.max()) + 1 if n else 1] + widths))
+    arm = np.arange(k)[None, :]
+    got = np.ones((n, k)) if passed is None else passed.astype(float)
+    shift = np.empty((n, k, len(visit_weeks)))
+    responder = np.zeros((n, k), dtype=bool)
+    for j, week in enumerate(np.asarray(visit_weeks, dtype=float)):
+        shift[..., j], responder = element_shift(arrays, float(week), arm, phenotype[:, None],
+                                                 draws.z_nonspecific[:, None], draws.u_class, draws.u_loss, got,
+                                                 trial_shift)
     return shift, responder

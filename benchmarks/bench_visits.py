@@ -1,0 +1,73 @@
+"""Trials per second of the exact engine: the single-visit outcome model against the visit model.
+
+    PYTHONPATH=. python benchmarks/bench_visits.py [-n 2000] [--repeats 3]
+
+The bundled five-arm CLBP scenario (its adaptive design under the sham_anchored truth, and
+the whole scenario), run once without the `patients` block (single-visit model) and once with
+it (visit model), one worker, in one process one after the other; medians of repeated runs.
+The visit model's latent pain is truth- and design-free: a chunk draws it once for all cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from trialsim.compile import compile_scenario
+from trialsim.run.runner import simulate
+from trialsim.scenario import load_scenario, parse_scenario
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "clbp_sham_multiarm.yaml"
+
+
+def cell(visits: bool, truth: str | None = "sham_anchored", design: str | None = "adaptive"):
+    """The scenario (one truth x design, or all when None) under either outcome model."""
+    data = load_scenario(SCENARIO).model_dump(mode="json", exclude_none=True)
+    if truth:
+        data["truths"] = {truth: data["truths"][truth]}
+    if design:
+        data["designs"] = {design: data["designs"][design]}
+    if visits:
+        data["patients"] = data.get("patients") or {}
+    else:
+        data.pop("patients", None)
+        for t in data["truths"].values():  # visit-only fields have no meaning without visits
+            for arm in t["arms"].values():
+                for field in ("responder_share", "responder_change", "loss_median_weeks", "nonspecific_sd"):
+                    arm.pop(field, None)
+    return compile_scenario(parse_scenario(data))
+
+
+def timed(plan, n_trials: int, repeats: int) -> float:
+    from dataclasses import replace
+
+    simulate(replace(plan, n_trials=min(n_trials, 200)))  # warm-up: compiled kernels, caches
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        simulate(replace(plan, n_trials=n_trials))
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--n-trials", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{args.n_trials} trials, one worker, median of {args.repeats} runs")
+    for case, (truth, design) in (("adaptive design x sham_anchored truth", ("sham_anchored", "adaptive")),
+                                  ("whole scenario (every design x truth)", (None, None))):
+        rates = {}
+        for label, visits in (("single-visit model", False), ("visit model", True)):
+            plan = cell(visits, truth, design)
+            seconds = timed(plan, args.n_trials, args.repeats)
+            rates[label] = args.n_trials * len(plan.truths) * len(plan.designs) / seconds
+            print(f"{case:40s} {label:20s} {seconds:7.2f} s {rates[label]:8.0f} trial-cells/s")
+        print(f"{case:40s} visit model keeps {rates['visit model'] / rates['single-visit model']:.0%} of the rate")
+
+
+if __name__ == "__main__":
+    main()
