@@ -19,7 +19,7 @@ from .phenotype import screening_confusion
 NONSPECIFIC_COURSE = TimeCourse(onset_weeks=2.0, decay_from_weeks=12.0, half_life_weeks=26.0, persistent=0.5)
 
 # Implanted sham: mean change -2.2 NRS at 12 weeks (sham arms of implanted-device
-# trials; clbp.md model), between-patient SD solved with the pain model.
+# trials; docs/references.md), between-patient SD solved with the pain model.
 IMPLANTED_SHAM = ArmEffect(nonspecific=-0.3429, nonspecific_sd=0.1691, nonspecific_course=NONSPECIFIC_COURSE)
 
 
@@ -44,7 +44,7 @@ SCS_OPEN_LOOP_INDUSTRY = with_mixture(share=0.5386, effect=-1.0216, loss_half_li
 
 # painDETECT (Freynhagen 2006): sensitivity 85%, specificity 80% for neuropathic pain.
 PAINDETECT_SENSITIVITY, PAINDETECT_SPECIFICITY = 0.85, 0.80
-# SCS-candidate phenotype shares: nociceptive, neuropathic, nociplastic, inflammatory (clbp.md)
+# SCS-candidate phenotype shares: nociceptive, neuropathic, nociplastic, inflammatory (docs/references.md)
 SCS_CANDIDATE_PREVALENCE = (0.25, 0.55, 0.18, 0.02)
 
 

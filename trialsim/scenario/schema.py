@@ -26,7 +26,7 @@ ARM_KINDS = (
     "walking", "custom",
 )
 DEFAULT_PHENOTYPES = {
-    # SCS-candidate shares, ../shared/reference/clbp.md (Freynhagen 2006; Gudala 2017)
+    # SCS-candidate shares (Freynhagen 2006; Gudala 2017; docs/references.md)
     "nociceptive": 0.25, "neuropathic": 0.55, "nociplastic": 0.18, "inflammatory": 0.02,
 }
 
@@ -64,9 +64,9 @@ class Population(Strict):
     phenotypes: dict[str, Phenotype] = Field(
         default_factory=lambda: {k: Phenotype(prevalence=v) for k, v in DEFAULT_PHENOTYPES.items()}
     )
-    # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (clbp.md, SCS RCTs)
+    # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (SCS RCTs; docs/references.md)
     baseline_nrs: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=7.6, sd=1.2, min=6.0, max=10.0))
-    # Typical mean ODI 45-55 at SCS trial entry (clbp.md, EVOKE/DISTINCT)
+    # Typical mean ODI 45-55 at SCS trial entry (EVOKE/DISTINCT; docs/references.md)
     baseline_odi: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=50.0, sd=12.0, min=0.0, max=100.0))
 
     @field_validator("phenotypes")
@@ -146,7 +146,7 @@ class ArmTruth(Strict):
 
 class Truth(Strict):
     description: str = ""
-    sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (clbp.md)
+    sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (pooled; docs/references.md)
     arms: dict[str, ArmTruth]
 
 
