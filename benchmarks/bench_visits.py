@@ -40,16 +40,12 @@ def cell(visits: bool, truth: str | None = "sham_anchored", design: str | None =
     return compile_scenario(parse_scenario(data))
 
 
-def timed(plan, n_trials: int, repeats: int) -> float:
+def run_once(plan, n_trials: int) -> float:
     from dataclasses import replace
 
-    simulate(replace(plan, n_trials=min(n_trials, 200)))  # warm-up: compiled kernels, caches
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        simulate(replace(plan, n_trials=n_trials))
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    began = time.perf_counter()
+    simulate(replace(plan, n_trials=n_trials))
+    return time.perf_counter() - began
 
 
 def main() -> None:
@@ -57,13 +53,19 @@ def main() -> None:
     parser.add_argument("-n", "--n-trials", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"{args.n_trials} trials, one worker, median of {args.repeats} runs")
+    print(f"{args.n_trials} trials, one worker, median of {args.repeats} runs (the two models alternate)")
     for case, (truth, design) in (("adaptive design x sham_anchored truth", ("sham_anchored", "adaptive")),
                                   ("whole scenario (every design x truth)", (None, None))):
+        plans = {"single-visit model": cell(False, truth, design), "visit model": cell(True, truth, design)}
+        for plan in plans.values():
+            run_once(plan, 200)  # warm-up: compiled kernels, caches
+        times = {label: [] for label in plans}
+        for _ in range(args.repeats):  # alternate, so that a busy machine slows both alike
+            for label, plan in plans.items():
+                times[label].append(run_once(plan, args.n_trials))
         rates = {}
-        for label, visits in (("single-visit model", False), ("visit model", True)):
-            plan = cell(visits, truth, design)
-            seconds = timed(plan, args.n_trials, args.repeats)
+        for label, plan in plans.items():
+            seconds = statistics.median(times[label])
             rates[label] = args.n_trials * len(plan.truths) * len(plan.designs) / seconds
             print(f"{case:40s} {label:20s} {seconds:7.2f} s {rates[label]:8.0f} trial-cells/s")
         print(f"{case:40s} visit model keeps {rates['visit model'] / rates['single-visit model']:.0%} of the rate")

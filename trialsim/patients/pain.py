@@ -67,36 +67,52 @@ class LatentPain:
         return true_pain(self.eta)
 
 
-NEGLIGIBLE = 1e-9  # share of entered patients a trait cut-off may leave out
+GRID = 8193  # points of the inverse-CDF table of the screening level
+
+
+@dataclass(frozen=True)
+class ScreeningSampler:
+    """Candidates who pass screening, drawn directly instead of by rejection.
+
+    Screening depends on the candidate's level X = trait + fluctuation at screening
+    (normal) and the measurement error e: it passes when log(10 expit X) + e >=
+    log(cut). So X | passed has density proportional to phi(X) P(e >= ... | X),
+    tabulated once and inverted by interpolation; e | X, passed is a truncated
+    normal; trait | X is the normal regression of the trait on X."""
+
+    grid: np.ndarray  # X values
+    cdf: np.ndarray  # P(X <= grid | passed)
+    pass_rate: float  # P(passed): candidates screened per passing one = 1 / pass_rate
 
 
 @functools.lru_cache(maxsize=64)
-def trait_floor(model: PainModel) -> float:
-    """Quantile q of the trait below which candidates practically never enter.
-
-    Entry needs a measured screening score of at least the threshold. The share of
-    entered patients whose trait lies below the returned quantile is below
-    NEGLIGIBLE (computed by quadrature), so candidates are drawn from the trait
-    distribution above it: the same entered population at a fraction of the
-    candidates. Returns the lower tail probability q (0: no cut-off)."""
+def screening_sampler(model: PainModel) -> ScreeningSampler:
     from scipy import special
 
-    cut = np.log(model.threshold - 0.5 if model.integer else model.threshold)
-    x, w = np.polynomial.hermite_e.hermegauss(60)
-    w = w / w.sum()
-    q = np.linspace(1e-6, 0.95, 400)  # candidate cut-offs as trait quantiles
-    t = model.logit_mean + model.trait_sd * special.ndtri(q)
-    # P(screening passed | trait t), integrating the fluctuation; the error is normal on the log scale
-    log_pain = np.log(10.0) + special.log_expit(t[:, None] + model.occasion_sd * x[None, :])
-    sd = max(model.error_sd, 1e-12)
-    p_pass = (special.ndtr((log_pain - cut) / sd) * w).sum(axis=1)
-    # mass of entered candidates below each quantile (trapezoid in q), relative to all who pass
-    below = np.concatenate([[0.0], np.cumsum(np.diff(q) * (p_pass[1:] + p_pass[:-1]) / 2)])
-    z = model.logit_mean + model.trait_sd * special.ndtri(np.linspace(1e-6, 1 - 1e-6, 4001))
-    total = (special.ndtr((np.log(10.0) + special.log_expit(z[:, None] + model.occasion_sd * x[None, :]) - cut) / sd)
-             * w).sum(axis=1).mean()
-    ok = np.flatnonzero(below <= NEGLIGIBLE * total)
-    return float(q[ok[-1]]) if ok.size else 0.0
+    sd_x = float(np.hypot(model.trait_sd, model.occasion_sd))
+    grid = model.logit_mean + sd_x * np.linspace(-9.0, 9.0, GRID)
+    log_cut = np.log(model.threshold - 0.5 if model.integer else model.threshold)
+    p_pass = special.ndtr((np.log(10.0) + special.log_expit(grid) - log_cut) / max(model.error_sd, 1e-12))
+    density = np.exp(-0.5 * ((grid - model.logit_mean) / sd_x) ** 2) / (sd_x * np.sqrt(2 * np.pi)) * p_pass
+    mass = np.concatenate([[0.0], np.cumsum(np.diff(grid) * (density[1:] + density[:-1]) / 2)])
+    return ScreeningSampler(grid=grid, cdf=mass / mass[-1], pass_rate=float(mass[-1]))
+
+
+def _screened_candidates(model: PainModel, z: np.ndarray, z_trait: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(trait, fluctuation, error) at screening of candidates who pass it, from two normal columns."""
+    from scipy import special
+
+    sampler = screening_sampler(model)
+    x = np.interp(special.ndtr(z[:, 0]), sampler.cdf, sampler.grid)
+    # error beyond what this level needs to reach the cut, by inverse CDF of the truncated normal
+    sd_e = max(model.error_sd, 1e-12)
+    need = (np.log(model.threshold - 0.5 if model.integer else model.threshold) - np.log(10.0) - special.log_expit(x)) / sd_e
+    lower = special.ndtr(need)
+    error = sd_e * special.ndtri(np.minimum(lower + special.ndtr(z[:, 1]) * (1 - lower), 1 - 1e-16))
+    var_x = model.trait_sd ** 2 + model.occasion_sd ** 2
+    trait = (model.logit_mean + model.trait_sd ** 2 / var_x * (x - model.logit_mean)
+             + model.trait_sd * model.occasion_sd / np.sqrt(var_x) * z_trait)
+    return trait, x - trait, error
 
 
 def _ar1_steps(weeks: np.ndarray, rho12: float) -> np.ndarray:
@@ -114,15 +130,15 @@ def _continue_ar1(first: np.ndarray, steps: np.ndarray, sd: float, z: np.ndarray
 
 def draw_latent_pain(model: PainModel, visit_weeks: np.ndarray, draws: Draws) -> LatentPain:
     """draws.n entered patients. Each patient is the first of its own sequence of
-    candidates (column block a for candidate a) whose measured scores meet the entry rule."""
+    candidates (column block a for candidate a) whose measured scores meet the entry rule;
+    candidates are drawn among those who pass screening (ScreeningSampler), so only the
+    baseline score can still turn one away."""
     visit_weeks = np.asarray(visit_weeks, dtype=float)
     weeks = np.concatenate([[model.screening_week, 0.0], visit_weeks])
     if np.any(np.diff(weeks) <= 0):
         raise ValueError(f"visit weeks must be positive and increasing, got {visit_weeks.tolist()}")
     if len(visit_weeks) > MAX_VISITS:
         raise ValueError(f"at most {MAX_VISITS} visits")
-    from scipy import special  # imported when first needed
-
     steps = _ar1_steps(weeks, model.occasion_rho12)
     n = draws.n
     first = np.empty((n, 5))  # trait, occasion x2, error x2 of the entered candidate
@@ -130,30 +146,26 @@ def draw_latent_pain(model: PainModel, visit_weeks: np.ndarray, draws: Draws) ->
     waiting = np.arange(n)
     cut = model.threshold - 0.5 if model.integer else model.threshold
     r0 = steps[0]
-    floor = trait_floor(model)  # draw traits above the quantile that never enters
+    screen_first = model.entry_on != "baseline"
     for attempt in range(MAX_ATTEMPTS):
         if waiting.size == 0:
             break
         tries[waiting] += 1
         base = ATTEMPTS_BASE + ATTEMPT_COLUMNS * attempt
-        # screening first: a candidate who fails it needs no baseline draws
         z = draws.normal_pair(base, waiting)
-        trait = model.logit_mean + model.trait_sd * special.ndtri(floor + (1 - floor) * special.ndtr(z[:, 0]))
-        occ_s = model.occasion_sd * z[:, 1]
-        err_s = model.error_sd * draws.normal(base + 1, waiting)
-        screened = measure(true_pain(trait + occ_s), err_s, integer=False) >= cut
-        keep = np.flatnonzero(screened if model.entry_on != "baseline" else np.ones_like(screened))
-        zb = draws.normal_pair(base + 2, waiting[keep])
-        occ_b = r0 * occ_s[keep] + model.occasion_sd * np.sqrt(1 - r0 * r0) * zb[:, 0]
+        z_trait = draws.normal(base + 1, waiting)
+        if screen_first:  # drawn among those who pass screening: only the baseline can still fail
+            trait, occ_s, err_s = _screened_candidates(model, z, z_trait)
+        else:
+            trait = model.logit_mean + model.trait_sd * z[:, 0]
+            occ_s, err_s = model.occasion_sd * z[:, 1], model.error_sd * z_trait
+        zb = draws.normal_pair(base + 2, waiting)
+        occ_b = r0 * occ_s + model.occasion_sd * np.sqrt(1 - r0 * r0) * zb[:, 0]
         err_b = model.error_sd * zb[:, 1]
-        baseline_ok = measure(true_pain(trait[keep] + occ_b), err_b, integer=False) >= cut
+        entered = measure(true_pain(trait + occ_b), err_b, integer=False) >= cut
         if model.entry_on == "screening":
-            baseline_ok[:] = True
-        enter = keep[baseline_ok]
-        first[waiting[enter]] = np.column_stack([trait[enter], occ_s[enter], occ_b[baseline_ok], err_s[enter],
-                                                 err_b[baseline_ok]])
-        entered = np.zeros(waiting.size, dtype=bool)
-        entered[enter] = True
+            entered[:] = True
+        first[waiting[entered]] = np.column_stack([trait, occ_s, occ_b, err_s, err_b])[entered]
         waiting = waiting[~entered]
     if waiting.size:
         raise ValueError(f"{waiting.size} patients found no candidate meeting the entry rule in {MAX_ATTEMPTS} tries")
@@ -163,5 +175,6 @@ def draw_latent_pain(model: PainModel, visit_weeks: np.ndarray, draws: Draws) ->
     occasion = _continue_ar1(occasion0[:, 1], steps[1:], model.occasion_sd, z[..., 0])
     error = np.column_stack([error0, model.error_sd * z[..., 1]])
     eta = trait[:, None] + np.column_stack([occasion0[:, :1], occasion])
-    # candidates below the trait floor were never drawn: count them as screened (expected number)
-    return LatentPain(weeks=weeks, trait=trait, eta=eta, error=error, candidates=int(round(tries.sum() / (1 - floor))))
+    # candidates failing screening were never drawn: count them (expected number per passing one)
+    screened = tries.sum() / (screening_sampler(model).pass_rate if screen_first else 1.0)
+    return LatentPain(weeks=weeks, trait=trait, eta=eta, error=error, candidates=int(round(screened)))
