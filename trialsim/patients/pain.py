@@ -67,7 +67,7 @@ class LatentPain:
         return true_pain(self.eta)
 
 
-GRID = 8193  # points of the inverse-CDF table of the screening level
+GRID = 16385  # points of the tables of the screening level (density grid and quantile table)
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,15 @@ class ScreeningSampler:
     tabulated once and inverted by interpolation; e | X, passed is a truncated
     normal; trait | X is the normal regression of the trait on X."""
 
-    grid: np.ndarray  # X values
-    cdf: np.ndarray  # P(X <= grid | passed)
+    quantiles: np.ndarray  # X at P(X <= x | passed) = 0, 1/M, ..., 1 (an equally spaced table: O(1) lookups)
     pass_rate: float  # P(passed): candidates screened per passing one = 1 / pass_rate
+
+    def level(self, u: np.ndarray) -> np.ndarray:
+        """X | passed at probabilities u, by linear interpolation in the quantile table."""
+        m = len(self.quantiles) - 1
+        pos = u * m
+        i = np.minimum(pos.astype(np.int64), m - 1)
+        return self.quantiles[i] + (pos - i) * (self.quantiles[i + 1] - self.quantiles[i])
 
 
 @functools.lru_cache(maxsize=64)
@@ -95,7 +101,8 @@ def screening_sampler(model: PainModel) -> ScreeningSampler:
     p_pass = special.ndtr((np.log(10.0) + special.log_expit(grid) - log_cut) / max(model.error_sd, 1e-12))
     density = np.exp(-0.5 * ((grid - model.logit_mean) / sd_x) ** 2) / (sd_x * np.sqrt(2 * np.pi)) * p_pass
     mass = np.concatenate([[0.0], np.cumsum(np.diff(grid) * (density[1:] + density[:-1]) / 2)])
-    return ScreeningSampler(grid=grid, cdf=mass / mass[-1], pass_rate=float(mass[-1]))
+    quantiles = np.interp(np.linspace(0.0, 1.0, GRID), mass / mass[-1], grid)
+    return ScreeningSampler(quantiles=quantiles, pass_rate=float(mass[-1]))
 
 
 def _screened_candidates(model: PainModel, z: np.ndarray, z_trait: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -103,7 +110,7 @@ def _screened_candidates(model: PainModel, z: np.ndarray, z_trait: np.ndarray) -
     from scipy import special
 
     sampler = screening_sampler(model)
-    x = np.interp(special.ndtr(z[:, 0]), sampler.cdf, sampler.grid)
+    x = sampler.level(special.ndtr(z[:, 0]))
     # error beyond what this level needs to reach the cut, by inverse CDF of the truncated normal
     sd_e = max(model.error_sd, 1e-12)
     need = (np.log(model.threshold - 0.5 if model.integer else model.threshold) - np.log(10.0) - special.log_expit(x)) / sd_e
