@@ -137,8 +137,12 @@ class Cohort:
                         arm: np.ndarray, passed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Outcomes of the visit model at the primary visit (elements broadcast together)."""
         vp, t = self.plan.visit, self.trials[rows]
-        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1)
-        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2)
+        arrays = model.visit.arrays
+        # a class draw only if some share is a mixture, a loss draw only if some response wanes
+        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
+        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
+        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
+        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
         shift, _ = element_shift(model.visit.arrays, vp.visits[vp.primary], arm, self.phenotype[rows, patients],
                                  self.z_nonspecific[rows, patients], u_class, u_loss, passed, self.trial_shift[rows])
         treated = apply_shift(self.pain_primary[rows, patients], shift)

@@ -90,6 +90,11 @@ class StreamDraws:
         t, p = (self.trials, self.patients) if where is None else (self.trials[where], self.patients[where])
         return rng.normal_pairs_at(keys, index, t, p, column=col)
 
+    def normal_quad(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        keys, index, col = self._route(column)
+        t, p = (self.trials, self.patients) if where is None else (self.trials[where], self.patients[where])
+        return rng.normal_quads_at(keys, index, t, p, column=col)
+
 
 def patient_model(plan: VisitPlan, effects: tuple[ArmEffect, ...], prevalence: np.ndarray,
                   screening_pass: np.ndarray, responder_reduction: float) -> PatientModel:

@@ -26,6 +26,9 @@ class Draws(Protocol):
     def normal_pair(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
         """Two independent standard normals of `column` per patient, (n, 2) (one counter for both)."""
 
+    def normal_quad(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        """Four independent standard normals of `column` per patient, (n, 4) (one counter for all)."""
+
 
 class GeneratorDraws:
     def __init__(self, rng: np.random.Generator, n: int) -> None:
@@ -40,12 +43,15 @@ class GeneratorDraws:
     def normal_pair(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
         return self.rng.standard_normal((self.n if where is None else len(where), 2))
 
+    def normal_quad(self, column: int, where: np.ndarray | None = None) -> np.ndarray:
+        return self.rng.standard_normal((self.n if where is None else len(where), 4))
+
 
 # Column layout of a patient's draws (one namespace; screening candidates use a block each)
-ATTEMPT_COLUMNS = 3  # (trait, occasion) and error at screening; (occasion, error) at baseline
+ATTEMPT_COLUMNS = 2  # (screening level, screening error, trait, baseline fluctuation), baseline error
 MAX_ATTEMPTS = 200  # candidates per entered patient before giving up (entry rate >= 1/200 expected)
 ATTEMPTS_BASE = 0
-VISIT_BASE = ATTEMPTS_BASE + ATTEMPT_COLUMNS * MAX_ATTEMPTS  # (occasion, error) at each visit: 2 columns per visit
+VISIT_BASE = ATTEMPTS_BASE + ATTEMPT_COLUMNS * MAX_ATTEMPTS  # (fluctuation, error) of two visits per column
 MAX_VISITS = 50
 PATIENT_BASE = VISIT_BASE + 2 * MAX_VISITS  # phenotype, observed phenotype, screening trial, responsiveness
 ARM_BASE = PATIENT_BASE + 16  # per arm: response class, loss of response (2 per arm)

@@ -159,16 +159,14 @@ def draw_latent_pain(model: PainModel, visit_weeks: np.ndarray, draws: Draws) ->
             break
         tries[waiting] += 1
         base = ATTEMPTS_BASE + ATTEMPT_COLUMNS * attempt
-        z = draws.normal_pair(base, waiting)
-        z_trait = draws.normal(base + 1, waiting)
+        z = draws.normal_quad(base, waiting)  # screening level, screening error, trait, baseline fluctuation
         if screen_first:  # drawn among those who pass screening: only the baseline can still fail
-            trait, occ_s, err_s = _screened_candidates(model, z, z_trait)
+            trait, occ_s, err_s = _screened_candidates(model, z[:, :2], z[:, 2])
         else:
             trait = model.logit_mean + model.trait_sd * z[:, 0]
-            occ_s, err_s = model.occasion_sd * z[:, 1], model.error_sd * z_trait
-        zb = draws.normal_pair(base + 2, waiting)
-        occ_b = r0 * occ_s + model.occasion_sd * np.sqrt(1 - r0 * r0) * zb[:, 0]
-        err_b = model.error_sd * zb[:, 1]
+            occ_s, err_s = model.occasion_sd * z[:, 1], model.error_sd * z[:, 2]
+        occ_b = r0 * occ_s + model.occasion_sd * np.sqrt(1 - r0 * r0) * z[:, 3]
+        err_b = model.error_sd * draws.normal(base + 1, waiting)
         entered = measure(true_pain(trait + occ_b), err_b, integer=False) >= cut
         if model.entry_on == "screening":
             entered[:] = True
@@ -178,7 +176,8 @@ def draw_latent_pain(model: PainModel, visit_weeks: np.ndarray, draws: Draws) ->
         raise ValueError(f"{waiting.size} patients found no candidate meeting the entry rule in {MAX_ATTEMPTS} tries")
     trait, occasion0, error0 = first[:, 0], first[:, 1:3], first[:, 3:5]
     n_visits = len(visit_weeks)
-    z = np.stack([draws.normal_pair(VISIT_BASE + 2 * j) for j in range(n_visits)], axis=1)  # (n, visits, 2)
+    quads = [draws.normal_quad(VISIT_BASE + j) for j in range((n_visits + 1) // 2)]  # two visits per column
+    z = np.concatenate(quads, axis=1).reshape(n, -1, 2)[:, :n_visits] if quads else np.empty((n, 0, 2))
     occasion = _continue_ar1(occasion0[:, 1], steps[1:], model.occasion_sd, z[..., 0])
     error = np.column_stack([error0, model.error_sd * z[..., 1]])
     eta = trait[:, None] + np.column_stack([occasion0[:, :1], occasion])
