@@ -37,7 +37,7 @@ def test_cohort_and_patients_table_hold_the_same_patients(plan):
         np.testing.assert_array_equal(cohort.baseline_nrs[t, :n], first.baseline_nrs.to_numpy())
         for a, arm in enumerate(plan.arms):
             expected = rows[rows.arm == arm].sort_values("patient").change.to_numpy()
-            change, _ = cohort.outcomes(plan.endpoint, model, np.full(n, t), np.arange(n), np.full(n, a))
+            change, _, _ = cohort.outcomes(plan.endpoint, model, np.full(n, t), np.arange(n), np.full(n, a))
             np.testing.assert_array_equal(change, expected)
 
 
@@ -82,3 +82,28 @@ def test_patients_command_rejects_an_unknown_truth(tmp_path):
     result = CliRunner().invoke(main, ["patients", CLBP, "--truth", "indstry", "--out", str(tmp_path / "p.csv")])
     assert result.exit_code == 2 and "did you mean 'industry'" in result.output
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_analysis_populations_bias_in_the_expected_directions():
+    """Sicker patients leave (MAR): complete cases overstate the responder rate, counting dropouts
+    as non-responders understates it; the same patients without dropout give the truth."""
+    data = scenario_dict()
+    data["patients"]["dropout"] = {"loss_by_52_weeks": 0.8, "odds_ratio_per_point": 2.0}
+    plan = compile_scenario(subset(data, truths=["null"], designs=["fixed_equal"]))
+    data["patients"]["dropout"] = {"loss_by_52_weeks": 0.0}
+    full_plan = compile_scenario(subset(data, truths=["null"], designs=["fixed_equal"]))
+    n, trials = 500, 40  # the design enrols 500
+    rows, patients = np.repeat(np.arange(trials), n), np.tile(np.arange(n), trials)
+    rates = {}
+    for name, p, missing in (("full", full_plan, "complete_case"), ("cc", plan, "complete_case"),
+                             ("nri", plan, "nonresponder"), ("locf", plan, "locf")):
+        cohort = Cohort(p.cohort, p.seed, np.arange(trials))
+        cohort.reach(np.arange(trials), np.full(trials, n))
+        _, responder, gone = cohort.outcomes(plan.endpoint, p.truths["null"].model, rows, patients, 0, missing)
+        rates[name] = responder[~gone].mean()
+        if name == "cc":
+            n_cc, lost = (~gone).sum(), gone.mean()
+    full = rates["full"]
+    se = np.sqrt(full * (1 - full) * (1 / n_cc - 1 / (n * trials)))  # complete cases are a subsample
+    assert lost > 0.05
+    assert rates["cc"] - full > 4 * se and rates["nri"] < full, rates

@@ -21,7 +21,8 @@ from . import rng
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
-from .patients.draws import PATIENT_BASE
+from .patients.draws import PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE
+from .patients.dropout import analysed_change, analysed_responder, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.effects import element_shift
 from .patients.scale import apply_shift, measure
@@ -81,8 +82,14 @@ class Cohort:
         self.u_screen = np.zeros(shape)
         self.u_randomise = np.zeros(shape)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
-        if plan.visit is not None:  # untreated true pain and measurement error at the primary visit
-            self.pain_primary, self.error_primary, self.z_nonspecific = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        if plan.visit is not None:  # untreated true pain and measurement error at the visits up to the primary one
+            v = plan.visit.primary + 1
+            self.pain_visits, self.error_visits = np.zeros(shape + (v,)), np.zeros(shape + (v,))
+            self.z_nonspecific = np.zeros(shape)
+            d = plan.visit.dropout
+            self.dropout_draws = bool(np.any(np.asarray(d.loss_by_52_weeks) > 0) or np.any(np.asarray(d.explant_by_12_weeks) > 0))
+            if self.dropout_draws:
+                self.u_drop, self.u_explant = np.zeros(shape + (v,)), np.zeros(shape)
             self.trial_shift = plan.visit.trial_nonspecific_sd * rng.draws_at(
                 rng.stream_key(seed, Stream.PAIN, "trial")[None], 0, self.trials, 0, normal=True)
 
@@ -121,7 +128,7 @@ class Cohort:
         self.filled[rows] = hi
 
     def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
-        """Entry on measured scores and latent pain over the visits (patients.pain), kept at the primary visit."""
+        """Entry on measured scores and latent pain over the visits up to the primary one (patients.pain)."""
         vp, width = self.plan.visit, hi - lo
         t = np.repeat(trials, width)
         draws = StreamDraws(self.seed, self.plan.arms, t, np.tile(np.arange(lo, hi), len(trials)))
@@ -129,13 +136,21 @@ class Cohort:
         pain, error = latent.pain, latent.error
         shape = (len(rows), width)
         self.baseline_nrs[rows, lo:hi] = measure(pain[:, 1], error[:, 1], vp.pain.integer).reshape(shape)
-        self.pain_primary[rows, lo:hi] = pain[:, 2 + vp.primary].reshape(shape)
-        self.error_primary[rows, lo:hi] = error[:, 2 + vp.primary].reshape(shape)
+        self.pain_visits[rows, lo:hi] = pain[:, 2:].reshape(shape + (-1,))
+        self.error_visits[rows, lo:hi] = error[:, 2:].reshape(shape + (-1,))
         self.z_nonspecific[rows, lo:hi] = draws.normal(PATIENT_BASE + 3).reshape(shape)
+        if self.dropout_draws:  # the table's columns: one uniform per visit, one for the explant
+            u = [draws.uniform(SECONDARY_VISIT_BASE + 3 * j + 2) for j in range(vp.primary + 1)]
+            self.u_drop[rows, lo:hi] = np.stack(u, axis=-1).reshape(shape + (-1,))
+            self.u_explant[rows, lo:hi] = draws.uniform(SECONDARY_BASE + 4).reshape(shape)
 
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                        arm: np.ndarray, passed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Outcomes of the visit model at the primary visit (elements broadcast together)."""
+                        arm: np.ndarray, passed: np.ndarray, missing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(outcome, responder, missing) of the visit model at the primary visit (elements broadcast together).
+
+        Dropout follows patients.dropout under the assigned arm; `missing` says how the analysis
+        treats a patient who left: complete_case (no data), locf (the last observed visit, baseline
+        if none) or nonresponder (a non-response, change 0)."""
         vp, t = self.plan.visit, self.trials[rows]
         arrays = model.visit.arrays
         # a class draw only if some share is a mixture, a loss draw only if some response wanes
@@ -143,12 +158,32 @@ class Cohort:
         u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
         wanes = np.isfinite(arrays.loss_half_life_weeks).any()
         u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
-        shift, _ = element_shift(model.visit.arrays, vp.visits[vp.primary], arm, self.phenotype[rows, patients],
-                                 self.z_nonspecific[rows, patients], u_class, u_loss, passed, self.trial_shift[rows])
-        treated = apply_shift(self.pain_primary[rows, patients], shift)
+        phenotype, z = self.phenotype[rows, patients], self.z_nonspecific[rows, patients]
+        weeks = vp.visits[: vp.primary + 1] if self.dropout_draws else vp.visits[vp.primary: vp.primary + 1]
+        first = vp.primary + 1 - len(weeks)
+        nrs = np.empty(arm.shape + (len(weeks),))
+        for j, week in enumerate(weeks):
+            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows])
+            treated = apply_shift(self.pain_visits[rows, patients, first + j], shift)
+            nrs[..., j] = measure(treated, self.error_visits[rows, patients, first + j], vp.pain.integer)
         baseline = self.baseline_nrs[rows, patients]
-        change = measure(treated, self.error_primary[rows, patients], vp.pain.integer) - baseline
-        return endpoint.visit_outcomes(change, -change >= endpoint.responder_reduction * baseline)
+        change = nrs - baseline[..., None]
+        responder = -change >= endpoint.responder_reduction * baseline[..., None]
+        gone = np.zeros(arm.shape, bool)
+        if self.dropout_draws:
+            seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
+                                        self.u_drop[rows, patients], self.u_explant[rows, patients])
+            gone = ~seen[..., -1]
+            if missing == "locf":
+                change = analysed_change(change, seen, "locf")
+                responder = analysed_responder(responder, seen, "locf").astype(bool)
+                gone = np.zeros(arm.shape, bool)
+            elif missing == "nonresponder":
+                change = analysed_change(change, seen, "nonresponder")
+                responder = analysed_responder(responder, seen, "nonresponder").astype(bool)
+                gone = np.zeros(arm.shape, bool)
+        y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
+        return y, responder, gone
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""
@@ -157,37 +192,39 @@ class Cohort:
         return truncnorm_from_uniform(u, self.plan.population.baseline_odi, self.phenotype[rows, lo:hi])
 
     def outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                 arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(outcome on the endpoint's scale, responder) of patients[i] of trial rows[i] under arm[i].
+                 arm: np.ndarray, missing: str = "complete_case") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(outcome on the endpoint's scale, responder, no data) of patients[i] of trial rows[i] under arm[i].
 
-        Inputs broadcast together; the patients must have been reached.
+        Inputs broadcast together; the patients must have been reached. "No data" marks patients
+        the visit model lost before the endpoint under `missing` = complete_case (the logistics
+        dropout is separate: `dropout`).
         """
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
         passed = self.u_screen[rows, patients] < model.screening_pass[arm]
         if model.visit is not None:
-            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed)
+            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)
         draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
-        return endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients], self.baseline_nrs[rows, patients],
-                                                 passed, draw))
+        y, responder = endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients],
+                                                         self.baseline_nrs[rows, patients], passed, draw))
+        return y, responder, np.zeros(arm.shape, bool)
 
     def outcomes_block(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
-                       arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       arm: np.ndarray, missing: str = "complete_case") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`outcomes` of patients start..start+width-1 of the trials at `rows`, arm (rows, width) per patient.
 
         Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
         """
         cols = slice(start, start + arm.shape[1])
-        if model.visit is not None:
-            safe = np.maximum(arm, 0)
-            patients = np.arange(start, start + arm.shape[1])[None, :]
-            r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-            passed = self.u_screen[rows, cols] < model.screening_pass[safe]
-            return self._visit_outcomes(endpoint, model, r, np.broadcast_to(patients, arm.shape), safe, passed)
-        draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         safe = np.maximum(arm, 0)
         passed = self.u_screen[rows, cols] < model.screening_pass[safe]
-        return endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
-                                                 passed, draw))
+        if model.visit is not None:
+            patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
+            r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
+            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing)
+        draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
+        y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
+                                                         passed, draw))
+        return y, responder, np.zeros(arm.shape, bool)
 
     def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:
         """Adverse events of each type under the assigned arm, (..., event types) booleans."""

@@ -39,7 +39,6 @@ class VisitPlan:
     opioids: OpioidModel
     dropout: DropoutModel
     confusion: tuple[tuple[float, ...], ...] | None
-    analysis: str  # complete_case, locf or nonresponder
     trial_nonspecific_sd: float
 
 

@@ -87,10 +87,11 @@ class DesignResult:
 class _Trials:
     """The batch being simulated: cohort, truth and what the design has observed so far."""
 
-    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int):
-        self.cohort, self.truth = cohort, truth
+    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case"):
+        self.cohort, self.truth, self.missing = cohort, truth, missing
         n = len(cohort.trials)
-        self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool))
+        self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool),
+                            np.zeros((n, n_max), bool))
         self.n_arms = n_arms
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
@@ -104,8 +105,10 @@ class _Trials:
         todo = (cols >= lo[:, None]) & (cols < hi[:, None])
         window = slice(start, start + new_arm.shape[1])
         arm = np.where(todo, new_arm, -1)
-        y, responder = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm)
+        y, responder, missing = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm,
+                                                           self.missing)
         obs = self.obs
+        obs.missing[rows, window] = np.where(todo, missing, obs.missing[rows, window])
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
         obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
         obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
@@ -122,7 +125,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
-    batch = _Trials(cohort, truth, plan.n_max, n_arms)
+    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno)
     last_pr_best = np.zeros((n_trials, n_arms))

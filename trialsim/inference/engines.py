@@ -27,6 +27,7 @@ class AnalysisPlan:
     binary: bool = False  # the endpoint's family is Beta (rates) rather than normal (means)
     n_arms: int = 2
     n_phenotypes: int = 1
+    missing: str = "complete_case"  # visit model: patients lost before the endpoint (complete_case, locf, nonresponder)
 
 
 class ExactInference(Inference):

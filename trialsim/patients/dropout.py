@@ -42,16 +42,27 @@ def observed_visits(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs: 
     nrs (n, arms, visits) measured scores under each arm; u_drop (n, visits) and
     u_explant (n,) uniforms shared by the arms (common random numbers)."""
     n, k, v = nrs.shape
+    arm = np.broadcast_to(np.arange(k), (n, k))
+    observed, explant = observed_elements(model, visit_weeks, np.broadcast_to(baseline_nrs[:, None], (n, k)), nrs,
+                                          arm, k, np.broadcast_to(u_drop[:, None, :], (n, k, v)),
+                                          np.broadcast_to(u_explant[:, None], (n, k)))
+    return observed, explant
+
+
+def observed_elements(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs: np.ndarray, nrs: np.ndarray,
+                      arm: np.ndarray, n_arms: int, u_drop: np.ndarray, u_explant: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """`observed_visits` for elements each under its own arm: nrs and u_drop (..., visits), the rest (...)."""
     weeks = np.asarray(visit_weeks, dtype=float)
-    hazard = -np.log1p(-_per_arm(model.loss_by_52_weeks, k)) / 52.0  # per week
+    hazard = -np.log1p(-_per_arm(model.loss_by_52_weeks, n_arms)) / 52.0  # per week
     q = -np.expm1(-hazard[:, None] * np.diff(np.concatenate([[0.0], weeks]))[None, :])  # (arms, visits)
-    previous = np.concatenate([np.broadcast_to(baseline_nrs[:, None, None], (n, k, 1)), nrs[..., :-1]], axis=-1)
+    previous = np.concatenate([baseline_nrs[..., None], nrs[..., :-1]], axis=-1)
     pain = previous if model.mechanism == "mar" else nrs
-    logit = special.logit(q)[None] + np.log(model.odds_ratio_per_point) * (pain - model.pain_centre)
-    leaves = u_drop[:, None, :] < special.expit(logit)
-    explant_hazard = -np.log1p(-_per_arm(model.explant_by_12_weeks, k)) / 12.0
+    logit = special.logit(q)[arm] + np.log(model.odds_ratio_per_point) * (pain - model.pain_centre)
+    leaves = u_drop < special.expit(logit)
+    explant_hazard = -np.log1p(-_per_arm(model.explant_by_12_weeks, n_arms)) / 12.0
     with np.errstate(divide="ignore"):
-        explant_week = np.where(explant_hazard > 0, -np.log(u_explant)[:, None] / explant_hazard, np.inf)
+        explant_week = np.where(explant_hazard[arm] > 0, -np.log(u_explant) / explant_hazard[arm], np.inf)
     gone = np.logical_or.accumulate(leaves, axis=-1) | (explant_week[..., None] < weeks)
     return ~gone, explant_week
 

@@ -76,6 +76,9 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
             if spec is not None and at.nonspecific is not None and at.nonspecific <= -spec.reference_nrs:
                 yield f"{p}.nonspecific", f"a change of {at.nonspecific} from {spec.reference_nrs} leaves no pain; keep it above {-spec.reference_nrs}"
     if spec is None:
+        for dname, design in s.designs.items():
+            if design.analysis.missing != "complete_case":
+                yield f"designs.{dname}.analysis.missing", "applies to the visit model's dropout: add a 'patients' block"
         return
     if not s.endpoint.plugin.uses_pain_scores:
         yield "patients", f"the visit model generates pain scores; endpoint type '{s.endpoint.type}' does not use them"
@@ -86,6 +89,8 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
         for arm in value if isinstance(value, dict) else ():
             if arm not in s.arm_names:
                 yield f"patients.dropout.{field}.{arm}", _unknown("arm", arm, s.arm_names)
+    if s.logistics.dropout > 0:
+        yield "logistics.dropout", "with the visit model, dropout is set in patients.dropout (by arm, visit and pain); set this to 0"
     m = spec.misclassification
     if m is not None and m.positive not in s.phenotype_names:
         yield "patients.misclassification.positive", _unknown("phenotype", m.positive, s.phenotype_names)

@@ -263,6 +263,9 @@ class Analysis(Strict):
     engine: Literal["exact", "pymc"] = "exact"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
     prior: Union[Literal["flat", "vague", "sceptical", "informative"], BetaPrior, NormalGammaPrior] = "flat"
+    # visit model: patients lost before the endpoint are left out (complete case), carried forward from
+    # their last visit (locf; baseline if none) or counted as non-responders with no change (SCS trials)
+    missing: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
 
 
 class Design(Strict):
@@ -324,7 +327,6 @@ class DropoutSpec(Strict):
     odds_ratio_per_point: PositiveFloat = 1.0  # per NRS point of pain; 1: completely at random
     mechanism: Literal["mar", "mnar"] = "mar"
     explant_by_12_weeks: PerArmProbability = 0.0  # SCS: about 0.5-1% within 3 months
-    analysis: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
 
 
 class MisclassificationSpec(Strict):
