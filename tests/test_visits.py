@@ -107,3 +107,15 @@ def test_analysis_populations_bias_in_the_expected_directions():
     se = np.sqrt(full * (1 - full) * (1 / n_cc - 1 / (n * trials)))  # complete cases are a subsample
     assert lost > 0.05
     assert rates["cc"] - full > 4 * se and rates["nri"] < full, rates
+
+
+def test_designs_see_the_observed_phenotype(plan):
+    """painDETECT misclassification: the cohort's observed phenotype is the table's, and differs from the truth."""
+    n = 300
+    table = patients_table(plan, "industry", n, 1).drop_duplicates("patient").sort_values("patient")
+    cohort = Cohort(plan.cohort, plan.seed, np.arange(1))
+    cohort.reach(np.arange(1), np.full(1, n))
+    names = np.array(plan.phenotypes)
+    np.testing.assert_array_equal(names[cohort.observed_phenotype[0, :n]], table.observed_phenotype.to_numpy())
+    np.testing.assert_array_equal(names[cohort.phenotype[0, :n]], table.phenotype.to_numpy())
+    assert 0.05 < np.mean(cohort.observed_phenotype[0, :n] != cohort.phenotype[0, :n]) < 0.4

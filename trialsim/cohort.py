@@ -24,6 +24,7 @@ from .population import Population, truncnorm_from_uniform
 from .patients.draws import PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE
 from .patients.dropout import analysed_change, analysed_responder, observed_elements
 from .patients.pain import draw_latent_pain
+from .patients.phenotype import misclassify
 from .patients.effects import element_shift
 from .patients.scale import apply_shift, measure
 from .rng import Stream
@@ -77,6 +78,10 @@ class Cohort:
         sums = rng.exponential_sums(rng.stream_key(seed, Stream.ARRIVAL), self.trials, plan.max_patients)
         self.arrival_week = arrival_weeks(sums, plan.accrual_per_week, plan.ramp_up_weeks)
         self.phenotype = np.zeros(shape, np.int16)
+        # what a screening tool reports, used by designs (stratification, per-phenotype analysis);
+        # outcomes follow the true phenotype. The same array unless the visit model misclassifies.
+        misclassified = plan.visit is not None and plan.visit.confusion is not None
+        self.observed_phenotype = np.zeros(shape, np.int16) if misclassified else self.phenotype
         self.baseline_nrs = np.zeros(shape)
         self.dropout = np.zeros(shape, bool)
         self.u_screen = np.zeros(shape)
@@ -139,6 +144,10 @@ class Cohort:
         self.pain_visits[rows, lo:hi] = pain[:, 2:].reshape(shape + (-1,))
         self.error_visits[rows, lo:hi] = error[:, 2:].reshape(shape + (-1,))
         self.z_nonspecific[rows, lo:hi] = draws.normal(PATIENT_BASE + 3).reshape(shape)
+        if vp.confusion is not None:  # the table's column for the observed phenotype
+            true = self.phenotype[rows, lo:hi].ravel()
+            self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion),
+                                                               draws.uniform(PATIENT_BASE + 1)).reshape(shape)
         if self.dropout_draws:  # the table's columns: one uniform per visit, one for the explant
             u = [draws.uniform(SECONDARY_VISIT_BASE + 3 * j + 2) for j in range(vp.primary + 1)]
             self.u_drop[rows, lo:hi] = np.stack(u, axis=-1).reshape(shape + (-1,))

@@ -96,7 +96,7 @@ class _Trials:
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
         c = self.cohort
-        return cell_statistics(self.obs, c.dropout, c.phenotype, c.baseline_nrs, rows, lo, hi, self.n_arms,
+        return cell_statistics(self.obs, c.dropout, c.observed_phenotype, c.baseline_nrs, rows, lo, hi, self.n_arms,
                                c.prevalence, self.truth.endpoint.binary)
 
     def assign(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, new_arm: np.ndarray, start: int) -> None:
@@ -207,7 +207,7 @@ def _randomise_between_looks(batch: _Trials, idx: np.ndarray, lo: np.ndarray, hi
     if stop <= start:
         return
     if alloc.stratified:
-        phenotype = cohort.phenotype[idx, start:stop, None].astype(np.intp)
+        phenotype = cohort.observed_phenotype[idx, start:stop, None].astype(np.intp)  # what the trial knows
         p = np.take_along_axis(probs[idx], phenotype, axis=1)  # (trials, patients, arms)
     else:
         p = probs[idx, :1]  # every phenotype row is the same
