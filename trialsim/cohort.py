@@ -21,7 +21,7 @@ from . import rng
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
-from .patients.draws import PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE
+from .patients.draws import patient_draws
 from .patients.dropout import analysed_change, analysed_responder, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
@@ -143,15 +143,15 @@ class Cohort:
         self.baseline_nrs[rows, lo:hi] = measure(pain[:, 1], error[:, 1], vp.pain.integer).reshape(shape)
         self.pain_visits[rows, lo:hi] = pain[:, 2:].reshape(shape + (-1,))
         self.error_visits[rows, lo:hi] = error[:, 2:].reshape(shape + (-1,))
-        self.z_nonspecific[rows, lo:hi] = draws.normal(PATIENT_BASE + 3).reshape(shape)
-        if vp.confusion is not None:  # the table's column for the observed phenotype
+        # the table's draws up to the primary visit: later visits' dropout uniforms come from the same counters
+        z, u_observed, u_explant, u_drop = patient_draws(draws, vp.primary + 1)
+        self.z_nonspecific[rows, lo:hi] = z.reshape(shape)
+        if vp.confusion is not None:
             true = self.phenotype[rows, lo:hi].ravel()
-            self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion),
-                                                               draws.uniform(PATIENT_BASE + 1)).reshape(shape)
-        if self.dropout_draws:  # the table's columns: one uniform per visit, one for the explant
-            u = [draws.uniform(SECONDARY_VISIT_BASE + 3 * j + 2) for j in range(vp.primary + 1)]
-            self.u_drop[rows, lo:hi] = np.stack(u, axis=-1).reshape(shape + (-1,))
-            self.u_explant[rows, lo:hi] = draws.uniform(SECONDARY_BASE + 4).reshape(shape)
+            self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion), u_observed).reshape(shape)
+        if self.dropout_draws:
+            self.u_drop[rows, lo:hi] = u_drop.reshape(shape + (-1,))
+            self.u_explant[rows, lo:hi] = u_explant.reshape(shape)
 
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
                         arm: np.ndarray, passed: np.ndarray, missing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

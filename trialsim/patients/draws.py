@@ -53,8 +53,19 @@ MAX_ATTEMPTS = 200  # candidates per entered patient before giving up (entry rat
 ATTEMPTS_BASE = 0
 VISIT_BASE = ATTEMPTS_BASE + ATTEMPT_COLUMNS * MAX_ATTEMPTS  # (fluctuation, error) of two visits per column
 MAX_VISITS = 50
-PATIENT_BASE = VISIT_BASE + 2 * MAX_VISITS  # phenotype, observed phenotype, screening trial, responsiveness
-ARM_BASE = PATIENT_BASE + 16  # per arm: response class, loss of response (2 per arm)
+PATIENT_BASE = VISIT_BASE + 2 * MAX_VISITS  # phenotype, (unused), screening trial, (unused), then PATIENT_QUADS
+PATIENT_QUADS = PATIENT_BASE + 4  # responsiveness, observed-phenotype, explant and dropout draws, four per column
+ARM_BASE = PATIENT_BASE + 4 + MAX_VISITS  # per arm: response class, loss of response (2 per arm)
 MAX_ARMS = 64
 SECONDARY_BASE = ARM_BASE + 2 * MAX_ARMS  # ODI stable, ODI baseline, opioid user, dose, explant
-SECONDARY_VISIT_BASE = SECONDARY_BASE + 8  # per visit: ODI, opioid noise, dropout (3 per visit)
+SECONDARY_VISIT_BASE = SECONDARY_BASE + 8  # per visit: ODI, opioid noise (3 columns per visit, one unused)
+
+
+def patient_draws(draws: Draws, n_visits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(responsiveness z, observed-phenotype u, explant u, dropout u per visit (n, visits)) from
+    four normals per counter (uniforms as their normal CDF): few draws for what the simulator needs."""
+    from scipy import special
+
+    z = np.concatenate([draws.normal_quad(PATIENT_QUADS + j) for j in range((n_visits + 3 + 3) // 4)], axis=1)
+    u = special.ndtr(z[:, 1:])
+    return z[:, 0], u[:, 0], u[:, 1], u[:, 2: 2 + n_visits]

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .draws import ARM_BASE, MAX_ARMS, PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE, Draws, GeneratorDraws
+from .draws import (ARM_BASE, MAX_ARMS, PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE, Draws, GeneratorDraws,
+                    patient_draws)
 from .dropout import DropoutModel, observed_visits
 from .effects import ArmEffect, EffectDraws, latent_shifts
 from .pain import PainModel, draw_latent_pain
@@ -88,11 +89,12 @@ def simulate_patients(model: PatientModel, n: int, rng: np.random.Generator | No
     trial_shift = model.trial_nonspecific_sd * trial_z
     latent = draw_latent_pain(model.pain, weeks, draws)
     phenotype = draw_phenotype(np.asarray(model.prevalence), draws.uniform(PATIENT_BASE))
+    z_nonspecific, u_observed, u_explant, u_drop = patient_draws(draws, len(weeks))
     observed_phenotype = (phenotype if model.confusion is None
-                          else misclassify(phenotype, np.asarray(model.confusion), draws.uniform(PATIENT_BASE + 1)))
+                          else misclassify(phenotype, np.asarray(model.confusion), u_observed))
     passed = draws.uniform(PATIENT_BASE + 2)[:, None] < np.broadcast_to(np.asarray(model.screening_pass, float), (k,))
     effect_draws = EffectDraws(
-        z_nonspecific=draws.normal(PATIENT_BASE + 3),
+        z_nonspecific=z_nonspecific,
         u_class=np.column_stack([draws.uniform(ARM_BASE + 2 * a) for a in range(k)]),
         u_loss=np.column_stack([draws.uniform(ARM_BASE + 2 * a + 1) for a in range(k)]),
     )
@@ -106,7 +108,6 @@ def simulate_patients(model: PatientModel, n: int, rng: np.random.Generator | No
     v = len(weeks)
     per_visit = [[draws.normal(SECONDARY_VISIT_BASE + 3 * j + c) for j in range(v)] for c in (0, 1)]
     z_odi, z_mme = (np.column_stack(cols)[:, None, :] for cols in per_visit)  # shared by the arms
-    u_drop = np.column_stack([draws.uniform(SECONDARY_VISIT_BASE + 3 * j + 2) for j in range(v)])
     z_stable = draws.normal(SECONDARY_BASE)
     baseline_odi = odi_scores(model.odi, baseline_nrs, baseline_nrs, z_stable, draws.normal(SECONDARY_BASE + 1))
     odi = odi_scores(model.odi, nrs, baseline_nrs, z_stable, z_odi)
@@ -115,8 +116,7 @@ def simulate_patients(model: PatientModel, n: int, rng: np.random.Generator | No
     baseline_mme, mme = opioid_doses(model.opioids, draws.uniform(SECONDARY_BASE + 2), draws.normal(SECONDARY_BASE + 3),
                                      true_ratio, z_mme)
 
-    observed, explant_week = observed_visits(model.dropout, weeks, baseline_nrs, nrs, u_drop,
-                                             draws.uniform(SECONDARY_BASE + 4))
+    observed, explant_week = observed_visits(model.dropout, weeks, baseline_nrs, nrs, u_drop, u_explant)
     return VirtualPatients(
         visit_weeks=weeks, phenotype=phenotype, observed_phenotype=observed_phenotype,
         screening_nrs=screening_nrs, baseline_nrs=baseline_nrs, baseline_odi=baseline_odi, baseline_mme=baseline_mme,
