@@ -1,0 +1,1 @@
+"""Summaries of stored per-trial results: arm selection strategies and their metrics."""
