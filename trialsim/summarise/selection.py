@@ -128,7 +128,7 @@ def select(outcomes: TrialOutcomes, strategy: Strategy | str) -> np.ndarray:
         if name == "list or best":
             chosen = np.where(chosen >= 0, chosen, best_candidate(cand, outcomes.pr_best_last))
     if s.select_last_arm:
-        last = cand.sum(axis=1) == 1
+        last = (cand & (outcomes.fate == ArmFate.ACTIVE)).sum(axis=1) == 1
         chosen = np.where(last, _pick(cand, outcomes.final_control), chosen)
     return np.where(outcomes.superior >= 0, outcomes.superior, chosen).astype(np.int16)
 
