@@ -6,12 +6,20 @@ Two families of rules, chosen by whether the design has a control:
   Pr(best among active arms) > superiority; arms with Pr(best) < inferiority
   are dropped, and when one arm remains it is superior; the trial stops for
   equivalence when Pr(all active arms within the margin) > threshold.
-- With a control (sham): each active arm is judged against the control. It is
-  declared effective ("graduates", stops enrolling) when Pr(arm - control >
-  superiority_delta) > superiority; dropped as inferior when Pr(arm > control)
-  < inferiority, as futile when Pr(arm - control > futility.delta) <
-  futility.threshold, as equivalent when Pr(|arm - control| < margin) >
-  equivalence.threshold. The trial stops when no arm but the control remains.
+- With a control and `on_superior: graduate` (sham-controlled): each active
+  arm is judged against the control. It is declared effective ("graduates",
+  stops enrolling) when Pr(arm - control > superiority_delta) > superiority;
+  dropped as inferior when Pr(arm > control) < inferiority, as futile when
+  Pr(arm - control > futility.delta) < futility.threshold, as equivalent when
+  Pr(|arm - control| < margin) > equivalence.threshold. The trial stops when
+  no arm but the control remains.
+- With a control and `on_superior: new_control` (adaptr's run_trial): drop
+  inferior arms; an arm superior to the control becomes the new control and
+  the old control is dropped as inferior (the checks then run again against
+  the new control); only when no arm was superior, equivalence then futility.
+  The trial stops when one arm is left: "equivalence" or "futility" if that
+  step left it, else "superiority" with the last arm superior. See
+  docs/adaptr_semantics.md.
 """
 
 from __future__ import annotations
@@ -51,6 +59,13 @@ class DecisionRule:
     phenotype_futility: tuple[float, float] | None  # (threshold, delta), per phenotype: enrichment
     equivalence: tuple[float, float] | None  # (threshold, margin)
     selection: str
+    on_superior: str = "graduate"
+    equivalence_only_first: bool = True
+    futility_only_first: bool = True
+
+    @property
+    def new_control(self) -> bool:
+        return self.control is not None and self.on_superior == "new_control"
 
     @classmethod
     def from_design(cls, design: Design, arm_names: list[str]) -> "DecisionRule":
@@ -68,7 +83,10 @@ class DecisionRule:
             phenotype_futility=((d.phenotype_futility.threshold, d.phenotype_futility.delta)
                                 if d.phenotype_futility else None),
             equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
-            selection=d.selection,
+            selection=d.strategies[0],
+            on_superior=d.on_superior,
+            equivalence_only_first=d.equivalence.only_first if d.equivalence else True,
+            futility_only_first=d.futility.only_first if d.futility else True,
         )
 
 
@@ -79,15 +97,20 @@ class TrialState:
     fate: np.ndarray  # (trials, arms) ArmFate
     stop: np.ndarray  # (trials,) Stop
     stop_look: np.ndarray  # (trials,) index of the deciding look
-    superior: np.ndarray  # (trials,) arm declared superior (no-control designs), -1 if none
+    superior: np.ndarray  # (trials,) arm declared superior (no control, new_control), -1 if none
     last_pr_best: np.ndarray  # (trials, arms) Pr(best) among active arms at the last look
     closed: np.ndarray  # (trials, phenotypes, arms) arm closed to a phenotype (enrichment)
+    control: np.ndarray  # (trials,) the current control, -1 without one
+    fate_look: np.ndarray  # (trials, arms) the look that decided the arm's fate, -1 while active
+    control_changed: np.ndarray  # (trials,) the control was replaced (new_control)
 
     @classmethod
-    def start(cls, n_trials: int, n_arms: int, n_phenotypes: int = 1) -> "TrialState":
+    def start(cls, n_trials: int, n_arms: int, n_phenotypes: int = 1, control: int | None = None) -> "TrialState":
         return cls(np.zeros((n_trials, n_arms), np.int8), np.zeros(n_trials, np.int8),
                    np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16),
-                   np.zeros((n_trials, n_arms)), np.zeros((n_trials, n_phenotypes, n_arms), bool))
+                   np.zeros((n_trials, n_arms)), np.zeros((n_trials, n_phenotypes, n_arms), bool),
+                   np.full(n_trials, -1 if control is None else control, np.int16),
+                   np.full((n_trials, n_arms), -1, np.int16), np.zeros(n_trials, bool))
 
     @property
     def active(self) -> np.ndarray:
@@ -104,10 +127,14 @@ def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.nd
 
     `final` (per trial) marks the trials for which this is the final analysis.
     """
+    before = state.fate[trials]
     if rule.control is None:
         _decide_without_control(rule, post, state, trials, look)
+    elif rule.new_control:
+        _decide_new_control(rule, post, state, trials, look)
     else:
         _decide_against_control(rule, post, state, trials, look)
+    state.fate_look[trials] = np.where(state.fate[trials] != before, look, state.fate_look[trials])
     ending = trials[final & (state.stop[trials] == Stop.RUNNING)]
     graduated = (state.fate[ending] == ArmFate.EFFECTIVE).any(axis=1)
     state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
@@ -176,6 +203,64 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
     _finish(state, trials, done, Stop.FUTILITY, look)
 
 
+def _decide_new_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+    """adaptr's common-control look (R/run_trial.R), one pass per control, vectorised over trials.
+
+    Each pass judges the arms active at its start against the current control.
+    Probabilities vs a control do not depend on the other arms (exact
+    posteriors), so a pass computes them once, as adaptr does within a pass.
+    """
+    n_arms = state.fate.shape[1]
+    arms = np.arange(n_arms)
+    rows = np.arange(len(trials))
+    fate, control = state.fate[trials], state.control[trials].astype(np.int64)
+    changed = state.control_changed[trials]
+    equivalence_stop = np.zeros(len(trials), bool)
+    futility_stop = np.zeros(len(trials), bool)
+    done = np.zeros(len(trials), bool)
+    todo = np.ones(len(trials), bool)
+    for _ in range(n_arms):  # at most one new control per arm
+        judged = (fate == ArmFate.ACTIVE) & (arms != control[:, None]) & todo[:, None]
+        better = post.prob_better(control, 0.0)
+        inferior = judged & (better < rule.inferiority[look]) if rule.inferiority is not None else judged & False
+        fate[inferior] = ArmFate.INFERIOR
+        superior = judged & (better > rule.superiority[look])
+        new = superior.any(axis=1)
+        if new.any():  # the most probably better arm takes over; the old control is inferior
+            winner = np.where(superior, better, -1.0).argmax(axis=1)
+            fate[rows[new], control[new]] = ArmFate.INFERIOR
+            control = np.where(new, winner, control)
+            changed |= new
+        rest = judged & ~new[:, None]  # equivalence and futility only in passes without a new control
+        # adaptr judges every arm of the pass here, those just found inferior included (a
+        # status can be overwritten), and stops when this step leaves one arm
+        check_eq = rest.any(axis=1) & (~changed | ~rule.equivalence_only_first)
+        if rule.equivalence is not None and check_eq.any():
+            threshold, margin = rule.equivalence
+            equivalent = rest & check_eq[:, None] & (post.prob_equivalent_to(control, margin) > threshold)
+            fate[equivalent] = ArmFate.EQUIVALENT
+            equivalence_stop |= equivalent.any(axis=1) & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        check_fut = rest.any(axis=1) & (~changed | ~rule.futility_only_first) & ~equivalence_stop
+        if rule.futility is not None and check_fut.any():
+            threshold, delta = rule.futility
+            futile = (rest & check_fut[:, None] & (post.prob_better(control, delta) < threshold)
+                      & (fate != ArmFate.EQUIVALENT))
+            fate[futile] = ArmFate.FUTILE
+            futility_stop |= futile.any(axis=1) & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        done |= todo & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        todo = new & ~done
+        if not todo.any():
+            break
+    state.fate[trials], state.control[trials], state.control_changed[trials] = fate, control, changed
+    state.last_pr_best[trials] = post.prob_best(fate == ArmFate.ACTIVE)
+    last = (fate == ArmFate.ACTIVE).argmax(axis=1)
+    superior = done & ~equivalence_stop & ~futility_stop
+    state.superior[trials[superior]] = last[superior]
+    _finish(state, trials, done & equivalence_stop, Stop.EQUIVALENCE, look)
+    _finish(state, trials, done & futility_stop, Stop.FUTILITY, look)
+    _finish(state, trials, superior, Stop.SUPERIORITY, look)
+
+
 def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState, trials: np.ndarray) -> None:
     """Enrichment: close active arms to phenotypes where Pr(arm - control > delta) < threshold.
 
@@ -187,24 +272,20 @@ def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState
     state.closed[trials] |= judged & (better < threshold)
 
 
-def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> np.ndarray:
-    """The arm each trial recommends (-1 for none), as adaptr's extract_results.
+def outcomes(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> "TrialOutcomes":
+    """What arm selection needs from each trial (summarise.selection.TrialOutcomes).
 
-    A superior arm is selected; with a control, the effective arm with the
-    highest Pr(best) in the final analysis (`final_pr_best`). Otherwise the
-    selection strategy: "control" (if the design has one), "none", or "best":
-    the arm with the highest Pr(best) among the arms still active at the last
-    look.
+    The superior arm: declared by the look (no control, new_control) or, with
+    `graduate`, the effective arm with the highest Pr(best) in the final analysis.
     """
-    chosen = np.full(len(state.stop), -1, np.int16)
-    if rule.control is None:
-        chosen = np.where(state.stop == Stop.SUPERIORITY, state.superior, chosen)
-    else:
+    from .summarise.selection import TrialOutcomes
+
+    superior = state.superior.astype(np.int64)
+    if rule.control is not None and not rule.new_control:
         effective = state.fate == ArmFate.EFFECTIVE
         best_effective = np.where(effective, final_pr_best, -1.0).argmax(axis=1)
-        chosen = np.where(effective.any(axis=1), best_effective, chosen)
-        if rule.selection == "control":
-            chosen = np.where(chosen < 0, rule.control, chosen)
-    if rule.selection == "best":
-        chosen = np.where(chosen < 0, state.last_pr_best.argmax(axis=1), chosen)
-    return chosen.astype(np.int16)
+        superior = np.where(effective.any(axis=1), best_effective, -1)
+    active = state.fate == ArmFate.ACTIVE
+    return TrialOutcomes(superior, state.stop, state.fate, state.fate_look, state.stop_look,
+                         state.control.astype(np.int64), np.where(active, state.last_pr_best, np.nan),
+                         first_control=rule.control)

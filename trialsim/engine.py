@@ -16,7 +16,8 @@ import numpy as np
 
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from .cohort import Cohort
-from .decisions import ArmFate, DecisionRule, Stop, TrialState, close_by_phenotype, decide, select_arm
+from .decisions import ArmFate, DecisionRule, Stop, TrialState, close_by_phenotype, decide, outcomes
+from .summarise.selection import Strategy, TrialOutcomes, select
 from .inference.base import DrawsPosterior, LookData, Posterior
 from .scenario.schema import Design, Looks
 
@@ -31,15 +32,23 @@ class DesignPlan:
     looks: Looks
     allocation: AllocationRule
     decisions: DecisionRule
+    selection: Strategy  # the primary selection strategy (recorded as selected_arm)
 
     @classmethod
     def from_design(cls, name: str, design: Design, arm_names: list[str]) -> "DesignPlan":
         return cls(name=name, looks=design.looks, allocation=AllocationRule.from_design(design, arm_names),
-                   decisions=DecisionRule.from_design(design, arm_names))
+                   decisions=DecisionRule.from_design(design, arm_names), selection=strategy(design, arm_names))
 
     @property
     def n_max(self) -> int:
         return self.looks.n_max
+
+
+def strategy(design: Design, arm_names: list[str], name: str | None = None) -> Strategy:
+    """A design's selection strategy `name` (default: its first) with its preferences."""
+    d = design.decisions
+    return Strategy(name or d.strategies[0], tuple(arm_names.index(a) for a in d.selection_preferences),
+                    d.select_last_arm)
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,9 @@ class DesignResult:
     size: np.ndarray
     state: TrialState
     estimate: np.ndarray  # (trials, arms) final posterior mean, internal scale
+    estimate_median: np.ndarray  # (trials, arms) final posterior median, internal scale (NaN if unavailable)
     final_pr_best: np.ndarray
+    outcomes: TrialOutcomes  # what arm selection needs, per trial
     selected: np.ndarray
     alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
     looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
@@ -185,7 +196,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     blocks = (block_assign(alloc.start, alloc.block_size, cohort.u_randomise[:, : plan.n_max])
               if alloc.block_size else None)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
-    state = TrialState.start(n_trials, n_arms, n_pheno)
+    state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), cohort.binary, cohort.prevalence)
     skipped = np.zeros(n_trials, np.int16)
@@ -224,10 +235,13 @@ def run_design(plan: DesignPlan, cohort: Cohort, infer: Inference, endpoint_week
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
     final_post = infer(final, cohort.trials, contention)
     final_pr_best = final_post.prob_best(contention)
+    median = getattr(final_post, "median", None)
+    trial_outcomes = outcomes(rule, state, final_pr_best)
     return DesignResult(
-        arm=arm, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
-        selected=select_arm(rule, state, final_pr_best), alloc_history=history,
-        looks_skipped=skipped,
+        arm=arm, size=size, state=state, estimate=final_post.mean(),
+        estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
+        final_pr_best=final_pr_best, outcomes=trial_outcomes, selected=select(trial_outcomes, plan.selection),
+        alloc_history=history, looks_skipped=skipped,
     )
 
 
@@ -244,7 +258,7 @@ def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, run_idx: np.n
         close_by_phenotype(rule, better, state, run_idx)
     pb = _pr_best_for_allocation(alloc, state, run_idx, split, n_pheno)
     open_arms = state.active[run_idx][:, None, :] & ~state.closed[run_idx]
-    probs[run_idx] = restrict_to_active(alloc.update(pb, open_arms, n_look, plan.n_max), open_arms)
+    probs[run_idx] = restrict_to_active(alloc.update(pb, open_arms, n_look, plan.n_max, state.control[run_idx]), open_arms)
 
 
 def _phenotype_posterior(post: Posterior, look_data: LookData, still: np.ndarray, trials: np.ndarray,
