@@ -234,13 +234,13 @@ def _decide_new_control(rule: DecisionRule, post: Posterior, state: TrialState, 
         rest = judged & ~new[:, None]  # equivalence and futility only in passes without a new control
         # adaptr judges every arm of the pass here, those just found inferior included (a
         # status can be overwritten), and stops when this step leaves one arm
-        check_eq = rest.any(axis=1) & (~changed | ~rule.equivalence_only_first)
+        check_eq = rest.any(axis=1) & (~changed | (not rule.equivalence_only_first))
         if rule.equivalence is not None and check_eq.any():
             threshold, margin = rule.equivalence
             equivalent = rest & check_eq[:, None] & (post.prob_equivalent_to(control, margin) > threshold)
             fate[equivalent] = ArmFate.EQUIVALENT
             equivalence_stop |= equivalent.any(axis=1) & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
-        check_fut = rest.any(axis=1) & (~changed | ~rule.futility_only_first) & ~equivalence_stop
+        check_fut = rest.any(axis=1) & (~changed | (not rule.futility_only_first)) & ~equivalence_stop
         if rule.futility is not None and check_fut.any():
             threshold, delta = rule.futility
             futile = (rest & check_fut[:, None] & (post.prob_better(control, delta) < threshold)

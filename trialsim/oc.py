@@ -21,6 +21,7 @@ import xarray as xr
 from .decisions import ArmFate, Stop
 from .response import to_internal
 from .scenario import Scenario
+from .summarise.selection_metrics import remaining_rows, selected_under, status_rows, strategy_rows
 
 COLUMNS = ["design", "truth", "metric", "estimate", "mcse"]
 QUANTILES = {"median": 0.5, "p25": 0.25, "p75": 0.75, "p0": 0.0, "p100": 1.0}
@@ -72,8 +73,12 @@ def distribution(name: str, x: np.ndarray) -> list[tuple[str, float, float]]:
     return rows
 
 
-def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values: np.ndarray) -> list[tuple[str, float, float]]:
-    """Every metric of one design under one truth; `cell` has dims (trial, arm, ...)."""
+def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values: np.ndarray,
+                 strategies: list[str] | None = None) -> list[tuple[str, float, float]]:
+    """Every metric of one design under one truth; `cell` has dims (trial, arm, ...).
+
+    `strategies` overrides the design's selection strategies (the first gets the plain names).
+    """
     arms = scenario.arm_names
     endpoint = scenario.endpoint
     n = cell.sizes["trial"]
@@ -88,38 +93,13 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
     rows += distribution("sum_ys", cell["sum_ys"].values)
     analysed = cell["n_analysed_total"].values
     rows += distribution("ratio_ys", cell["sum_ys"].values / np.maximum(analysed, 1))
-    superior, equivalent, futile = reason == Stop.SUPERIORITY, reason == Stop.EQUIVALENCE, reason == Stop.FUTILITY
-    rows += [
-        ("prob_conclusive", *proportion(superior | equivalent | futile)),
-        ("prob_superior", *proportion(superior)),
-        ("prob_equivalence", *proportion(equivalent)),
-        ("prob_futility", *proportion(futile)),
-        ("prob_max", *proportion(reason == Stop.MAX)),
-    ]
-    rows += [(f"prob_select_arm_{a}", *proportion(selected == i)) for i, a in enumerate(arms)]
-    rows += [("prob_select_none", *proportion(selected < 0))]
-
-    # Accuracy of the selected arm's estimate, over trials that selected an arm
-    chosen = selected >= 0
-    sel_idx = np.maximum(selected, 0)
-    sel_err = (np.take_along_axis(estimate, sel_idx[:, None], 1)[:, 0] - true_values[sel_idx])[chosen]
-    rows += [("rmse", *rmse(sel_err)), ("mae", *quantile(np.abs(sel_err), 0.5))]
-    if control:
-        c = arms.index(control)
-        te = chosen & (selected != c)
-        sel_estimate = np.take_along_axis(estimate, sel_idx[:, None], 1)[:, 0]
-        te_err = ((sel_estimate - estimate[:, c]) - (true_values[sel_idx] - true_values[c]))[te]
-        rows += [("rmse_te", *rmse(te_err)), ("mae_te", *quantile(np.abs(te_err), 0.5))]
-    else:
-        rows += [("rmse_te", np.nan, np.nan), ("mae_te", np.nan, np.nan)]
-
+    design = scenario.designs[str(cell["design"].values)]
+    if strategies:  # the primary strategy of this summary, not the stored one
+        selected = selected_under(scenario, design, cell, strategies[0])
+    rows += status_rows(design, reason)
+    rows += strategy_rows(scenario, design, cell, true_values, strategies)
+    rows += remaining_rows(scenario, design, cell)
     internal = to_internal(endpoint, true_values)
-    best, worst = internal.max(), internal.min()
-    if best > worst + 1e-12 and chosen.any():
-        v = (internal[sel_idx][chosen] - worst) / (best - worst) * 100
-        rows.append(("idp", *mean(v)))
-    else:
-        rows.append(("idp", np.nan, np.nan))
 
     # Sham-controlled: each arm declared effective vs the control; any arm (family-wise under the null)
     if control:
@@ -137,7 +117,6 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
     rows.append(("responders_mean", *mean(total_resp)))
 
     # Per phenotype, for designs that adapt by phenotype (stratified allocation, enrichment)
-    design = scenario.designs[str(cell["design"].values)]
     if design.allocation.stratify_by_phenotype or design.decisions.phenotype_futility is not None:
         by_pheno = cell["n_by_phenotype"].values  # (trial, arm, phenotype)
         closed = cell["closed"].values  # (trial, phenotype, arm)
@@ -178,14 +157,19 @@ def cell_metrics(scenario: Scenario, cell: xr.Dataset, control: str, true_values
     return rows
 
 
-def oc_table(scenario: Scenario, ds: xr.Dataset) -> pd.DataFrame:
-    """The operating-characteristic table of a run: one row per design, truth and metric."""
+def oc_table(scenario: Scenario, ds: xr.Dataset, strategies: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """The operating-characteristic table of a run: one row per design, truth and metric.
+
+    `strategies` (design -> selection strategies) recomputes selection metrics of a finished
+    run under other strategies than the designs name.
+    """
     records = []
     for design in ds["design"].values:
         control = str(ds["control_arm"].sel(design=design).values)
+        chosen = (strategies or {}).get(str(design))
         for truth in ds["truth"].values:
             cell = ds.sel(design=design, truth=truth)
-            for metric, est, se in cell_metrics(scenario, cell, control, ds["true_value"].sel(truth=truth).values):
+            for metric, est, se in cell_metrics(scenario, cell, control, ds["true_value"].sel(truth=truth).values, chosen):
                 records.append((str(design), str(truth), metric, est, se))
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 

@@ -47,11 +47,6 @@ class Strategy:
         if self.name.startswith("list") and not self.preferences:
             raise ValueError(f"strategy {self.name!r} needs a list of preferred arms")
 
-    @property
-    def slug(self) -> str:
-        """The strategy in metric names: "control or best" -> "control_or_best"."""
-        return self.name.replace(" ", "_")
-
 
 @dataclass(frozen=True)
 class TrialOutcomes:
