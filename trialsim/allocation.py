@@ -43,10 +43,10 @@ def start_probabilities(n_arms: int, control: int | None, control_prob: float | 
     if control is None or control_prob is None or control_prob == "match":
         return np.full(n_arms, 1.0 / n_arms)
     k = n_arms - 1
-    if control_prob in SQRT_VARIANTS:
+    if control_prob in SQRT_VARIANTS + ("sqrt",):
         c, other = sqrt_share(k), 1.0 / (np.sqrt(k) + k)
     else:
-        c = float(control_prob[0] if isinstance(control_prob, list) else control_prob)
+        c = float(control_prob[0] if isinstance(control_prob, (list, tuple)) else control_prob)
         other = (1.0 - c) / k
     p = np.full(n_arms, other)
     p[control] = c
@@ -98,11 +98,15 @@ class AllocationRule:
         n = np.reshape(n_analysed, np.shape(n_analysed) + (1,) * (pr_best.ndim - np.ndim(n_analysed)))
         power = n / (2 * n_max) if self.power is None else self.power
         active = np.broadcast_to(active, pr_best.shape)
+        adapted = self._adapt(pr_best, active, power, control)
+        burning = n < self.burn_in
+        if not np.any(burning):
+            return adapted
         if self.control is None or self.control_prob is None:
             burn = fixed
         else:  # burn-in: equal shares but the control's, which follows its rule from the first patient
             burn = self._adapt(np.ones(pr_best.shape), active, 1.0, control)
-        return np.where(n < self.burn_in, burn, self._adapt(pr_best, active, power, control))
+        return np.where(burning, burn, adapted)
 
     def _adapt(self, pr_best: np.ndarray, active: np.ndarray, power: float | np.ndarray,
                control: np.ndarray | None = None) -> np.ndarray:
