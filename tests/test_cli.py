@@ -44,7 +44,8 @@ def test_validate_bundled_files():
 def test_describe_in_plain_words():
     result = invoke("describe", CLBP)
     assert result.exit_code == 0, result.output
-    assert "each arm vs control 'sham': effective if Pr(arm - control > 0) > 0.975" in result.output
+    # words follow the endpoint's direction: lower NRS change is better
+    assert "each arm vs control 'sham': effective if Pr(arm - control < 0 NRS points) > 0.975" in result.output
     assert "sham_anchored: sham -2.24, scs -3.03" in result.output
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.allocation import AllocationRule, start_probabilities
-from trialsim.decisions import ArmFate, DecisionRule, Stop, TrialState, decide
+from trialsim.design.allocation import AllocationRule, start_probabilities
+from trialsim.design.decisions import DecisionRule, decide
+from trialsim.design.state import ArmFate, Stop, TrialState
 
 # -- decisions -------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trialsim.decisions import ArmFate, Stop
+from trialsim.design.state import ArmFate, Stop
 from trialsim.summarise.selection import Strategy, TrialOutcomes, estimate_errors, remaining_arms, select
 
 A, F, I, E = ArmFate.ACTIVE, ArmFate.FUTILE, ArmFate.INFERIOR, ArmFate.EQUIVALENT

@@ -10,12 +10,14 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from .checkpoint import ChunkStore, RunIdentity
+from .compile import Overrides, compile_scenario
 from .io import write_netcdf, write_oc_csv, write_oc_markdown
-from .oc import oc_table
-from .records import ChunkRecords
-from .runner import simulate
-from .scenario import Scenario, load_scenario, scenario_hash
+from .plan import TrialPlan
+from .run.checkpoint import ChunkStore, RunIdentity
+from .run.records import ChunkRecords
+from .run.runner import simulate
+from .scenario import Scenario, load_scenario
+from .summarise.oc import oc_table
 
 OUTPUT_FILES = ("trials.nc", "oc.csv", "oc.md")
 
@@ -30,15 +32,22 @@ class OutputConflict(Exception):
     """The output folder holds results of another scenario or seed."""
 
 
-def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
-    """Simulate a scenario (object or YAML path) and compute its OC table.
-
-    Keyword arguments go to `runner.simulate` (n_trials, seed, workers, ...).
-    """
+def plan_for(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
+             engine: str | None = None) -> TrialPlan:
+    """The compiled plan of a scenario (object or YAML path) with overrides (validated like the file)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    trials = simulate(scenario, **kwargs)
-    return RunResult(trials, oc_table(scenario, trials))
+    return compile_scenario(scenario, Overrides(engine=engine, n_trials=n_trials, seed=seed))
+
+
+def run(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
+        engine: str | None = None, **kwargs) -> RunResult:
+    """Simulate a scenario (object or YAML path) and compute its OC table.
+
+    Other keyword arguments go to `run.runner.simulate` (workers, chunk_size, keep_history, executor, ...).
+    """
+    trials = simulate(plan_for(scenario, n_trials, seed, engine), **kwargs)
+    return RunResult(trials, oc_table(trials))
 
 
 def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
@@ -72,8 +81,8 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     refused unless `overwrite`. `on_resume` receives the number of trials reused.
     """
     out = Path(out)
-    seed = scenario.simulation.seed if seed is None else seed
-    identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history)
+    plan = plan_for(scenario, n_trials, seed, engine)
+    identity = RunIdentity(plan.scenario_hash, plan.seed, plan.engine_override, keep_history)
     store = ChunkStore(out)
     existing = _identity_in(out, store)
     if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
@@ -90,8 +99,8 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
         if on_chunk:
             on_chunk(chunk)
 
-    trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
-                      keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done)
-    result = RunResult(trials, oc_table(scenario, trials))
-    write_outputs(result, out, scenario.name)
+    trials = simulate(plan, workers=workers, keep_history=keep_history, executor=executor, on_chunk=checkpoint,
+                      done=done)
+    result = RunResult(trials, oc_table(trials))
+    write_outputs(result, out, plan.name)
     return result

@@ -1,1 +1,1 @@
-"""Summaries of stored per-trial results: arm selection strategies and their metrics."""
+"""Summaries of a results Dataset: operating characteristics, validation against published figures."""

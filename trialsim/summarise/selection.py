@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..decisions import ArmFate, Stop
+from ..design.state import ArmFate, Stop
 
 STRATEGIES = ("none", "control", "control if available", "final control", "control or best", "best",
               "list", "list or best")
@@ -46,6 +46,25 @@ class Strategy:
             raise ValueError(f"unknown selection strategy {self.name!r}; one of {', '.join(STRATEGIES)}")
         if self.name.startswith("list") and not self.preferences:
             raise ValueError(f"strategy {self.name!r} needs a list of preferred arms")
+
+
+@dataclass(frozen=True)
+class SelectionPlan:
+    """A design's selection options (decisions.selection and friends), compiled to arm indices.
+
+    strategies: the first one is the design's own (records' selected_arm, plain metric names).
+    te_comp: the treatment-effect comparator (default the first control), None for none.
+    estimate: "mean" or "median" (adaptr's robust) for rmse, mae and their _te.
+    """
+
+    strategies: tuple[str, ...] = ("control",)
+    preferences: tuple[int, ...] = ()
+    select_last_arm: bool = False
+    te_comp: int | None = None
+    estimate: str = "mean"
+
+    def strategy(self, name: str | None = None) -> Strategy:
+        return Strategy(name or self.strategies[0], self.preferences, self.select_last_arm)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scenario.schema import Design
-
-
 SQRT_VARIANTS = ("sqrt-based", "sqrt-based start", "sqrt-based fixed")
 
 
@@ -55,6 +52,8 @@ def start_probabilities(n_arms: int, control: int | None, control_prob: float | 
 
 @dataclass(frozen=True)
 class AllocationRule:
+    """An allocation rule compiled to arrays (see compile.py)."""
+
     adaptive: bool
     start: np.ndarray  # (arms,) probabilities from the first patient
     power: float | None  # None: Thall-Wathen n / (2 N)
@@ -69,20 +68,6 @@ class AllocationRule:
     def __post_init__(self) -> None:
         if self.control_prob == "sqrt":  # the older name of "sqrt-based"
             object.__setattr__(self, "control_prob", "sqrt-based")
-
-    @classmethod
-    def from_design(cls, design: Design, arm_names: list[str]) -> "AllocationRule":
-        a, k = design.allocation, len(arm_names)
-        control = arm_names.index(design.control) if design.control else None
-        control_prob = "sqrt-based" if a.control_prob == "sqrt" else a.control_prob
-        ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arm_names], dtype=float) if a.rule == "fixed" else None
-        power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
-        return cls(
-            adaptive=a.rule != "fixed", start=start_probabilities(k, control, control_prob, ratio), power=power,
-            min_prob=a.min_prob, max_prob=a.max_prob, control=control,
-            control_prob=tuple(control_prob) if isinstance(control_prob, list) else control_prob, burn_in=a.burn_in,
-            stratified=a.stratify_by_phenotype, block_size=a.block_size,
-        )
 
     def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int | np.ndarray, n_max: int,
                control: np.ndarray | None = None) -> np.ndarray:

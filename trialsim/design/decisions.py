@@ -25,28 +25,12 @@ Two families of rules, chosen by whether the design has a control:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
-from .inference.base import Posterior
-from .scenario.schema import Design
-
-
-class Stop(IntEnum):
-    RUNNING = 0
-    SUPERIORITY = 1
-    EQUIVALENCE = 2
-    FUTILITY = 3
-    MAX = 4
-
-
-class ArmFate(IntEnum):
-    ACTIVE = 0
-    EFFECTIVE = 1
-    INFERIOR = 2
-    FUTILE = 3
-    EQUIVALENT = 4
+from ..inference.base import Posterior
+from ..summarise.selection import TrialOutcomes
+from .state import ArmFate, Stop, TrialState
 
 
 @dataclass(frozen=True)
@@ -59,86 +43,36 @@ class DecisionRule:
     phenotype_futility: tuple[float, float] | None  # (threshold, delta), per phenotype: enrichment
     equivalence: tuple[float, float] | None  # (threshold, margin)
     selection: str
-    on_superior: str = "graduate"
-    equivalence_only_first: bool = True
+    on_superior: str = "graduate"  # with a control: "graduate" or "new_control"
+    equivalence_only_first: bool = True  # new_control: equivalence judged against the first control only
     futility_only_first: bool = True
 
     @property
     def new_control(self) -> bool:
         return self.control is not None and self.on_superior == "new_control"
 
-    @classmethod
-    def from_design(cls, design: Design, arm_names: list[str]) -> "DecisionRule":
-        d, n_looks = design.decisions, design.looks.n_looks
-
-        def per_look(value: float | list[float] | None) -> np.ndarray | None:
-            return None if value is None else np.broadcast_to(np.asarray(value, float), (n_looks,)).copy()
-
-        return cls(
-            control=arm_names.index(design.control) if design.control else None,
-            superiority=per_look(d.superiority),
-            superiority_delta=d.superiority_delta,
-            inferiority=per_look(d.inferiority),
-            futility=(d.futility.threshold, d.futility.delta) if d.futility else None,
-            phenotype_futility=((d.phenotype_futility.threshold, d.phenotype_futility.delta)
-                                if d.phenotype_futility else None),
-            equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
-            selection=d.strategies[0],
-            on_superior=d.on_superior,
-            equivalence_only_first=d.equivalence.only_first if d.equivalence else True,
-            futility_only_first=d.futility.only_first if d.futility else True,
-        )
-
-
-@dataclass
-class TrialState:
-    """Mutable per-trial state of a batch of trials during the look loop."""
-
-    fate: np.ndarray  # (trials, arms) ArmFate
-    stop: np.ndarray  # (trials,) Stop
-    stop_look: np.ndarray  # (trials,) index of the deciding look
-    superior: np.ndarray  # (trials,) arm declared superior (no control, new_control), -1 if none
-    last_pr_best: np.ndarray  # (trials, arms) Pr(best) among active arms at the last look
-    closed: np.ndarray  # (trials, phenotypes, arms) arm closed to a phenotype (enrichment)
-    control: np.ndarray  # (trials,) the current control, -1 without one
-    fate_look: np.ndarray  # (trials, arms) the look that decided the arm's fate, -1 while active
-    control_changed: np.ndarray  # (trials,) the control was replaced (new_control)
-
-    @classmethod
-    def start(cls, n_trials: int, n_arms: int, n_phenotypes: int = 1, control: int | None = None) -> "TrialState":
-        return cls(np.zeros((n_trials, n_arms), np.int8), np.zeros(n_trials, np.int8),
-                   np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16),
-                   np.zeros((n_trials, n_arms)), np.zeros((n_trials, n_phenotypes, n_arms), bool),
-                   np.full(n_trials, -1 if control is None else control, np.int16),
-                   np.full((n_trials, n_arms), -1, np.int16), np.zeros(n_trials, bool))
-
-    @property
-    def active(self) -> np.ndarray:
-        return self.fate == ArmFate.ACTIVE
-
-    @property
-    def running(self) -> np.ndarray:
-        return self.stop == Stop.RUNNING
-
 
 def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int,
-           final: np.ndarray) -> None:
+           final: np.ndarray) -> np.ndarray:
     """Apply the look's decisions to `trials` (indices of running trials) in place.
 
     `final` (per trial) marks the trials for which this is the final analysis.
+    Returns Pr(best) among the arms still active after the decisions, (trials, arms):
+    what response-adaptive allocation and the "best" selection use.
     """
     before = state.fate[trials]
     if rule.control is None:
-        _decide_without_control(rule, post, state, trials, look)
+        pr_best = _decide_without_control(rule, post, state, trials, look)
     elif rule.new_control:
-        _decide_new_control(rule, post, state, trials, look)
+        pr_best = _decide_new_control(rule, post, state, trials, look)
     else:
-        _decide_against_control(rule, post, state, trials, look)
+        pr_best = _decide_against_control(rule, post, state, trials, look)
     state.fate_look[trials] = np.where(state.fate[trials] != before, look, state.fate_look[trials])
     ending = trials[final & (state.stop[trials] == Stop.RUNNING)]
     graduated = (state.fate[ending] == ArmFate.EFFECTIVE).any(axis=1)
     state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
     state.stop_look[ending] = look
+    return pr_best
 
 
 def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Stop, look: int) -> None:
@@ -147,7 +81,8 @@ def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Sto
     state.stop_look[idx] = look
 
 
-def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
+                            look: int) -> np.ndarray:
     # adaptr's order: drop inferior arms (recomputing Pr(best) among the rest
     # until none is inferior), then superiority, then equivalence
     active = state.active[trials]
@@ -162,7 +97,6 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
             active &= ~inferior
             pb = post.prob_best(active)
         state.fate[trials] = fate
-    state.last_pr_best[trials] = pb
     superior = pb.max(axis=1) > rule.superiority[look]
     state.superior[trials[superior]] = pb.argmax(axis=1)[superior]
     _finish(state, trials, superior, Stop.SUPERIORITY, look)
@@ -170,9 +104,11 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
         threshold, margin = rule.equivalence
         equivalent = post.prob_all_equivalent(active, margin) > threshold
         _finish(state, trials, equivalent, Stop.EQUIVALENCE, look)
+    return pb
 
 
-def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
+                            look: int) -> np.ndarray:
     control = np.full(len(trials), rule.control)
     is_control = np.arange(state.fate.shape[1]) == rule.control
     fate = state.fate[trials]
@@ -194,16 +130,17 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
         equivalent = judged & (post.prob_equivalent_to(control, margin) > threshold)
         fate[equivalent] = ArmFate.EQUIVALENT
     state.fate[trials] = fate
-    state.last_pr_best[trials] = post.prob_best(fate == ArmFate.ACTIVE)
     done = ~((fate == ArmFate.ACTIVE) & ~is_control).any(axis=1)
     any_effective = (fate == ArmFate.EFFECTIVE).any(axis=1)
     all_equivalent = ((fate == ArmFate.EQUIVALENT) | is_control).all(axis=1)
     _finish(state, trials, done & any_effective, Stop.SUPERIORITY, look)
     _finish(state, trials, done & all_equivalent, Stop.EQUIVALENCE, look)
     _finish(state, trials, done, Stop.FUTILITY, look)
+    return post.prob_best(fate == ArmFate.ACTIVE)
 
 
-def _decide_new_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+def _decide_new_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
+                        look: int) -> np.ndarray:
     """adaptr's common-control look (R/run_trial.R), one pass per control, vectorised over trials.
 
     Each pass judges the arms active at its start against the current control.
@@ -252,13 +189,13 @@ def _decide_new_control(rule: DecisionRule, post: Posterior, state: TrialState, 
         if not todo.any():
             break
     state.fate[trials], state.control[trials], state.control_changed[trials] = fate, control, changed
-    state.last_pr_best[trials] = post.prob_best(fate == ArmFate.ACTIVE)
     last = (fate == ArmFate.ACTIVE).argmax(axis=1)
     superior = done & ~equivalence_stop & ~futility_stop
     state.superior[trials[superior]] = last[superior]
     _finish(state, trials, done & equivalence_stop, Stop.EQUIVALENCE, look)
     _finish(state, trials, done & futility_stop, Stop.FUTILITY, look)
     _finish(state, trials, superior, Stop.SUPERIORITY, look)
+    return post.prob_best(fate == ArmFate.ACTIVE)
 
 
 def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState, trials: np.ndarray) -> None:
@@ -272,14 +209,14 @@ def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState
     state.closed[trials] |= judged & (better < threshold)
 
 
-def outcomes(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> "TrialOutcomes":
+def outcomes(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray,
+             last_pr_best: np.ndarray) -> TrialOutcomes:
     """What arm selection needs from each trial (summarise.selection.TrialOutcomes).
 
     The superior arm: declared by the look (no control, new_control) or, with
     `graduate`, the effective arm with the highest Pr(best) in the final analysis.
+    `last_pr_best`: Pr(best) at each trial's last look among the arms then active.
     """
-    from .summarise.selection import TrialOutcomes
-
     superior = state.superior.astype(np.int64)
     if rule.control is not None and not rule.new_control:
         effective = state.fate == ArmFate.EFFECTIVE
@@ -287,5 +224,5 @@ def outcomes(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -
         superior = np.where(effective.any(axis=1), best_effective, -1)
     active = state.fate == ArmFate.ACTIVE
     return TrialOutcomes(superior, state.stop, state.fate, state.fate_look, state.stop_look,
-                         state.control.astype(np.int64), np.where(active, state.last_pr_best, np.nan),
+                         state.control.astype(np.int64), np.where(active, last_pr_best, np.nan),
                          first_control=rule.control)
