@@ -155,3 +155,17 @@ def test_control_share_holds_during_burn_in():
     np.testing.assert_allclose(p, start_probabilities(4, 0, "sqrt-based"))
     q = shares(alloc("match", burn_in=200), [True] * 4, n=100)
     np.testing.assert_allclose(q, 0.25)
+
+
+def test_continuous_example_runs_with_sqrt_based_fixed_shares():
+    # adaptr's setup_trial_norm example: start shares 0.366 / 0.211 (its printed specification)
+    from pathlib import Path
+
+    from trialsim.api import plan_for, run
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "validation" / "adaptr_norm_example.yaml"
+    plan = plan_for(path)
+    np.testing.assert_allclose(plan.designs["adaptr_example"].allocation.start, [0.366, 0.211, 0.211, 0.211], atol=5e-4)
+    oc = run(path, n_trials=200).oc.set_index("metric")["estimate"]
+    # New_A (20 vs 15, SD 2-2.5) beats the control early and every other arm: superiority, New_A selected
+    assert oc["prob_superior"] > 0.95 and oc["prob_select_arm_New_A"] > 0.95
