@@ -250,7 +250,7 @@ class Decisions(Strict):
     on_superior: Literal["graduate", "new_control"] = "graduate"
     # arm selection when no arm is superior (adaptr's select_strategy); a list reports every strategy,
     # the first one under the plain metric names
-    selection: Union[SelectionStrategy, list[SelectionStrategy]] = "control"
+    selection: Union[SelectionStrategy, list[SelectionStrategy]] = "control if available"
     selection_preferences: list[str] = Field(default_factory=list)  # for "list" and "list or best"
     select_last_arm: bool = False
     te_comp: str | None = None  # treatment-effect comparator; default: the (first) control
