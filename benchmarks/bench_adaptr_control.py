@@ -7,7 +7,8 @@ an arm beating the control becomes the new control, 17 looks) and adaptr's own c
 design with equivalence and futility. adaptr's speed: 31-63 trials/s on one core for adaptr 1.4
 (../shared/reference/peers.md); the JOSS paper reports 1,000 trials of its design in 19.9 s on 4
 cores with adaptr 1.0 (50 trials/s, about 13 per core). Timings are medians after a warm-up run; the
-machine's load average is printed because the cores may be shared.
+machine's load average is printed because the cores may be shared, and with one worker the CPU time
+of this process is reported too (trials per CPU-second: the speed of one core, whatever the load).
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ DESIGNS = {"adaptr_joss_control": "JOSS paper design", "adaptr_tests_futility": 
 ADAPTR_TRIALS_PER_SECOND = (31.0, 63.0)  # adaptr 1.4, one core (peers.md)
 
 
-def trials_per_second(name: str, n_trials: int, workers: int, repeats: int) -> float:
+def trials_per_second(name: str, n_trials: int, workers: int, repeats: int) -> tuple[float, float]:
+    """(trials per wall-clock second, trials per CPU-second of this process)."""
     scenario = load_scenario(HERE / f"{name}.yaml")
     run(scenario, n_trials=min(n_trials, 500), workers=workers)  # warm-up: compiled kernels, caches
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         run(scenario, n_trials=n_trials, workers=workers)
-        times.append(time.perf_counter() - began)
-    return n_trials / statistics.median(times)
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    return n_trials / statistics.median(wall), n_trials / statistics.median(cpu)
 
 
 def main() -> None:
@@ -47,9 +50,12 @@ def main() -> None:
     print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores")
     for name, label in DESIGNS.items():
         for workers in args.workers:
-            rate = trials_per_second(name, args.n_trials, workers, args.repeats)
-            print(f"{label:32s} workers={workers}: {rate:7.0f} trials/s = {rate / hi:5.1f}x to {rate / lo:5.1f}x "
+            rate, per_cpu = trials_per_second(name, args.n_trials, workers, args.repeats)
+            print(f"{label:30s} workers={workers}: {rate:6.0f} trials/s = {rate / hi:4.1f}x to {rate / lo:4.1f}x "
                   f"adaptr 1.4 ({lo:.0f}-{hi:.0f} trials/s, one core)")
+            if workers == 1:
+                print(f"{'':30s} one core, CPU time: {per_cpu:6.0f} trials per CPU-second = {per_cpu / hi:4.1f}x to "
+                      f"{per_cpu / lo:4.1f}x")
     print(f"load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
