@@ -149,3 +149,10 @@ def test_trace_matches_the_full_run(tmp_path):
 
 def test_trace_unknown_design_is_bad_input():
     assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "null"), "did you mean 'adaptive'?")
+
+
+def test_an_override_a_design_cannot_take_is_bad_input(tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", str(SCENARIOS / "clbp_enrichment.yaml"), "--engine", "exact", "--out", str(out))
+    assert_bad_input(result, "--engine exact: designs.hierarchical.analysis.prior: preset 'vague' belongs to engine 'pymc'")
+    assert not out.exists()

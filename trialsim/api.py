@@ -7,17 +7,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from .compile import Overrides, compile_scenario
-from .io import write_netcdf, write_oc_csv, write_oc_markdown
 from .plan import TrialPlan
 from .run.checkpoint import ChunkStore, RunIdentity
 from .run.records import ChunkRecords
 from .run.runner import simulate
 from .scenario import Scenario, load_scenario
-from .summarise.oc import oc_table
+
+if TYPE_CHECKING:  # heavy imports wait until results exist: time to the first trial
+    import pandas as pd
+    import xarray as xr
 
 OUTPUT_FILES = ("trials.nc", "oc.csv", "oc.md")
 
@@ -46,11 +47,15 @@ def run(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int 
 
     Other keyword arguments go to `run.runner.simulate` (workers, chunk_size, keep_history, executor, ...).
     """
+    from .summarise.oc import oc_table
+
     trials = simulate(plan_for(scenario, n_trials, seed, engine), **kwargs)
     return RunResult(trials, oc_table(trials))
 
 
 def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
+    from .io import write_netcdf, write_oc_csv, write_oc_markdown
+
     paths = [out / name for name in OUTPUT_FILES]
     write_netcdf(result.trials, paths[0])
     write_oc_csv(result.oc, paths[1])
@@ -62,6 +67,8 @@ def _identity_in(out: Path, store: ChunkStore) -> RunIdentity | None:
     """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any."""
     found = store.identity()
     if found is None and (out / "trials.nc").is_file():
+        import xarray as xr
+
         with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
             found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
                                 ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0)
@@ -101,6 +108,8 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
 
     trials = simulate(plan, workers=workers, keep_history=keep_history, executor=executor, on_chunk=checkpoint,
                       done=done)
+    from .summarise.oc import oc_table
+
     result = RunResult(trials, oc_table(trials))
     write_outputs(result, out, plan.name)
     return result

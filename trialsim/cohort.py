@@ -43,9 +43,11 @@ class CohortPlan:
     max_patients: int
 
 
-def arrival_weeks(exponentials: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
-    """Arrival times of a Poisson process whose rate ramps linearly up to `per_week`."""
-    s = np.cumsum(exponentials, axis=-1)  # arrivals in operational time
+def arrival_weeks(s: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
+    """Arrival times of a Poisson process whose rate ramps linearly up to `per_week`.
+
+    `s`: cumulative sums of standard exponentials (arrivals in operational time).
+    """
     if ramp_up_weeks <= 0:
         return s / per_week
     in_ramp = s < per_week * ramp_up_weeks / 2
@@ -65,8 +67,8 @@ class Cohort:
         self.outcome_keys = np.stack([rng.stream_key(seed, Stream.OUTCOMES, a) for a in plan.arms])
         self.event_keys = np.stack([rng.stream_key(seed, Stream.ADVERSE_EVENTS, e) for e in plan.adverse_events]
                                    or [np.zeros(2, np.uint32)])
-        u = rng.block(rng.stream_key(seed, Stream.ARRIVAL), self.trials, 0, plan.max_patients)
-        self.arrival_week = arrival_weeks(-np.log1p(-u), plan.accrual_per_week, plan.ramp_up_weeks)
+        sums = rng.exponential_sums(rng.stream_key(seed, Stream.ARRIVAL), self.trials, plan.max_patients)
+        self.arrival_week = arrival_weeks(sums, plan.accrual_per_week, plan.ramp_up_weeks)
         self.phenotype = np.zeros(shape, np.int16)
         self.baseline_nrs = np.zeros(shape)
         self.dropout = np.zeros(shape, bool)
@@ -122,6 +124,19 @@ class Cohort:
         draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
         passed = self.u_screen[rows, patients] < model.screening_pass[arm]
         return endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients], self.baseline_nrs[rows, patients],
+                                                 passed, draw))
+
+    def outcomes_block(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
+                       arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`outcomes` of patients start..start+width-1 of the trials at `rows`, arm (rows, width) per patient.
+
+        Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
+        """
+        cols = slice(start, start + arm.shape[1])
+        draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
+        safe = np.maximum(arm, 0)
+        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
+        return endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                  passed, draw))
 
     def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,8 @@ class TruncNormal:
 
 def truncnorm_from_uniform(u: np.ndarray, dists: tuple[TruncNormal, ...], index: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: u[i] under dists[index[i]]."""
+    from scipy import special  # imported when first needed: validating a file does not need it
+
     mean = np.array([d.mean for d in dists])[index]
     sd = np.array([d.sd for d in dists])[index]
     lo = special.ndtr((np.array([d.min for d in dists])[index] - mean) / sd)

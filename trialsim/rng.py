@@ -125,9 +125,62 @@ def _block(key, trials, lo, hi, column, normal):
     return out
 
 
+@_jit
+def _exponential_sums(key, trials, n):
+    out = np.empty((trials.size, n))
+    k0, k1 = np.uint64(key[0]), np.uint64(key[1])
+    for b in range(trials.size):
+        t = np.uint64(trials[b])
+        total = 0.0
+        for i in range(n):
+            w0, w1, _, _ = philox4x32(np.uint64(i), np.uint64(0), t & _MASK, t >> np.uint64(32), k0, k1)
+            total -= math.log1p(-_unit(w0, w1))
+            out[b, i] = total
+    return out
+
+
+def exponential_sums(key: np.ndarray, trials: np.ndarray, n: int) -> np.ndarray:
+    """Cumulative sums of standard exponentials -log(1 - u) of patients 0..n-1 (u as `block` draws them)."""
+    return _exponential_sums(np.asarray(key, np.uint32), np.asarray(trials, np.int64), int(n))
+
+
+@_jit
+def _per_arm_block(keys, arm, trials, start, normal):
+    out = np.zeros(arm.shape)
+    for b in range(trials.size):
+        t = np.uint64(trials[b])
+        for j in range(arm.shape[1]):
+            k = arm[b, j]
+            if k < 0:
+                continue
+            w0, w1, w2, w3 = philox4x32(np.uint64(start + j), np.uint64(0), t & _MASK, t >> np.uint64(32),
+                                        np.uint64(keys[k, 0]), np.uint64(keys[k, 1]))
+            u = _unit(w0, w1)
+            out[b, j] = math.sqrt(-2.0 * math.log(u)) * math.cos(2.0 * math.pi * _unit(w2, w3)) if normal else u
+    return out
+
+
+def per_arm_block(keys: np.ndarray, arm: np.ndarray, trials: np.ndarray, start: int, normal: bool = False) -> np.ndarray:
+    """Draws of patients start.. of each trial under the arm each was given (keys[arm]); 0 where arm < 0.
+
+    Equal to `draws_at(keys, arm, trials[:, None], start + column)` without building index arrays.
+    """
+    return _per_arm_block(np.asarray(keys, np.uint32).reshape(-1, 2), np.ascontiguousarray(arm, np.int64),
+                          np.asarray(trials, np.int64), int(start), normal)
+
+
 def block(key: np.ndarray, trials: np.ndarray, lo: int, hi: int, column: int = 0, normal: bool = False) -> np.ndarray:
     """Draws of patients lo..hi-1 of each trial in one stream, (trials, hi - lo).
 
     Equal to `draws_at` for the same elements (one kernel loop without index arrays).
     """
     return _block(np.asarray(key, np.uint32), np.asarray(trials, np.int64), int(lo), int(max(hi, lo)), column, normal)
+
+
+def warm_up() -> None:
+    """Load every kernel now (numba's first call costs most of a second), e.g. in a background thread."""
+    key, trials = stream_key(0, Stream.COHORT), np.arange(2)
+    block(key, trials, 0, 2)
+    exponential_sums(key, trials, 2)
+    per_arm_block(np.stack([key, key]), np.zeros((2, 2), np.int64), trials, 0, normal=True)
+    draws_at(key, 0, trials, trials)

@@ -106,12 +106,13 @@ class _Trials:
         """Record arms new_arm (columns start..) for patients lo..hi-1 and draw their outcomes."""
         cols = np.arange(start, start + new_arm.shape[1])
         todo = (cols >= lo[:, None]) & (cols < hi[:, None])
-        r, i = np.nonzero(todo)
-        rows_i, patients, arms = rows[r], cols[i], new_arm[r, i]
-        self.obs.arm[rows_i, patients] = arms
-        y, responder = self.cohort.outcomes(self.truth.endpoint, self.truth.model, rows_i, patients, arms)
-        self.obs.y[rows_i, patients] = self.truth.endpoint.to_internal(y)
-        self.obs.responder[rows_i, patients] = responder
+        window = slice(start, start + new_arm.shape[1])
+        arm = np.where(todo, new_arm, -1)
+        y, responder = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm)
+        obs = self.obs
+        obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
+        obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
+        obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
 
 
 def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Inference,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from ..effects import EffectModel
 from ..population import Population
@@ -38,6 +37,8 @@ def per_baseline(model: EffectModel, population: Population, value_at) -> np.nda
 
 def clipped_mean_change(baseline: np.ndarray, mean: float, sd: float) -> np.ndarray:
     """E[clip(b + C, 0, 10) - b] for C ~ N(mean, sd) (censored normal mean)."""
+    from scipy import special
+
     m = baseline + mean
     lo, hi = (0 - m) / sd, (10 - m) / sd
     pdf = lambda z: np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)  # noqa: E731

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from ..effects import EffectModel
 from ..population import Population
@@ -27,6 +26,8 @@ class Responder(Endpoint):
 
     def true_values(self, model: EffectModel, population: Population) -> np.ndarray:
         # reduction >= r * b  <=>  change <= -r * b (clipping at 0 keeps responders responders)
+        from scipy import special
+
         r = self.responder_reduction
         return per_baseline(model, population, lambda b, mean, sd: special.ndtr((-r * b - mean) / sd))
 

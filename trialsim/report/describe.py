@@ -95,9 +95,10 @@ def describe(s: Scenario) -> str:
     lines.append(f"Endpoint: {plan.endpoint.describe()}, {log.endpoint_weeks:g} weeks after randomisation.")
     ramp = f" after a {log.accrual.ramp_up_weeks:g}-week ramp-up" if log.accrual.ramp_up_weeks else ""
     lines.append(f"Accrual {log.accrual.per_week:g} patients a week{ramp}; {log.dropout:.0%} lost before the endpoint.")
-    lines.append("Population: " + ", ".join(f"{k} {v.prevalence:.0%}" for k, v in pop.phenotypes.items())
-                 + f"; baseline NRS {pop.baseline_nrs.mean:g} (SD {pop.baseline_nrs.sd:g}) within "
-                   f"[{pop.baseline_nrs.min:g}, {pop.baseline_nrs.max:g}].")
+    nrs = pop.baseline_nrs
+    baseline = (f"; baseline NRS {nrs.mean:g} (SD {nrs.sd:g}) within [{nrs.min:g}, {nrs.max:g}]"
+                if plan.endpoint.uses_pain_scores else "")
+    lines.append("Population: " + ", ".join(f"{k} {v.prevalence:.0%}" for k, v in pop.phenotypes.items()) + baseline + ".")
     lines += ["", f"Arms ({len(s.arms)}):"]
     for arm in s.arms:
         extra = [f"passes screening {arm.screening_pass:.0%}" if arm.screening_pass < 1 else "",

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from ..cohort import Cohort
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
 from ..plan import TrialPlan
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 TRIAL_DIMS = ("truth", "design", "trial")
 # name -> dims after (truth, design, trial); the contract of a chunk's records
@@ -141,6 +145,8 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     (control arm, number of looks, phenotype-adaptive rules), so that summaries
     read the Dataset only.
     """
+    import xarray as xr
+
     chunks = sorted(chunks, key=lambda c: c.start)
     truths, designs = list(plan.truths), list(plan.designs)
     data_vars = {}

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from .. import __version__
 from ..cohort import Cohort
@@ -26,6 +27,9 @@ from ..inference.engines import make_inference
 from .checkpoint import missing_ranges, trim
 from .records import ChunkRecords, design_records, stack_chunk, to_dataset
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 DEFAULT_CHUNK = 250
 
 
@@ -33,6 +37,15 @@ DEFAULT_CHUNK = 250
 class RunSettings:
     chunk_size: int = DEFAULT_CHUNK
     keep_history: bool = False
+
+
+def warm_up_kernels() -> None:
+    """Load the compiled kernels (random streams, quadrature): the cold start of numba."""
+    from .. import rng
+    from ..inference import quadrature
+
+    rng.warm_up()
+    quadrature.warm_up()
 
 
 @functools.cache
@@ -77,9 +90,7 @@ def iter_chunks(plan: TrialPlan, settings: RunSettings, todo: list[tuple[int, in
         return
     own = executor is None
     if own:
-        from ..inference import quadrature
-
-        quadrature.warm_up()  # forked workers inherit the loaded kernels instead of each loading them
+        warm_up_kernels()  # forked workers inherit the loaded kernels instead of each loading them
     pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(todo)))
     try:
         futures = [pool.submit(simulate_chunk, plan, settings, lo, hi) for lo, hi in todo]

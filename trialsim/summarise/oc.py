@@ -66,9 +66,26 @@ def rmse(err: np.ndarray) -> tuple[float, float]:
     return float(r), float(se_msq / (2 * r)) if r > 0 else np.nan
 
 
+def sd(x: np.ndarray) -> tuple[float, float]:
+    """Sample SD and its MCSE from the fourth central moment (delta method).
+
+    Var(s^2) ~ (m4 - s^4 (n - 3) / (n - 1)) / n; for normal data this is the
+    familiar s / sqrt(2 (n - 1)), but sample sizes and durations are far from
+    normal (a spike at the maximum), where that formula understates the error.
+    """
+    x = np.asarray(x, float)
+    n = x.size
+    if n < 4:
+        return (float(np.std(x, ddof=1)) if n > 1 else np.nan), np.nan
+    s2 = x.var(ddof=1)
+    m4 = ((x - x.mean()) ** 4).mean()
+    var_s2 = max(m4 - s2**2 * (n - 3) / (n - 1), 0.0) / n
+    s = float(np.sqrt(s2))
+    return s, float(np.sqrt(var_s2) / (2 * s)) if s > 0 else np.nan
+
+
 def distribution(name: str, x: np.ndarray) -> list[tuple[str, float, float]]:
-    rows = [(f"{name}_mean", *mean(x)), (f"{name}_sd", float(np.std(x, ddof=1)) if x.size > 1 else np.nan,
-                                         float(np.std(x, ddof=1) / np.sqrt(2 * (x.size - 1))) if x.size > 1 else np.nan)]
+    rows = [(f"{name}_mean", *mean(x)), (f"{name}_sd", *sd(x))]
     rows += [(f"{name}_{label}", *quantile(x, q)) for label, q in QUANTILES.items()]
     return rows
 
