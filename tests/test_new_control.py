@@ -169,3 +169,18 @@ def test_continuous_example_runs_with_sqrt_based_fixed_shares():
     oc = run(path, n_trials=200).oc.set_index("metric")["estimate"]
     # New_A (20 vs 15, SD 2-2.5) beats the control early and every other arm: superiority, New_A selected
     assert oc["prob_superior"] > 0.95 and oc["prob_select_arm_New_A"] > 0.95
+
+
+def test_new_control_records_do_not_depend_on_chunking():
+    from pathlib import Path
+
+    import xarray as xr
+
+    from trialsim.api import plan_for
+    from trialsim.run.runner import simulate
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "validation" / "adaptr_joss_control.yaml"
+    a = simulate(plan_for(path, n_trials=40, seed=2), chunk_size=7)
+    b = simulate(plan_for(path, n_trials=40, seed=2), chunk_size=40)
+    for name in ("final_control", "superior_arm", "fate_look", "pr_best_last", "estimate_median", "selected_arm"):
+        xr.testing.assert_identical(a[name], b[name])
