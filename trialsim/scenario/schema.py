@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..endpoints import ENDPOINTS
+from ..summarise.selection import STRATEGIES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -146,8 +147,7 @@ class Truth(Strict):
 
 
 ControlShare = Literal["sqrt", "sqrt-based", "sqrt-based start", "sqrt-based fixed", "match"]
-SELECTION_STRATEGIES = ("none", "control", "control if available", "final control", "control or best", "best",
-                        "list", "list or best")
+SELECTION_STRATEGIES = STRATEGIES  # adaptr's select_strategy names, defined with the selection code
 SelectionStrategy = Literal[SELECTION_STRATEGIES]  # type: ignore[valid-type]
 
 

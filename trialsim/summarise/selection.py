@@ -22,7 +22,7 @@ Arm indices; -1 means no arm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class SelectionPlan:
     estimate: "mean" or "median" (adaptr's robust) for rmse, mae and their _te.
     """
 
-    strategies: tuple[str, ...] = ("control",)
+    strategies: tuple[str, ...] = ("control if available",)
     preferences: tuple[int, ...] = ()
     select_last_arm: bool = False
     te_comp: int | None = None
@@ -87,16 +87,15 @@ class TrialOutcomes:
     final_control: np.ndarray
     pr_best_last: np.ndarray
     first_control: int | None = None
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def equivalent_at_stop(self) -> np.ndarray:
+        """(trials, arms): arms declared equivalent at the look that stopped the trial."""
+        return (self.fate == ArmFate.EQUIVALENT) & (self.fate_look == self.stop_look[:, None])
 
     def candidates(self) -> np.ndarray:
         """(trials, arms): arms eligible for selection when no arm is superior."""
-        if "candidates" not in self._cache:
-            active = self.fate == ArmFate.ACTIVE
-            equivalent_at_stop = (self.fate == ArmFate.EQUIVALENT) & (self.fate_look == self.stop_look[:, None])
-            equivalence = (self.stop == Stop.EQUIVALENCE)[:, None]
-            self._cache["candidates"] = active | (equivalence & equivalent_at_stop)
-        return self._cache["candidates"]
+        equivalence = (self.stop == Stop.EQUIVALENCE)[:, None]
+        return (self.fate == ArmFate.ACTIVE) | (equivalence & self.equivalent_at_stop())
 
 
 def _pick(candidates: np.ndarray, arm: np.ndarray | int) -> np.ndarray:
@@ -174,8 +173,7 @@ def remaining_arms(outcomes: TrialOutcomes) -> np.ndarray:
     for equivalence at an earlier look, are not.
     """
     rows = np.arange(len(outcomes.stop))
-    remaining = (outcomes.fate == ArmFate.ACTIVE) | (
-        (outcomes.fate == ArmFate.EQUIVALENT) & (outcomes.fate_look == outcomes.stop_look[:, None]))
+    remaining = (outcomes.fate == ArmFate.ACTIVE) | outcomes.equivalent_at_stop()
     superior = outcomes.superior >= 0
     remaining[rows[superior], outcomes.superior[superior]] = True
     return remaining
