@@ -160,21 +160,10 @@ class Cohort:
         Dropout follows patients.dropout under the assigned arm; `missing` says how the analysis
         treats a patient who left: complete_case (no data), locf (the last observed visit, baseline
         if none) or nonresponder (a non-response, change 0)."""
-        vp, t = self.plan.visit, self.trials[rows]
-        arrays = model.visit.arrays
-        # a class draw only if some share is a mixture, a loss draw only if some response wanes
-        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
-        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
-        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
-        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
-        phenotype, z = self.phenotype[rows, patients], self.z_nonspecific[rows, patients]
+        vp = self.plan.visit
         weeks = vp.visits[: vp.primary + 1] if self.dropout_draws else vp.visits[vp.primary: vp.primary + 1]
         first = vp.primary + 1 - len(weeks)
-        nrs = np.empty(arm.shape + (len(weeks),))
-        for j, week in enumerate(weeks):
-            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows])
-            treated = apply_shift(self.pain_visits[rows, patients, first + j], shift)
-            nrs[..., j] = measure(treated, self.error_visits[rows, patients, first + j], vp.pain.integer)
+        nrs = self._visit_nrs(model, rows, patients, arm, passed, range(first, vp.primary + 1))
         baseline = self.baseline_nrs[rows, patients]
         change = nrs - baseline[..., None]
         responder = -change >= endpoint.responder_reduction * baseline[..., None]
@@ -193,6 +182,46 @@ class Cohort:
                 gone = np.zeros(arm.shape, bool)
         y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
         return y, responder, gone
+
+    def _visit_nrs(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray,
+                   passed: np.ndarray, visits: range | list[int]) -> np.ndarray:
+        """Measured NRS under the assigned arm at the visits (indices up to the primary one), (..., visits)."""
+        vp, t = self.plan.visit, self.trials[rows]
+        arrays = model.visit.arrays
+        # a class draw only if some share is a mixture, a loss draw only if some response wanes
+        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
+        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
+        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
+        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
+        phenotype, z = self.phenotype[rows, patients], self.z_nonspecific[rows, patients]
+        nrs = np.empty(arm.shape + (len(visits),))
+        for j, v in enumerate(visits):
+            shift, _ = element_shift(arrays, vp.visits[v], arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows])
+            treated = apply_shift(self.pain_visits[rows, patients, v], shift)
+            nrs[..., j] = measure(treated, self.error_visits[rows, patients, v], vp.pain.integer)
+        return nrs
+
+    def early_block(self, model: EffectModel, rows: np.ndarray, start: int, arm: np.ndarray,
+                    visits: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(change in NRS, seen) at earlier `visits` (indices) of patients start.. under arm (rows, width).
+
+        The same latent pain and draws as the primary endpoint (common random numbers); `seen` is
+        False from the visit a patient left follow-up (patients.dropout under the assigned arm)."""
+        vp = self.plan.visit
+        safe = np.maximum(arm, 0)
+        patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
+        r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
+        passed = self.u_screen[r, patients] < model.screening_pass[safe]
+        baseline = self.baseline_nrs[r, patients]
+        if not self.dropout_draws:
+            change = self._visit_nrs(model, r, patients, safe, passed, list(visits)) - baseline[..., None]
+            return change, np.ones(change.shape, bool)
+        upto = max(visits) + 1  # dropout runs over every visit up to the last one used
+        nrs = self._visit_nrs(model, r, patients, safe, passed, range(upto))
+        change = nrs[..., list(visits)] - baseline[..., None]
+        seen, _ = observed_elements(vp.dropout, np.asarray(vp.visits[:upto]), baseline, nrs, safe, len(self.plan.arms),
+                                    self.u_drop[r, patients, :upto], self.u_explant[r, patients])
+        return change, seen[..., list(visits)]
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""

@@ -67,7 +67,9 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
     phenotypes = tuple(scenario.phenotype_names)
     events = tuple(sorted({e for arm in scenario.arms for e in arm.adverse_events}))
     screening = np.array([a.screening_pass for a in scenario.arms], dtype=float)
-    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint) for name, d in scenario.designs.items()}
+    visit_plan = compile_visits(scenario) if scenario.patients is not None else None
+    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint, visit_plan)
+               for name, d in scenario.designs.items()}
     log = scenario.logistics
     cohort = CohortPlan(
         population=compile_population(scenario), arms=arms,
@@ -75,7 +77,7 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
         endpoint_weeks=log.endpoint_weeks, screening_pass=screening, adverse_events=events,
         adverse_rates=np.array([[arm.adverse_events.get(e, 0.0) for e in events] for arm in scenario.arms]).reshape(len(arms), -1),
         pain_scores=endpoint.uses_pain_scores, max_patients=max(d.n_max for d in designs.values()),
-        visit=compile_visits(scenario) if scenario.patients is not None else None,
+        visit=visit_plan,
     )
     truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening))
               for name, t in scenario.truths.items()}
@@ -180,7 +182,8 @@ def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ..
     )
 
 
-def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint) -> DesignPlan:
+def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint,
+                   visits: VisitPlan | None = None) -> DesignPlan:
     looks = design.looks
     look_plan = LookPlan(
         at_patients=tuple(looks.at_patients) if looks.at_patients is not None else None,
@@ -192,7 +195,7 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
     return DesignPlan(
         name=name, looks=look_plan, allocation=compile_allocation(design, arms, control),
         decisions=compile_decisions(design, control, look_plan.n_looks),
-        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.control,
+        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes, visits), control=design.control,
         selection=compile_selection(design, arms),
     )
 
@@ -239,7 +242,8 @@ def compile_decisions(design: Design, control: int | None, n_looks: int) -> Deci
     )
 
 
-def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotypes: int) -> AnalysisPlan:
+def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotypes: int,
+                     visits: VisitPlan | None = None) -> AnalysisPlan:
     prior = design.analysis.prior
     kind = getattr(prior, "type", None)
     if kind == "beta":
@@ -250,4 +254,13 @@ def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotyp
         conjugate = FLAT
     preset = prior if isinstance(prior, str) and prior != "flat" else "exact"
     return AnalysisPlan(engine=design.analysis.engine, conjugate=conjugate, preset=preset, binary=endpoint.binary,
-                        n_arms=n_arms, n_phenotypes=n_phenotypes, missing=design.analysis.missing)
+                        n_arms=n_arms, n_phenotypes=n_phenotypes, missing=design.analysis.missing,
+                        longitudinal=design.analysis.longitudinal, early_visits=early_visits(design, visits))
+
+
+def early_visits(design: Design, visits: VisitPlan | None) -> tuple[int, ...]:
+    """Indices (into the visit model's visits) of the earlier visits a longitudinal design uses."""
+    if visits is None or design.analysis.longitudinal == "none":
+        return ()
+    chosen = design.analysis.longitudinal_visits
+    return tuple(i for i, week in enumerate(visits.visits[: visits.primary]) if chosen is None or week in chosen)

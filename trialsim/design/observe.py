@@ -17,6 +17,8 @@ class Observed:
     y: np.ndarray  # outcome on the internal higher-is-better scale (0 where not randomised)
     responder: np.ndarray  # bool
     missing: np.ndarray  # bool: randomised but no outcome data (the visit model's dropout, complete case)
+    early: np.ndarray | None = None  # (trials, patients, visits) earlier visits' outcome, internal scale (longitudinal designs)
+    early_seen: np.ndarray | None = None  # (trials, patients, visits) bool: the patient was still followed at the visit
 
 
 def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, baseline: np.ndarray,

@@ -23,6 +23,7 @@ from ..inference.engines import AnalysisPlan
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
 from .decisions import DecisionRule, close_by_phenotype, decide, outcomes
+from .longitudinal import Imputation, combine, pending_patients
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
@@ -86,17 +87,38 @@ class DesignResult:
     selected: np.ndarray  # under the design's first selection strategy
     alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
     looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
+    calibration: np.ndarray | None = None  # (4, trials) imputations at interims: count, sum of errors (internal
+    # scale), sum of squared errors, count inside the predictive interval (design/longitudinal.py)
 
 
 class _Trials:
     """The batch being simulated: cohort, truth and what the design has observed so far."""
 
-    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case"):
-        self.cohort, self.truth, self.missing = cohort, truth, missing
+    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case",
+                 early_visits: tuple[int, ...] = ()):
+        self.cohort, self.truth, self.missing, self.early_visits = cohort, truth, missing, early_visits
         n = len(cohort.trials)
+        early = (np.zeros((n, n_max, len(early_visits))), np.zeros((n, n_max, len(early_visits)), bool)) \
+            if early_visits else (None, None)
         self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool),
-                            np.zeros((n, n_max), bool))
+                            np.zeros((n, n_max), bool), *early)
         self.n_arms = n_arms
+
+    def with_pending(self, data: LookData, mode: str, rows: np.ndarray, n_look: np.ndarray, randomised: np.ndarray,
+                     time: np.ndarray) -> tuple[LookData, Imputation]:
+        """An interim's statistics with the pending patients' earlier visits (design/longitudinal.py)."""
+        c, obs = self.cohort, self.obs
+        top = int(randomised.max(initial=0))
+        window = (rows[:, None], slice(0, top))
+        arm = obs.arm[window]
+        cols = np.arange(top)
+        kept = ~c.dropout[window]
+        completer = kept & (arm >= 0) & ~obs.missing[window] & (cols < n_look[:, None])
+        weeks = np.asarray([c.plan.visit.visits[v] for v in self.early_visits])
+        pending = pending_patients(arm, kept, obs.early[window], obs.early_seen[window], c.arrival_week[window],
+                                   weeks, time, n_look, randomised)
+        return combine(data, mode, arm, completer, obs.y[window], obs.early[window], pending,
+                       c.observed_phenotype[window], ~obs.missing[window])
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
         c = self.cohort
@@ -116,6 +138,11 @@ class _Trials:
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
         obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
         obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
+        if self.early_visits:  # the earlier visits a longitudinal interim may use, from the same patients
+            change, seen = self.cohort.early_block(self.truth.model, rows, start, arm, self.early_visits)
+            todo3 = todo[..., None]
+            obs.early[rows, window] = np.where(todo3, self.truth.endpoint.to_internal(change), obs.early[rows, window])
+            obs.early_seen[rows, window] = np.where(todo3, seen, obs.early_seen[rows, window])
 
 
 def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Inference,
@@ -129,7 +156,10 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
-    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing)
+    longitudinal = plan.analysis.longitudinal if plan.analysis.early_visits else "none"
+    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing,
+                    plan.analysis.early_visits if longitudinal != "none" else ())
+    calibration = np.zeros((4, n_trials))  # imputed, sum of errors, of squared errors, covered
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     last_pr_best = np.zeros((n_trials, n_arms))
@@ -147,6 +177,10 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         data = scatter_add(data, idx, batch.statistics(idx, prev_n[idx], n_look))
         final_look = schedule.final[idx] == look
         look_data = data.take(idx)
+        if longitudinal != "none":  # interims (not the final analysis) add the pending patients' visits
+            look_data, imputed = batch.with_pending(look_data, longitudinal, idx, n_look, schedule.randomised[idx, look],
+                                                    schedule.time[idx, look])
+            calibration[:, idx] += np.stack([imputed.n, imputed.error, imputed.error2, imputed.covered])
         post = infer(look_data, cohort.trials[idx], state.active[idx])
         ok = post.proper(state.active[idx])
         if not ok.all():  # an active arm lacks the data its prior needs: no decision at this look
@@ -179,6 +213,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
         final_pr_best=final_pr_best, outcomes=trial_outcomes,
         selected=select(trial_outcomes, plan.selection.strategy()), alloc_history=history, looks_skipped=skipped,
+        calibration=calibration,
     )
 
 

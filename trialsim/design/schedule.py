@@ -33,6 +33,7 @@ class Schedule:
     analysed: np.ndarray  # (trials, looks)
     randomised: np.ndarray  # (trials, looks)
     final: np.ndarray  # (trials,) index of the look that is the trial's final analysis
+    time: np.ndarray | None = None  # (trials, looks) week of each look since the first arrival (inf: the final one)
 
 
 def _count_by(arrivals: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -61,11 +62,13 @@ def look_schedule(looks: LookPlan, arrival_week: np.ndarray, endpoint_weeks: flo
             randomised = np.broadcast_to(np.asarray(looks.randomised_at_looks), analysed.shape)
         else:
             randomised = _count_by(arrivals, arrivals[:, analysed[0] - 1] + endpoint_weeks)
+        time = arrivals[:, analysed[0] - 1] + endpoint_weeks  # the look patient reaches the endpoint
     else:
         weeks = np.append(looks.at_weeks, np.inf)
         analysed = np.minimum(_count_by(arrivals + endpoint_weeks, np.broadcast_to(weeks, (n_trials, len(weeks)))), n_max)
         randomised = _count_by(arrivals, np.broadcast_to(weeks, analysed.shape))
+        time = np.broadcast_to(weeks, analysed.shape)
     randomised = np.clip(randomised, analysed, n_max)
     final = (analysed >= n_max).argmax(axis=1)  # the first look with everyone followed up
     randomised = np.where(np.arange(looks.n_looks) >= final[:, None], n_max, randomised)
-    return Schedule(np.ascontiguousarray(analysed), randomised, final)
+    return Schedule(np.ascontiguousarray(analysed), randomised, final, time)

@@ -28,6 +28,8 @@ class AnalysisPlan:
     n_arms: int = 2
     n_phenotypes: int = 1
     missing: str = "complete_case"  # visit model: patients lost before the endpoint (complete_case, locf, nonresponder)
+    longitudinal: str = "none"  # interims with the pending patients' earlier visits (design/longitudinal.py)
+    early_visits: tuple[int, ...] = ()  # indices into the visit model's visits the interims use
 
 
 class ExactInference(Inference):

@@ -36,6 +36,10 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "looks_skipped": (),
     "fits": (),
     "fit_problems": (),
+    "imputed_n": (),
+    "imputed_error_sum": (),
+    "imputed_error_sq_sum": (),
+    "imputed_covered": (),
     "n_randomised": ("arm",),
     "n_analysed": ("arm",),
     "responders": ("arm",),
@@ -87,6 +91,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     duration = cohort.arrival_week[np.arange(n_trials), last_patient] + cohort.plan.endpoint_weeks
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
     n_analysed = per_arm(observed)
+    calibration = result.calibration if result.calibration is not None else np.zeros((4, n_trials))
+    sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
     return {
         "size": result.size.astype(np.int32),
         "duration_weeks": duration,
@@ -100,6 +106,10 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "looks_skipped": result.looks_skipped,
         "fits": fit_counts[0],
         "fit_problems": fit_counts[1],
+        "imputed_n": calibration[0].astype(np.int32),
+        "imputed_error_sum": sign * calibration[1],
+        "imputed_error_sq_sum": calibration[2],
+        "imputed_covered": calibration[3].astype(np.int32),
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
@@ -189,6 +199,11 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["closed"].attrs["description"] = "arm closed to the phenotype by the enrichment rule (phenotype_futility)"
     ds["fits"].attrs["description"] = "posterior fits by a sampling engine (0 for the exact engine)"
     ds["fit_problems"].attrs["description"] = "fits whose diagnostics flagged a problem (R-hat, ESS, divergences, Pareto k)"
+    ds["imputed_n"].attrs["description"] = ("pending patients imputed at interims (analysis.longitudinal) whose "
+                                            "endpoint was later observed, summed over interims")
+    ds["imputed_error_sum"].attrs["description"] = "sum of imputed minus observed endpoint, endpoint scale"
+    ds["imputed_error_sq_sum"].attrs["description"] = "sum of squared imputation errors"
+    ds["imputed_covered"].attrs["description"] = "observed endpoints inside the imputation's 95% predictive interval"
     ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
     ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({plan.endpoint.name})"
     ds["estimate"].attrs["description"] = "posterior mean in the final analysis, endpoint scale"

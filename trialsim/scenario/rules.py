@@ -79,7 +79,11 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
         for dname, design in s.designs.items():
             if design.analysis.missing != "complete_case":
                 yield f"designs.{dname}.analysis.missing", "applies to the visit model's dropout: add a 'patients' block"
+            if design.analysis.longitudinal != "none":
+                yield f"designs.{dname}.analysis.longitudinal", "uses the visit model's earlier visits: add a 'patients' block"
         return
+    for dname, design in s.designs.items():
+        yield from _check_longitudinal(f"designs.{dname}.analysis", design.analysis, s, spec.visits)
     if not s.endpoint.plugin.uses_pain_scores:
         yield "patients", f"the visit model generates pain scores; endpoint type '{s.endpoint.type}' does not use them"
     if s.logistics.endpoint_weeks not in spec.visits:
@@ -94,6 +98,21 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
     m = spec.misclassification
     if m is not None and m.positive not in s.phenotype_names:
         yield "patients.misclassification.positive", _unknown("phenotype", m.positive, s.phenotype_names)
+
+
+def _check_longitudinal(p: str, a, s: Scenario, visits: list[float]) -> Iterator[Problem]:
+    """analysis.longitudinal: a continuous endpoint, complete cases, earlier visits of the visit model."""
+    if a.longitudinal == "none":
+        if a.longitudinal_visits is not None:
+            yield f"{p}.longitudinal_visits", "applies with analysis.longitudinal locf or regression"
+        return
+    if s.endpoint.plugin.binary:
+        yield f"{p}.longitudinal", f"models a continuous endpoint; '{s.endpoint.type}' is a rate"
+    if a.missing != "complete_case":
+        yield f"{p}.longitudinal", "needs analysis.missing: complete_case (completers teach the model)"
+    for week in a.longitudinal_visits or ():
+        if week not in visits or week >= s.logistics.endpoint_weeks:
+            yield f"{p}.longitudinal_visits", f"week {week:g} is not a visit (patients.visits) before the endpoint"
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> str:

@@ -293,6 +293,13 @@ class Analysis(Strict):
     # visit model: patients lost before the endpoint are left out (complete case), carried forward from
     # their last visit (locf; baseline if none) or counted as non-responders with no change (SCS trials)
     missing: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
+    # interim analyses with the pending patients' earlier visits (design/longitudinal.py): none (only
+    # patients with the endpoint), locf (their last earlier visit as the endpoint; a naive reference) or
+    # regression (per-arm regression of the endpoint on the last earlier visit, learned from completers)
+    longitudinal: Literal["none", "locf", "regression"] = "none"
+    # the earlier visits (weeks, a subset of patients.visits before the endpoint) the interims may use;
+    # None = all of them
+    longitudinal_visits: list[float] | None = None
 
 
 class Design(Strict):

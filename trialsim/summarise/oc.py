@@ -175,6 +175,31 @@ def fit_diagnostics(cell: xr.Dataset) -> Rows:
     return rows
 
 
+def ratio(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    """sum(num) / sum(den) over trials, with its delta-method (ratio estimator) MCSE."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    n = den.size
+    if n < 2 or den.sum() <= 0:
+        return np.nan, np.nan
+    r = num.sum() / den.sum()
+    resid = num - r * den
+    return float(r), float(np.sqrt((resid**2).sum() / (n * (n - 1))) / den.mean())
+
+
+def imputation(cell: xr.Dataset) -> Rows:
+    """What the early visits bought at interims (analysis.longitudinal): the imputed endpoints against
+    those later observed, per imputed patient: bias, RMSE, 95% predictive coverage (regression only)."""
+    if "imputed_n" not in cell or cell["imputed_n"].values.sum() == 0:
+        return []
+    n = cell["imputed_n"].values
+    rows = [("imputed_per_trial_mean", *mean(n)), ("imputation_bias", *ratio(cell["imputed_error_sum"].values, n))]
+    msq, se = ratio(cell["imputed_error_sq_sum"].values, n)
+    rows.append(("imputation_rmse", float(np.sqrt(msq)), float(se / (2 * np.sqrt(msq))) if msq > 0 else np.nan))
+    if cell["imputed_covered"].values.sum() > 0:
+        rows.append(("imputation_coverage", *ratio(cell["imputed_covered"].values, n)))
+    return rows
+
+
 def adverse_events(cell: xr.Dataset) -> Rows:
     ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
     return [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
@@ -199,7 +224,7 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
     return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
             + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell)
             + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
-            + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell))
+            + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell) + imputation(cell))
 
 
 def oc_table(ds: xr.Dataset, strategies: dict[str, list[str]] | None = None) -> pd.DataFrame:

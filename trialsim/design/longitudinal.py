@@ -1,0 +1,177 @@
+"""Interim analyses that use the pending patients' earlier visits (issue 13).
+
+At an interim, patients randomised but not yet at the endpoint may have
+reached earlier visits (arrival + visit week <= look time). A design's
+`analysis.longitudinal` says what the interim does with them:
+
+- `none`: nothing (only patients with the endpoint are analysed);
+- `locf`: a pending patient's last earlier visit stands in for the endpoint
+  (a naive reference: it treats a 4-week change as a 12-week one);
+- `regression`: per arm and earlier visit v, a linear regression of the
+  endpoint on visit v learned from the arm's completers; each pending patient
+  is imputed from the last visit he reached. The arm's mean is integrated
+  analytically, as the monotone-missing-data estimator of Anderson (1957,
+  docs/references.md; Little & Rubin 2019, ch. 7):
+
+      theta = ybar_C + sum_v (m_v / N) beta_v (xbar_Pv - xbar_Cv),
+
+  with N = n_C + sum_v m_v, and the large-sample variance
+
+      N^2 Var = N s_y^2 + sum_v m_v s_ev^2 + (sum_v m_v s_ev)^2 / n_C
+                + sum_v s_ev^2 m_v^2 (xbar_Pv - xbar_Cv)^2 / Sxx_v,
+
+  (s_y^2: completers' variance of the endpoint; s_ev^2: residual variance
+  given visit v; residuals given different visits taken as fully correlated,
+  which is conservative). With one earlier visit it is Anderson's variance.
+  The exact engine receives these as pseudo sufficient statistics: the arm
+  holds n_eff = s_y^2 / Var "complete patients" with mean theta, so its
+  conjugate t posterior has that mean and variance (df n_eff - 1). Phenotype
+  cells keep their own completers plus imputations, scaled by the arm's
+  n_eff / N, so that they add up to the arm.
+
+Completers are followed in full (dropout is monotone), so each has every
+earlier visit. Only interim looks use this: the final analysis has observed
+endpoints only. With no pending patient at an earlier visit, the data are
+returned untouched (bit-identical to `none`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from ..inference.base import LookData
+
+COVERAGE = 0.95  # nominal level of the imputations' predictive intervals (calibration records)
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """Calibration of a look's imputations against the endpoints later observed, per trial."""
+
+    n: np.ndarray  # patients imputed whose endpoint is later observed
+    error: np.ndarray  # sum of (imputed - observed), internal scale
+    error2: np.ndarray  # sum of squared errors
+    covered: np.ndarray  # observed endpoints inside the 95% predictive interval (regression only)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The pending patients of a look who reached an earlier visit (a window of patients per trial)."""
+
+    mask: np.ndarray  # (trials, patients) pending with an earlier visit seen by the look
+    x: np.ndarray  # (trials, patients) outcome at the last such visit, internal scale
+    visit: np.ndarray  # (trials, patients) its index among the design's earlier visits
+
+
+def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, seen: np.ndarray,
+                     arrival: np.ndarray, weeks: np.ndarray, time: np.ndarray, n_look: np.ndarray,
+                     randomised: np.ndarray) -> Pending:
+    """Pending patients (columns n_look..randomised-1) and their last earlier visit reached by `time`.
+
+    arm, usable, arrival: (trials, patients); early, seen: (trials, patients, visits); weeks (visits,)
+    ascending; time, n_look, randomised: (trials,).
+    """
+    cols = np.arange(arm.shape[1])
+    pending = usable & (arm >= 0) & (cols >= n_look[:, None]) & (cols < randomised[:, None])
+    avail = seen & (arrival[..., None] + weeks <= time[:, None, None]) & pending[..., None]
+    has = avail.any(axis=-1)
+    last = avail.shape[-1] - 1 - np.argmax(avail[..., ::-1], axis=-1)
+    x = np.take_along_axis(early, last[..., None], axis=-1)[..., 0]
+    return Pending(has, np.where(has, x, 0.0), last)
+
+
+def _cells(trial_arm: np.ndarray, size: int, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    w = None if weights is None else weights[mask]
+    return np.bincount(trial_arm[mask], weights=w, minlength=size).astype(float)
+
+
+def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray,
+            pending: Pending, phenotype: np.ndarray, final_seen: np.ndarray) -> tuple[LookData, Imputation]:
+    """The look's statistics with the pending patients (`mode` locf or regression), and their calibration.
+
+    data: completers' statistics (trials, arms, phenotypes); arm, completer, y, phenotype, final_seen:
+    (trials, patients) over the same window as `pending`, early (trials, patients, visits).
+    final_seen marks pending patients whose endpoint will be observed (calibration only).
+    """
+    b, k, p = data.n.shape
+    n_visits = early.shape[-1]
+    safe = np.maximum(arm, 0)
+    trial_arm = np.arange(b)[:, None] * k + safe
+    cell = trial_arm * p + phenotype
+    zeros = np.zeros(b)
+    if not pending.mask.any():
+        return data, Imputation(zeros, zeros, zeros, zeros)
+    if mode == "locf":
+        x, m = pending.x, pending.mask
+        add = [_cells(cell, b * k * p, m, w).reshape(b, k, p) for w in (None, x, x * x)]
+        err = np.where(m & final_seen, x - y, 0.0)
+        out = LookData(data.n + add[0], data.sum_y + add[1], data.sum_y2 + add[2], data.sum_x, data.sum_x2,
+                       data.sum_xy, data.binary, data.prevalence)
+        return out, Imputation((m & final_seen).sum(1).astype(float), err.sum(1), (err * err).sum(1), zeros)
+    if mode != "regression":
+        raise ValueError(f"unknown longitudinal model '{mode}'")
+
+    # arm-level regressions of the endpoint on each earlier visit, from the completers
+    size = b * k
+    n_c = _cells(trial_arm, size, completer).reshape(b, k)
+    s_y = _cells(trial_arm, size, completer, y).reshape(b, k)
+    s_yy = _cells(trial_arm, size, completer, y * y).reshape(b, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ybar = s_y / n_c
+        ss_y = np.maximum(s_yy - n_c * ybar**2, 0.0)
+        var_y = ss_y / (n_c - 1)
+        beta, xbar, sxx, var_e = (np.zeros((n_visits, b, k)) for _ in range(4))
+        for v in range(n_visits):
+            xv = early[..., v]
+            s_x = _cells(trial_arm, size, completer, xv).reshape(b, k)
+            xbar[v] = s_x / n_c
+            sxx[v] = _cells(trial_arm, size, completer, xv * xv).reshape(b, k) - n_c * xbar[v] ** 2
+            sxy = _cells(trial_arm, size, completer, xv * y).reshape(b, k) - n_c * xbar[v] * ybar
+            beta[v] = sxy / sxx[v]
+            var_e[v] = np.maximum(ss_y - beta[v] * sxy, 0.0) / (n_c - 2)
+    fitted = (n_c >= 3) & (var_y > 0) & (sxx > 0).all(axis=0) & np.isfinite(beta).all(axis=0)
+
+    # imputations: ybar_C + beta_v (x - xbar_v) at each pending patient's last visit
+    t_idx = np.arange(b)[:, None]
+    v = pending.visit
+    b_i, xbar_i, e_i, sxx_i = (a[v, t_idx, safe] for a in (beta, xbar, var_e, sxx))
+    use = pending.mask & fitted[t_idx, safe]
+    y_hat = np.where(use, ybar[t_idx, safe] + b_i * (pending.x - xbar_i), 0.0)
+
+    # the arm's mean and variance (module docstring)
+    m_v = np.stack([_cells(trial_arm, size, use & (v == j)).reshape(b, k) for j in range(n_visits)])
+    x_pv = np.stack([_cells(trial_arm, size, use & (v == j), pending.x).reshape(b, k) for j in range(n_visits)])
+    m = m_v.sum(axis=0)
+    big_n = n_c + m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(m_v > 0, x_pv / m_v - xbar, 0.0)
+        n2_var = (big_n * var_y + (m_v * var_e).sum(0) + (m_v * np.sqrt(var_e)).sum(0) ** 2 / n_c
+                  + (var_e * m_v**2 * gap**2 / sxx).sum(0))
+        n_eff = var_y * big_n**2 / n2_var
+        r = n_eff / big_n
+    imputed = fitted & (m > 0)
+    n_cell = _cells(cell, size * p, use).reshape(b, k, p) + data.n
+    t_cell = _cells(cell, size * p, use, y_hat).reshape(b, k, p) + data.sum_y
+    q_cell = _cells(cell, size * p, use, y_hat * y_hat).reshape(b, k, p) + data.sum_y2
+    t_arm, q_arm = t_cell.sum(-1), q_cell.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # spread added per pseudo patient so that the arm's t posterior has variance Var
+        c = (var_y * (n_eff - 1) - r * (q_arm - t_arm**2 / big_n)) / n_eff
+    r3, c3 = r[..., None], c[..., None]
+    keep = ~imputed[..., None]
+    n_new = np.where(keep, data.n, r3 * n_cell)
+    out = LookData(n_new, np.where(keep, data.sum_y, r3 * t_cell),
+                   np.where(keep, data.sum_y2, r3 * q_cell + c3 * n_new),
+                   data.sum_x, data.sum_x2, data.sum_xy, data.binary, data.prevalence)
+
+    # calibration of each imputation against the endpoint later observed
+    scored = use & final_seen
+    err = np.where(scored, y_hat - y, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pred_sd = np.sqrt(e_i * (1 + 1 / n_c[t_idx, safe] + (pending.x - xbar_i) ** 2 / sxx_i))
+        q = special.stdtrit(np.maximum(n_c[t_idx, safe] - 2, 1), 0.5 + COVERAGE / 2)
+    covered = scored & (np.abs(y_hat - y) <= q * pred_sd)
+    return out, Imputation(scored.sum(1).astype(float), err.sum(1), (err * err).sum(1), covered.sum(1).astype(float))
