@@ -109,7 +109,7 @@ class _Trials:
         """An interim's statistics with the pending patients' earlier visits (design/longitudinal.py)."""
         c, obs = self.cohort, self.obs
         top = int(randomised.max(initial=0))
-        window = (rows[:, None], slice(0, top))
+        window = (rows, slice(0, top))
         arm = obs.arm[window]
         cols = np.arange(top)
         kept = ~c.dropout[window]

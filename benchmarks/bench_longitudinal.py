@@ -1,0 +1,61 @@
+"""Trials per second of the exact engine with and without a longitudinal interim model.
+
+    PYTHONPATH=. python benchmarks/bench_longitudinal.py [-n 2000] [--repeats 3]
+
+The bundled scenario `scenarios/clbp_longitudinal.yaml`: its adaptive design under the
+industry truth with `analysis.longitudinal` none, locf and regression, one worker, in one
+process one after the other (alternating, so that a busy machine slows each alike); medians of
+repeated runs, in wall-clock trials/s and trials per CPU-second of this process (the machine
+is shared: CPU time is the fairer figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from trialsim.compile import compile_scenario
+from trialsim.run.runner import simulate
+from trialsim.scenario import load_scenario, parse_scenario
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "clbp_longitudinal.yaml"
+DESIGNS = {"none": "adaptive", "locf": "adaptive_locf", "regression": "adaptive_regression"}
+
+
+def cell(design: str, truth: str = "industry"):
+    data = load_scenario(SCENARIO).model_dump(mode="json", exclude_none=True)
+    data["truths"] = {truth: data["truths"][truth]}
+    data["designs"] = {design: data["designs"][design]}
+    return compile_scenario(parse_scenario(data))
+
+
+def run_once(plan, n_trials: int) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    simulate(replace(plan, n_trials=n_trials))
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--n-trials", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    plans = {label: cell(name) for label, name in DESIGNS.items()}
+    for plan in plans.values():
+        run_once(plan, 100)  # warm-up: compiled kernels
+    times = {label: [] for label in plans}
+    for _ in range(args.repeats):
+        for label, plan in plans.items():
+            times[label].append(run_once(plan, args.n_trials))
+    print(f"{args.n_trials} trials, adaptive design x industry truth, one worker, median of {args.repeats}")
+    for label in plans:
+        wall = statistics.median(t[0] for t in times[label])
+        cpu = statistics.median(t[1] for t in times[label])
+        print(f"longitudinal {label:11s} {args.n_trials / wall:8.0f} trials/s (wall) {args.n_trials / cpu:8.0f} trials/CPU-s")
+
+
+if __name__ == "__main__":
+    main()
