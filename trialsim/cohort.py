@@ -154,24 +154,29 @@ class Cohort:
             self.u_explant[rows, lo:hi] = u_explant.reshape(shape)
 
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                        arm: np.ndarray, passed: np.ndarray, missing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(outcome, responder, missing) of the visit model at the primary visit (elements broadcast together).
+                        arm: np.ndarray, passed: np.ndarray, missing: str, early: tuple[int, ...] = ()) -> tuple:
+        """(outcome, responder, missing) of the visit model at the primary visit (elements broadcast together),
+        then, if `early` lists visit indices, the change in NRS and `seen` at those visits (else None, None).
 
         Dropout follows patients.dropout under the assigned arm; `missing` says how the analysis
         treats a patient who left: complete_case (no data), locf (the last observed visit, baseline
         if none) or nonresponder (a non-response, change 0)."""
         vp = self.plan.visit
-        weeks = vp.visits[: vp.primary + 1] if self.dropout_draws else vp.visits[vp.primary: vp.primary + 1]
+        every = self.dropout_draws or bool(early)  # visits before the primary one: for dropout or the interims
+        weeks = vp.visits[: vp.primary + 1] if every else vp.visits[vp.primary: vp.primary + 1]
         first = vp.primary + 1 - len(weeks)
         nrs = self._visit_nrs(model, rows, patients, arm, passed, range(first, vp.primary + 1))
         baseline = self.baseline_nrs[rows, patients]
         change = nrs - baseline[..., None]
         responder = -change >= endpoint.responder_reduction * baseline[..., None]
         gone = np.zeros(arm.shape, bool)
+        early_out = (change[..., list(early)], np.ones(arm.shape + (len(early),), bool)) if early else (None, None)
         if self.dropout_draws:
             seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
                                         self.u_drop[rows, patients], self.u_explant[rows, patients])
             gone = ~seen[..., -1]
+            if early:
+                early_out = (early_out[0], seen[..., list(early)])
             if missing == "locf":
                 change = analysed_change(change, seen, "locf")
                 responder = analysed_responder(responder, seen, "locf").astype(bool)
@@ -181,7 +186,7 @@ class Cohort:
                 responder = analysed_responder(responder, seen, "nonresponder").astype(bool)
                 gone = np.zeros(arm.shape, bool)
         y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
-        return y, responder, gone
+        return y, responder, gone, *early_out
 
     def _visit_nrs(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray,
                    passed: np.ndarray, visits: range | list[int]) -> np.ndarray:
@@ -201,27 +206,17 @@ class Cohort:
             nrs[..., j] = measure(treated, self.error_visits[rows, patients, v], vp.pain.integer)
         return nrs
 
-    def early_block(self, model: EffectModel, rows: np.ndarray, start: int, arm: np.ndarray,
-                    visits: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """(change in NRS, seen) at earlier `visits` (indices) of patients start.. under arm (rows, width).
-
-        The same latent pain and draws as the primary endpoint (common random numbers); `seen` is
-        False from the visit a patient left follow-up (patients.dropout under the assigned arm)."""
-        vp = self.plan.visit
+    def outcomes_block_early(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
+                             arm: np.ndarray, missing: str, visits: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+        """`outcomes_block` under the visit model, plus the change in NRS and `seen` at earlier `visits`
+        (indices), from the same latent pain and draws (common random numbers); `seen` is False from
+        the visit a patient left follow-up (patients.dropout under the assigned arm)."""
+        cols = slice(start, start + arm.shape[1])
         safe = np.maximum(arm, 0)
+        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
         r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-        passed = self.u_screen[r, patients] < model.screening_pass[safe]
-        baseline = self.baseline_nrs[r, patients]
-        if not self.dropout_draws:
-            change = self._visit_nrs(model, r, patients, safe, passed, list(visits)) - baseline[..., None]
-            return change, np.ones(change.shape, bool)
-        upto = max(visits) + 1  # dropout runs over every visit up to the last one used
-        nrs = self._visit_nrs(model, r, patients, safe, passed, range(upto))
-        change = nrs[..., list(visits)] - baseline[..., None]
-        seen, _ = observed_elements(vp.dropout, np.asarray(vp.visits[:upto]), baseline, nrs, safe, len(self.plan.arms),
-                                    self.u_drop[r, patients, :upto], self.u_explant[r, patients])
-        return change, seen[..., list(visits)]
+        return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing, visits)
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""
@@ -240,7 +235,7 @@ class Cohort:
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
         passed = self.u_screen[rows, patients] < model.screening_pass[arm]
         if model.visit is not None:
-            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)
+            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)[:3]
         draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients],
                                                          self.baseline_nrs[rows, patients], passed, draw))
@@ -258,7 +253,7 @@ class Cohort:
         if model.visit is not None:
             patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
             r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing)
+            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing)[:3]
         draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                          passed, draw))

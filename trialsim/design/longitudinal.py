@@ -83,9 +83,8 @@ def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, see
     return Pending(has, np.where(has, x, 0.0), last)
 
 
-def _cells(trial_arm: np.ndarray, size: int, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    w = None if weights is None else weights[mask]
-    return np.bincount(trial_arm[mask], weights=w, minlength=size).astype(float)
+def _sums(index: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(index, weights=weights, minlength=size).astype(float)
 
 
 def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray,
@@ -98,52 +97,56 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
     """
     b, k, p = data.n.shape
     n_visits = early.shape[-1]
-    safe = np.maximum(arm, 0)
-    trial_arm = np.arange(b)[:, None] * k + safe
-    cell = trial_arm * p + phenotype
     zeros = np.zeros(b)
     if not pending.mask.any():
         return data, Imputation(zeros, zeros, zeros, zeros)
+    # pending patients as flat lists (a few per trial): their trial, arm, cell, last visit and score
+    pt, pp = np.nonzero(pending.mask)
+    p_arm = arm[pt, pp].astype(np.int64)
+    p_ta = pt * k + p_arm
+    p_cell = p_ta * p + phenotype[pt, pp]
+    x, v = pending.x[pt, pp], pending.visit[pt, pp]
+    y_p, scored_p = y[pt, pp], final_seen[pt, pp]
     if mode == "locf":
-        x, m = pending.x, pending.mask
-        add = [_cells(cell, b * k * p, m, w).reshape(b, k, p) for w in (None, x, x * x)]
-        err = np.where(m & final_seen, x - y, 0.0)
+        add = [_sums(p_cell, b * k * p, w).reshape(b, k, p) for w in (None, x, x * x)]
+        err = np.where(scored_p, x - y_p, 0.0)
         out = LookData(data.n + add[0], data.sum_y + add[1], data.sum_y2 + add[2], data.sum_x, data.sum_x2,
                        data.sum_xy, data.binary, data.prevalence)
-        return out, Imputation((m & final_seen).sum(1).astype(float), err.sum(1), (err * err).sum(1), zeros)
+        return out, Imputation(_sums(pt, b, scored_p), _sums(pt, b, err), _sums(pt, b, err * err), zeros)
     if mode != "regression":
         raise ValueError(f"unknown longitudinal model '{mode}'")
 
     # arm-level regressions of the endpoint on each earlier visit, from the completers
     size = b * k
-    n_c = _cells(trial_arm, size, completer).reshape(b, k)
-    s_y = _cells(trial_arm, size, completer, y).reshape(b, k)
-    s_yy = _cells(trial_arm, size, completer, y * y).reshape(b, k)
+    ct, cp = np.nonzero(completer)
+    c_ta = ct * k + arm[ct, cp]
+    y_c, x_c = y[ct, cp], early[ct, cp]  # (completers,), (completers, visits)
+    n_c = _sums(c_ta, size).reshape(b, k)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ybar = s_y / n_c
-        ss_y = np.maximum(s_yy - n_c * ybar**2, 0.0)
+        ybar = _sums(c_ta, size, y_c).reshape(b, k) / n_c
+        ss_y = np.maximum(_sums(c_ta, size, y_c * y_c).reshape(b, k) - n_c * ybar**2, 0.0)
         var_y = ss_y / (n_c - 1)
         beta, xbar, sxx, var_e = (np.zeros((n_visits, b, k)) for _ in range(4))
-        for v in range(n_visits):
-            xv = early[..., v]
-            s_x = _cells(trial_arm, size, completer, xv).reshape(b, k)
-            xbar[v] = s_x / n_c
-            sxx[v] = _cells(trial_arm, size, completer, xv * xv).reshape(b, k) - n_c * xbar[v] ** 2
-            sxy = _cells(trial_arm, size, completer, xv * y).reshape(b, k) - n_c * xbar[v] * ybar
-            beta[v] = sxy / sxx[v]
-            var_e[v] = np.maximum(ss_y - beta[v] * sxy, 0.0) / (n_c - 2)
+        for j in range(n_visits):
+            xv = x_c[:, j]
+            xbar[j] = _sums(c_ta, size, xv).reshape(b, k) / n_c
+            sxx[j] = _sums(c_ta, size, xv * xv).reshape(b, k) - n_c * xbar[j] ** 2
+            sxy = _sums(c_ta, size, xv * y_c).reshape(b, k) - n_c * xbar[j] * ybar
+            beta[j] = sxy / sxx[j]
+            var_e[j] = np.maximum(ss_y - beta[j] * sxy, 0.0) / (n_c - 2)
     fitted = (n_c >= 3) & (var_y > 0) & (sxx > 0).all(axis=0) & np.isfinite(beta).all(axis=0)
 
     # imputations: ybar_C + beta_v (x - xbar_v) at each pending patient's last visit
-    t_idx = np.arange(b)[:, None]
-    v = pending.visit
-    b_i, xbar_i, e_i, sxx_i = (a[v, t_idx, safe] for a in (beta, xbar, var_e, sxx))
-    use = pending.mask & fitted[t_idx, safe]
-    y_hat = np.where(use, ybar[t_idx, safe] + b_i * (pending.x - xbar_i), 0.0)
+    use = fitted.ravel()[p_ta]
+    p_ta, p_cell, x, v, y_p, scored_p, pt = (a[use] for a in (p_ta, p_cell, x, v, y_p, scored_p, pt))
+    flat = lambda a: a.reshape(n_visits, size)[v, p_ta]  # noqa: E731 (per visit x trial-arm -> per patient)
+    b_i, xbar_i, e_i, sxx_i = flat(beta), flat(xbar), flat(var_e), flat(sxx)
+    y_hat = ybar.ravel()[p_ta] + b_i * (x - xbar_i)
 
     # the arm's mean and variance (module docstring)
-    m_v = np.stack([_cells(trial_arm, size, use & (v == j)).reshape(b, k) for j in range(n_visits)])
-    x_pv = np.stack([_cells(trial_arm, size, use & (v == j), pending.x).reshape(b, k) for j in range(n_visits)])
+    by_visit = v * size + p_ta
+    m_v = _sums(by_visit, n_visits * size).reshape(n_visits, b, k)
+    x_pv = _sums(by_visit, n_visits * size, x).reshape(n_visits, b, k)
     m = m_v.sum(axis=0)
     big_n = n_c + m
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,9 +156,9 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
         n_eff = var_y * big_n**2 / n2_var
         r = n_eff / big_n
     imputed = fitted & (m > 0)
-    n_cell = _cells(cell, size * p, use).reshape(b, k, p) + data.n
-    t_cell = _cells(cell, size * p, use, y_hat).reshape(b, k, p) + data.sum_y
-    q_cell = _cells(cell, size * p, use, y_hat * y_hat).reshape(b, k, p) + data.sum_y2
+    n_cell = _sums(p_cell, size * p).reshape(b, k, p) + data.n
+    t_cell = _sums(p_cell, size * p, y_hat).reshape(b, k, p) + data.sum_y
+    q_cell = _sums(p_cell, size * p, y_hat * y_hat).reshape(b, k, p) + data.sum_y2
     t_arm, q_arm = t_cell.sum(-1), q_cell.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         # spread added per pseudo patient so that the arm's t posterior has variance Var
@@ -168,10 +171,10 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
                    data.sum_x, data.sum_x2, data.sum_xy, data.binary, data.prevalence)
 
     # calibration of each imputation against the endpoint later observed
-    scored = use & final_seen
-    err = np.where(scored, y_hat - y, 0.0)
+    err = np.where(scored_p, y_hat - y_p, 0.0)
+    n_i = n_c.ravel()[p_ta]
     with np.errstate(divide="ignore", invalid="ignore"):
-        pred_sd = np.sqrt(e_i * (1 + 1 / n_c[t_idx, safe] + (pending.x - xbar_i) ** 2 / sxx_i))
-        q = special.stdtrit(np.maximum(n_c[t_idx, safe] - 2, 1), 0.5 + COVERAGE / 2)
-    covered = scored & (np.abs(y_hat - y) <= q * pred_sd)
-    return out, Imputation(scored.sum(1).astype(float), err.sum(1), (err * err).sum(1), covered.sum(1).astype(float))
+        pred_sd = np.sqrt(e_i * (1 + 1 / n_i + (x - xbar_i) ** 2 / sxx_i))
+        q = special.stdtrit(np.maximum(n_c - 2, 1), 0.5 + COVERAGE / 2).ravel()[p_ta]
+    covered = scored_p & (np.abs(y_hat - y_p) <= q * pred_sd)
+    return out, Imputation(_sums(pt, b, scored_p), _sums(pt, b, err), _sums(pt, b, err * err), _sums(pt, b, covered))

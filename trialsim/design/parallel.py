@@ -131,15 +131,18 @@ class _Trials:
         todo = (cols >= lo[:, None]) & (cols < hi[:, None])
         window = slice(start, start + new_arm.shape[1])
         arm = np.where(todo, new_arm, -1)
-        y, responder, missing = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm,
-                                                           self.missing)
+        if self.early_visits:  # with the earlier visits a longitudinal interim may use
+            y, responder, missing, change, seen = self.cohort.outcomes_block_early(
+                self.truth.endpoint, self.truth.model, rows, start, arm, self.missing, self.early_visits)
+        else:
+            y, responder, missing = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm,
+                                                               self.missing)
         obs = self.obs
         obs.missing[rows, window] = np.where(todo, missing, obs.missing[rows, window])
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
         obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
         obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
-        if self.early_visits:  # the earlier visits a longitudinal interim may use, from the same patients
-            change, seen = self.cohort.early_block(self.truth.model, rows, start, arm, self.early_visits)
+        if self.early_visits:
             todo3 = todo[..., None]
             obs.early[rows, window] = np.where(todo3, self.truth.endpoint.to_internal(change), obs.early[rows, window])
             obs.early_seen[rows, window] = np.where(todo3, seen, obs.early_seen[rows, window])
