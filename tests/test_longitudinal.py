@@ -204,3 +204,31 @@ def test_longitudinal_needs_the_visit_model():
     data["designs"]["adaptive"]["analysis"] = {"longitudinal": "locf"}
     with pytest.raises(ScenarioError, match="patients"):
         parse_scenario(data)
+
+
+def with_durability(scenario, weeks: float = 52):
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    data["designs"]["durable"] = {**copy.deepcopy(data["designs"]["none"]), "durability": {"weeks": weeks}}
+    return parse_scenario(data)
+
+
+def test_durability_is_a_separate_decision_on_the_same_patients():
+    """A design with a durability visit makes the cohort keep later visits: the primary endpoint's draws,
+    and so every other design's records, do not change; durable arms are effective arms."""
+    base = longitudinal_scenario({"none": {}})
+    plain, durable = run(base, n=30), run(with_durability(base), n=30)
+    for name in RECORDS:
+        np.testing.assert_array_equal(plain[name].sel(design="none").values, durable[name].sel(design="none").values)
+    same_records(durable, "none", "durable")
+    d = durable.sel(design="durable")
+    assert (d["durable"].values <= (d["arm_fate"].values == 1)).all()
+    assert d["durable"].values.any()  # industry SCS is effective at 12 weeks and still at 52 (no waning)
+    oc = oc_table(durable).set_index(["design", "metric"])["estimate"]
+    assert oc["durable", "durability_duration_weeks_mean"] == pytest.approx(oc["durable", "duration_weeks_mean"] + 40)
+    assert ("none", "prob_any_durable") not in oc.index
+
+
+@pytest.mark.parametrize("weeks, words", [(12, "after the endpoint"), (30, "not a visit")])
+def test_durability_rules(weeks, words):
+    with pytest.raises(ScenarioError, match=words):
+        with_durability(longitudinal_scenario({"none": {}}), weeks)

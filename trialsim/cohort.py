@@ -88,7 +88,7 @@ class Cohort:
         self.u_randomise = np.zeros(shape)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
         if plan.visit is not None:  # untreated true pain and measurement error at the visits up to the primary one
-            v = plan.visit.primary + 1
+            v = plan.visit.n_kept  # (or a later durability visit)
             self.pain_visits, self.error_visits = np.zeros(shape + (v,)), np.zeros(shape + (v,))
             self.z_nonspecific = np.zeros(shape)
             d = plan.visit.dropout
@@ -137,14 +137,14 @@ class Cohort:
         vp, width = self.plan.visit, hi - lo
         t = np.repeat(trials, width)
         draws = StreamDraws(self.seed, self.plan.arms, t, np.tile(np.arange(lo, hi), len(trials)))
-        latent = draw_latent_pain(vp.pain, np.asarray(vp.visits[: vp.primary + 1]), draws)  # later visits: not needed
+        latent = draw_latent_pain(vp.pain, np.asarray(vp.visits[: vp.n_kept]), draws)  # later visits: not needed
         pain, error = latent.pain, latent.error
         shape = (len(rows), width)
         self.baseline_nrs[rows, lo:hi] = measure(pain[:, 1], error[:, 1], vp.pain.integer).reshape(shape)
         self.pain_visits[rows, lo:hi] = pain[:, 2:].reshape(shape + (-1,))
         self.error_visits[rows, lo:hi] = error[:, 2:].reshape(shape + (-1,))
         # the table's draws up to the primary visit: later visits' dropout uniforms come from the same counters
-        z, u_observed, u_explant, u_drop = patient_draws(draws, vp.primary + 1)
+        z, u_observed, u_explant, u_drop = patient_draws(draws, vp.n_kept)
         self.z_nonspecific[rows, lo:hi] = z.reshape(shape)
         if vp.confusion is not None:
             true = self.phenotype[rows, lo:hi].ravel()
@@ -173,7 +173,7 @@ class Cohort:
         early_out = (change[..., list(early)], np.ones(arm.shape + (len(early),), bool)) if early else (None, None)
         if self.dropout_draws:
             seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
-                                        self.u_drop[rows, patients], self.u_explant[rows, patients])
+                                        self.u_drop[rows, patients, : vp.primary + 1], self.u_explant[rows, patients])
             gone = ~seen[..., -1]
             if early:
                 early_out = (early_out[0], seen[..., list(early)])
@@ -217,6 +217,29 @@ class Cohort:
         patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
         r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
         return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing, visits)
+
+    def later_visit(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, arm: np.ndarray,
+                    visit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome on the endpoint's scale, followed) at a later `visit` (index) of patients 0..width-1
+        under arm (rows, width), for a durability decision; the same patients and draws as the endpoint."""
+        vp = self.plan.visit
+        width = arm.shape[1]
+        self.reach(rows, np.full(len(rows), width))
+        safe = np.maximum(arm, 0)
+        patients = np.broadcast_to(np.arange(width)[None, :], arm.shape)
+        r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
+        passed = self.u_screen[r, patients] < model.screening_pass[safe]
+        baseline = self.baseline_nrs[r, patients]
+        visits = range(visit + 1) if self.dropout_draws else range(visit, visit + 1)
+        nrs = self._visit_nrs(model, r, patients, safe, passed, visits)
+        change = nrs[..., -1] - baseline
+        seen = np.ones(arm.shape, bool)
+        if self.dropout_draws:
+            seen = observed_elements(vp.dropout, np.asarray(vp.visits[: visit + 1]), baseline, nrs, safe,
+                                     len(self.plan.arms), self.u_drop[r, patients, : visit + 1],
+                                     self.u_explant[r, patients])[0][..., -1]
+        responder = -change >= endpoint.responder_reduction * baseline
+        return endpoint.visit_outcomes(change, responder)[0], seen
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""

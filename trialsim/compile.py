@@ -18,7 +18,7 @@ from . import endpoints
 from .cohort import CohortPlan
 from .design.allocation import AllocationRule, start_probabilities
 from .design.decisions import DecisionRule
-from .design.parallel import DesignPlan, TruthPlan
+from .design.parallel import Durability, DesignPlan, TruthPlan
 from .plan import TrialPlan
 from .design.schedule import LookPlan
 from .effects import EffectModel
@@ -131,6 +131,8 @@ def compile_visits(s: Scenario) -> VisitPlan:
         dropout=DropoutModel(loss_by_52_weeks=per_arm(d.loss_by_52_weeks, 0.08), odds_ratio_per_point=d.odds_ratio_per_point,
                              mechanism=d.mechanism, explant_by_12_weeks=per_arm(d.explant_by_12_weeks)),
         confusion=confusion, trial_nonspecific_sd=spec.trial_nonspecific_sd,
+        # the cohort keeps latent pain up to the latest durability visit of any design
+        kept=max([spec.visits.index(d.durability.weeks) + 1 for d in s.designs.values() if d.durability], default=0),
     )
 
 
@@ -197,6 +199,9 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
         decisions=compile_decisions(design, control, look_plan.n_looks),
         analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes, visits), control=design.control,
         selection=compile_selection(design, arms),
+        durability=None if design.durability is None or visits is None else Durability(
+            visits.visits.index(design.durability.weeks), design.durability.weeks, design.durability.threshold,
+            design.durability.delta),
     )
 
 

@@ -40,6 +40,11 @@ class VisitPlan:
     dropout: DropoutModel
     confusion: tuple[tuple[float, ...], ...] | None
     trial_nonspecific_sd: float
+    kept: int = 0  # visits the cohort keeps (0: up to the primary one; more for a durability visit)
+
+    @property
+    def n_kept(self) -> int:
+        return max(self.kept, self.primary + 1)
 
 
 @dataclass(frozen=True)

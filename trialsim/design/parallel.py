@@ -30,6 +30,16 @@ from .state import ArmFate, Stop, TrialState
 
 
 @dataclass(frozen=True)
+class Durability:
+    """A secondary decision at a later visit: effective at the endpoint and durable at `weeks`."""
+
+    visit: int  # index into the visit model's visits
+    weeks: float
+    threshold: float
+    delta: float
+
+
+@dataclass(frozen=True)
 class DesignPlan:
     """A design compiled to plain rule objects (compile.py builds it)."""
 
@@ -40,6 +50,7 @@ class DesignPlan:
     analysis: AnalysisPlan
     control: str | None = None
     selection: SelectionPlan = SelectionPlan()
+    durability: Durability | None = None
 
     @property
     def n_max(self) -> int:
@@ -87,6 +98,9 @@ class DesignResult:
     selected: np.ndarray  # under the design's first selection strategy
     alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
     looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
+    durable: np.ndarray | None = None  # (trials, arms) effective at the endpoint and durable at the later visit
+    pr_durable: np.ndarray | None = None  # (trials, arms) Pr(arm - control > delta at the durability visit)
+    estimate_durable: np.ndarray | None = None  # (trials, arms) posterior mean there, internal scale
     calibration: np.ndarray | None = None  # (4, trials) imputations at interims: count, sum of errors (internal
     # scale), sum of squared errors, count inside the predictive interval (design/longitudinal.py)
 
@@ -216,8 +230,32 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
         final_pr_best=final_pr_best, outcomes=trial_outcomes,
         selected=select(trial_outcomes, plan.selection.strategy()), alloc_history=history, looks_skipped=skipped,
-        calibration=calibration,
+        calibration=calibration, **durability(plan, batch, size, infer, state),
     )
+
+
+def durability(plan: DesignPlan, batch: _Trials, size: np.ndarray, infer: Inference,
+               state: TrialState) -> dict[str, np.ndarray]:
+    """After the trial: every randomised patient followed to the durability visit (complete cases),
+    Pr(arm better than the control by delta) there, the posterior means, and which arms are
+    effective at the endpoint and durable (Pr > threshold)."""
+    d = plan.durability
+    if d is None:
+        return {}
+    c, obs = batch.cohort, batch.obs
+    rows = np.arange(len(c.trials))
+    width = int(size.max(initial=0))
+    arm = np.where(np.arange(width) < size[:, None], obs.arm[:, :width], -1)
+    y, seen = c.later_visit(batch.truth.endpoint, batch.truth.model, rows, arm, d.visit)
+    later = Observed(arm, batch.truth.endpoint.to_internal(y), obs.responder[:, :width], ~seen)
+    data = cell_statistics(later, c.dropout, c.observed_phenotype, c.baseline_nrs, rows, 0, size, batch.n_arms,
+                           c.prevalence, batch.truth.endpoint.binary)
+    enough = data.n.sum(-1) >= 2  # arms whose posterior is proper under the flat prior
+    post = infer(data, c.trials, enough)
+    control = np.full(len(rows), plan.decisions.control, np.int64)
+    better = np.where(enough & enough[:, [plan.decisions.control]], post.prob_better(control, d.delta), np.nan)
+    durable = (state.fate == ArmFate.EFFECTIVE) & (np.nan_to_num(better) > d.threshold)
+    return {"pr_durable": better, "estimate_durable": np.where(enough, post.mean(), np.nan), "durable": durable}
 
 
 def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndarray, look_data: LookData,

@@ -49,6 +49,9 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "pr_best_last": ("arm",),
     "arm_fate": ("arm",),
     "fate_look": ("arm",),
+    "durable": ("arm",),
+    "pr_durable": ("arm",),
+    "estimate_durable": ("arm",),
     "n_by_phenotype": ("arm", "phenotype"),
     "closed": ("phenotype", "arm"),
     "adverse_events": ("arm", "adverse_event"),
@@ -91,6 +94,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     duration = cohort.arrival_week[np.arange(n_trials), last_patient] + cohort.plan.endpoint_weeks
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
     n_analysed = per_arm(observed)
+    nan_arms = np.full((n_trials, n_arms), np.nan)
     calibration = result.calibration if result.calibration is not None else np.zeros((4, n_trials))
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
     return {
@@ -119,6 +123,10 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "pr_best_last": result.outcomes.pr_best_last,
         "arm_fate": result.state.fate.astype(np.int8),
         "fate_look": result.state.fate_look.astype(np.int16),
+        "durable": result.durable if result.durable is not None else np.zeros((n_trials, n_arms), bool),
+        "pr_durable": result.pr_durable if result.pr_durable is not None else nan_arms,
+        "estimate_durable": endpoint.from_internal(result.estimate_durable) if result.estimate_durable is not None
+        else nan_arms,
         "n_by_phenotype": by_pheno.astype(np.int32),
         "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
@@ -199,6 +207,12 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["closed"].attrs["description"] = "arm closed to the phenotype by the enrichment rule (phenotype_futility)"
     ds["fits"].attrs["description"] = "posterior fits by a sampling engine (0 for the exact engine)"
     ds["fit_problems"].attrs["description"] = "fits whose diagnostics flagged a problem (R-hat, ESS, divergences, Pareto k)"
+    ds["endpoint_weeks"] = plan.cohort.endpoint_weeks  # durations to a later visit shift from it
+    ds["durability_weeks"] = ("design", [plan.designs[d].durability.weeks if plan.designs[d].durability else np.nan
+                                         for d in designs])
+    ds["durable"].attrs["description"] = "effective at the primary endpoint and durable at the design's durability visit"
+    ds["pr_durable"].attrs["description"] = "Pr(arm - control > delta) at the durability visit, all randomised patients followed"
+    ds["estimate_durable"].attrs["description"] = "posterior mean at the durability visit, endpoint scale"
     ds["imputed_n"].attrs["description"] = ("pending patients imputed at interims (analysis.longitudinal) whose "
                                             "endpoint was later observed, summed over interims")
     ds["imputed_error_sum"].attrs["description"] = "sum of imputed minus observed endpoint, endpoint scale"

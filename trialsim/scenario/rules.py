@@ -81,9 +81,19 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
                 yield f"designs.{dname}.analysis.missing", "applies to the visit model's dropout: add a 'patients' block"
             if design.analysis.longitudinal != "none":
                 yield f"designs.{dname}.analysis.longitudinal", "uses the visit model's earlier visits: add a 'patients' block"
+            if design.durability is not None:
+                yield f"designs.{dname}.durability", "uses the visit model's later visits: add a 'patients' block"
         return
     for dname, design in s.designs.items():
         yield from _check_longitudinal(f"designs.{dname}.analysis", design.analysis, s, spec.visits)
+        d = design.durability
+        if d is not None:
+            if d.weeks not in spec.visits or d.weeks <= s.logistics.endpoint_weeks:
+                yield f"designs.{dname}.durability.weeks", f"week {d.weeks:g} is not a visit (patients.visits) after the endpoint"
+            if design.control is None:
+                yield f"designs.{dname}.durability", "is judged against the control: give the design a control"
+            if s.endpoint.plugin.family != "normal":
+                yield f"designs.{dname}.durability", f"applies to a continuous endpoint; '{s.endpoint.type}' is a rate"
     if not s.endpoint.plugin.uses_pain_scores:
         yield "patients", f"the visit model generates pain scores; endpoint type '{s.endpoint.type}' does not use them"
     if s.logistics.endpoint_weeks not in spec.visits:

@@ -302,6 +302,16 @@ class Analysis(Strict):
     longitudinal_visits: list[float] | None = None
 
 
+class Durability(Strict):
+    """A secondary decision at a later visit (visit model): an arm effective at the primary endpoint
+    is also durable when Pr(arm - control > delta at `weeks`) > threshold, from every randomised
+    patient followed to `weeks` (complete cases), after the trial."""
+
+    weeks: PositiveFloat = 52.0
+    threshold: float = Field(0.975, gt=0, lt=1)
+    delta: float = 0.0
+
+
 class Design(Strict):
     description: str = ""
     control: str | None = None
@@ -309,6 +319,7 @@ class Design(Strict):
     looks: Looks
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
+    durability: Durability | None = None  # "effective at 3 months and durable at 12" (visit model, a control)
 
 
 class PainSpec(Strict):

@@ -200,6 +200,26 @@ def imputation(cell: xr.Dataset) -> Rows:
     return rows
 
 
+def durability(cell: xr.Dataset) -> Rows:
+    """A secondary decision at a later visit (design `durability`): effective at the primary endpoint and
+    durable later, per arm and for any arm; duration until the last patient reaches the later visit."""
+    if "durability_weeks" not in cell or not np.isfinite(cell["durability_weeks"].values):
+        return []
+    c = _control_index(cell)
+    durable = cell["durable"].values.astype(bool)
+    estimate, weeks = cell["estimate_durable"].values, float(cell["durability_weeks"].values)
+    rows = [(f"prob_durable_{a}", *proportion(durable[:, i])) for i, a in enumerate(cell["arm"].values) if i != c]
+    rows += [(f"estimate_durable_{a}_mean", *mean(estimate[:, i][np.isfinite(estimate[:, i])]))
+             for i, a in enumerate(cell["arm"].values)]
+    endpoint_weeks = cell["duration_weeks"].values  # last patient + endpoint weeks: shift to the later visit
+    return rows + [("prob_any_durable", *proportion(durable.any(axis=1))),
+                   *distribution("durability_duration_weeks", endpoint_weeks + weeks - _endpoint_weeks(cell))]
+
+
+def _endpoint_weeks(cell: xr.Dataset) -> float:
+    return float(cell["endpoint_weeks"].values)
+
+
 def adverse_events(cell: xr.Dataset) -> Rows:
     ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
     return [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
@@ -224,7 +244,8 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
     return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
             + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell)
             + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
-            + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell) + imputation(cell))
+            + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell) + imputation(cell)
+            + durability(cell))
 
 
 def oc_table(ds: xr.Dataset, strategies: dict[str, list[str]] | None = None) -> pd.DataFrame:
