@@ -115,7 +115,7 @@ def longitudinal_scenario(designs: dict[str, dict], visits=(4, 8, 12, 26, 52), t
     return subset(data, truths=list(truths))
 
 
-def run(scenario, n: int = 40):
+def run(scenario, n: int = 20):
     plan = compile_scenario(scenario)
     return simulate(replace(plan, n_trials=n))
 
@@ -146,7 +146,7 @@ def test_without_pending_patients_the_code_path_changes_nothing():
 
 def test_longitudinal_designs_use_early_visits_and_report_calibration():
     ds = run(longitudinal_scenario({"none": {}, "regression": {"longitudinal": "regression"},
-                                    "locf": {"longitudinal": "locf"}}, truths=("null", "industry")), n=30)
+                                    "locf": {"longitudinal": "locf"}}, truths=("null", "industry")), n=20)
     assert ds["imputed_n"].sel(design="regression").values.sum() > 0
     oc = oc_table(ds).set_index(["design", "truth", "metric"])["estimate"].sort_index()
     assert ("none", "null", "imputation_bias") not in oc.index
@@ -216,7 +216,7 @@ def test_durability_is_a_separate_decision_on_the_same_patients():
     """A design with a durability visit makes the cohort keep later visits: the primary endpoint's draws,
     and so every other design's records, do not change; durable arms are effective arms."""
     base = longitudinal_scenario({"none": {}})
-    plain, durable = run(base, n=30), run(with_durability(base), n=30)
+    plain, durable = run(base), run(with_durability(base))
     for name in RECORDS:
         np.testing.assert_array_equal(plain[name].sel(design="none").values, durable[name].sel(design="none").values)
     same_records(durable, "none", "durable")
