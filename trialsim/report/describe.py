@@ -84,6 +84,19 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
     lines.append(f"    if no arm is superior, select: {strategies}"
                  + (f"; treatment effects vs '{comparator}'" if comparator else "")
                  + f"; estimates: posterior {d.analysis.estimate}s; analysis: {d.analysis.engine} engine, {d.analysis.prior} prior")
+    a = d.analysis
+    if a.longitudinal != "none":
+        visits = ("weeks " + ", ".join(f"{w:g}" for w in a.longitudinal_visits) if a.longitudinal_visits is not None
+                  else "every earlier visit")
+        how = {"locf": "their last earlier score carried forward to the endpoint",
+               "regression": "the endpoint predicted per arm from their last earlier score (regression learned "
+                             "from completers, its uncertainty integrated)"}[a.longitudinal]
+        lines.append(f"    interims add patients still before the endpoint ({visits}): {how}; "
+                     "the final analysis uses observed endpoints only")
+    if d.durability is not None:
+        r = d.durability
+        lines.append(f"    after the trial, an effective arm is also durable if Pr(better than '{d.control}' by "
+                     f"{r.delta:g} at week {r.weeks:g}) > {r.threshold:g} (every randomised patient followed)")
     return lines
 
 
