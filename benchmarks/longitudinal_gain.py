@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ from trialsim.api import run
 from trialsim.scenario import load_scenario, parse_scenario
 from trialsim.calibrate import with_threshold
 
-SCENARIO = "scenarios/clbp_longitudinal.yaml"
+SCENARIO = str(Path(__file__).resolve().parents[1] / "scenarios" / "clbp_longitudinal.yaml")
 METRICS = ["prob_any_effective", "size_mean", "duration_weeks_mean", "prob_select_best", "share_on_best_mean",
            "prob_effective_scs", "imputed_per_trial_mean", "imputation_bias", "imputation_rmse", "imputation_coverage"]
 
