@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .schema import Design, Scenario, Truth
+from .schema import Design, Scenario, Target, Truth
 
 Problem = tuple[str, str]
 
@@ -35,7 +35,25 @@ def check_scenario(s: Scenario) -> list[Problem]:
         problems += list(_check_truth(s, f"truths.{tname}", truth))
     for dname, design in s.designs.items():
         problems += list(_check_design(s, f"designs.{dname}", design))
+    for tname, target in s.targets.items():
+        problems += list(_check_target(s, f"targets.{tname}", tname, target))
     return problems
+
+
+def _check_target(s: Scenario, path: str, name: str, target: Target) -> Iterator[Problem]:
+    from ..summarise.glossary import ALIASES, known
+
+    metric = target.metric or name
+    if not known(metric):
+        where = f"{path}.metric" if target.metric else path
+        yield where, (f"unknown metric '{metric}'; name an OC metric (e.g. prob_any_effective, size_mean) "
+                      f"or one of {', '.join(ALIASES)}" + ("" if target.metric else ", or give metric:"))
+    for truth in target.truths:
+        if truth not in s.truths:
+            yield f"{path}.truth", _unknown("truth", truth, list(s.truths))
+    for design in target.designs or []:
+        if design not in s.designs:
+            yield f"{path}.designs", _unknown("design", design, list(s.designs))
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> str:

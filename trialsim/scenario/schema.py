@@ -268,6 +268,31 @@ class Simulation(Strict):
     seed: Annotated[int, Field(ge=0)] = 20261127
 
 
+class Target(Strict):
+    """A bound an operating characteristic must meet under one or more truths,
+    e.g. the family-wise error at most 0.025 under the null truth. `metric`
+    defaults to the target's name; `fwer` and `power` mean prob_any_effective
+    for designs with a control and prob_superior for the others."""
+
+    metric: str | None = None
+    truth: Union[str, list[str]]
+    min: float | None = None
+    max: float | None = None
+    designs: list[str] | None = None  # None: every design
+
+    @model_validator(mode="after")
+    def _bound(self) -> "Target":
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) exceeds max ({self.max})")
+        return self
+
+    @property
+    def truths(self) -> list[str]:
+        return [self.truth] if isinstance(self.truth, str) else list(self.truth)
+
+
 class Scenario(Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     description: str = ""
@@ -278,6 +303,7 @@ class Scenario(Strict):
     truths: dict[str, Truth]
     designs: dict[str, Design]
     simulation: Simulation = Field(default_factory=Simulation)
+    targets: dict[str, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
 
     @property
     def arm_names(self) -> list[str]:
