@@ -41,11 +41,11 @@ def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
     return RunResult(trials, oc_table(scenario, trials))
 
 
-def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
+def write_outputs(result: RunResult, out: Path) -> list[Path]:
     paths = [out / name for name in OUTPUT_FILES]
     write_netcdf(result.trials, paths[0])
     write_oc_csv(result.oc, paths[1])
-    write_oc_markdown(result.oc, paths[2], title)
+    write_oc_markdown(result.oc, paths[2], result.trials)
     return paths
 
 
@@ -93,5 +93,5 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
                       keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done)
     result = RunResult(trials, oc_table(scenario, trials))
-    write_outputs(result, out, scenario.name)
+    write_outputs(result, out)
     return result

@@ -16,7 +16,8 @@ GROUPS = ("Decisions", "Selection", "Sample size and allocation", "Responders an
 
 DISTRIBUTION = {"mean": "mean", "sd": "SD", "median": "median", "p25": "25th percentile", "p75": "75th percentile",
                 "p0": "minimum", "p100": "maximum"}
-_STAT = "(?P<stat>" + "|".join(DISTRIBUTION) + ")"
+# placeholders in metric templates and what they match
+PLACEHOLDERS = {"stat": "(?P<stat>" + "|".join(DISTRIBUTION) + ")", "k": r"(?P<k>\d+)"}
 
 
 @dataclass(frozen=True)
@@ -24,53 +25,62 @@ class MetricInfo:
     group: str
     unit: str
     text: str
+    template: str  # the metric's family, e.g. prob_effective_<arm>
 
 
-# (regex, group, unit, definition); {stat} is filled from the name
+# (template, group, unit, definition); <placeholders> in the template are filled from the name
 ENTRIES: tuple[tuple[str, str, str, str], ...] = (
     ("prob_any_effective", "Decisions", "probability",
      "Pr(at least one arm declared better than the control); the family-wise error under a null truth, power otherwise"),
-    (r"prob_effective_(?P<x>.+)", "Decisions", "probability", "Pr(arm {x} declared better than the control)"),
+    ("prob_effective_<arm>", "Decisions", "probability", "Pr(arm <arm> declared better than the control)"),
     ("prob_superior", "Decisions", "probability", "Pr(the trial stopped for superiority)"),
     ("prob_equivalence", "Decisions", "probability", "Pr(the trial stopped for equivalence)"),
     ("prob_futility", "Decisions", "probability", "Pr(the trial stopped for futility)"),
     ("prob_max", "Decisions", "probability", "Pr(the trial ran to its maximum sample size without a stopping decision)"),
     ("prob_conclusive", "Decisions", "probability", "Pr(stopped for superiority, equivalence or futility)"),
-    (r"prob_closed_(?P<x>.+)", "Decisions", "probability", "Pr(arm closed to a phenotype by the enrichment rule): {x}"),
+    ("prob_closed_<arm>_<phenotype>", "Decisions", "probability", "Pr(arm <arm> closed to phenotype <phenotype> by the enrichment rule)"),
     ("prob_select_best", "Selection", "probability", "Pr(the truly best arm is selected)"),
     ("prob_select_none", "Selection", "probability", "Pr(no arm selected)"),
-    (r"prob_select_arm_(?P<x>.+)", "Selection", "probability", "Pr(arm {x} selected)"),
+    ("prob_select_arm_<arm>", "Selection", "probability", "Pr(arm <arm> selected)"),
     ("idp", "Selection", "%",
      "ideal design percentage: expected true value of the selected arm, 0 = worst arm, 100 = best (selecting trials)"),
     ("share_on_best_mean", "Sample size and allocation", "share", "mean share of patients on the truly best arm"),
     ("prob_more_on_inferior", "Sample size and allocation", "probability",
      "Pr(some inferior arm got more patients than the truly best arm)"),
-    (rf"size_{_STAT}", "Sample size and allocation", "patients", "{stat} of the number of patients randomised"),
-    (rf"n_(?P<x>.+)_mean", "Sample size and allocation", "patients", "mean number of patients randomised to {x}"),
-    (r"alloc_(?P<x>.+)", "Sample size and allocation", "share", "mean share of the trial's patients randomised to {x}"),
-    (rf"sum_ys_{_STAT}", "Responders and outcomes", "endpoint units x patients",
-     "{stat} of the sum of the endpoint over analysed patients"),
-    (rf"ratio_ys_{_STAT}", "Responders and outcomes", "endpoint units",
-     "{stat} of the mean endpoint per analysed patient"),
+    ("size_<stat>", "Sample size and allocation", "patients", "<stat> of the number of patients randomised"),
+    ("n_<arm>_mean", "Sample size and allocation", "patients", "mean number of patients randomised to <arm>"),
+    ("alloc_<arm>", "Sample size and allocation", "share", "mean share of the trial's patients randomised to <arm>"),
+    ("sum_ys_<stat>", "Responders and outcomes", "endpoint units x patients",
+     "<stat> of the sum of the endpoint over analysed patients"),
+    ("ratio_ys_<stat>", "Responders and outcomes", "endpoint units",
+     "<stat> of the mean endpoint per analysed patient"),
     ("responders_mean", "Responders and outcomes", "patients", "mean number of responders in the trial"),
-    (r"responders_(?P<x>.+)_mean", "Responders and outcomes", "patients", "mean number of responders on {x}"),
+    ("responders_<arm>_mean", "Responders and outcomes", "patients", "mean number of responders on <arm>"),
     ("rmse", "Estimation", "endpoint units", "RMSE of the selected arm's final estimate (trials selecting an arm)"),
     ("mae", "Estimation", "endpoint units", "median absolute error of the selected arm's final estimate"),
     ("rmse_te", "Estimation", "endpoint units",
      "RMSE of the selected arm's estimated effect vs the control (trials selecting a non-control arm)"),
     ("mae_te", "Estimation", "endpoint units", "median absolute error of the selected arm's effect vs the control"),
-    (r"bias_(?P<x>.+)", "Estimation", "endpoint units", "mean error of {x}'s final estimate (every trial)"),
-    (r"rmse_(?P<x>.+)", "Estimation", "endpoint units", "RMSE of {x}'s final estimate (every trial)"),
-    (rf"duration_weeks_{_STAT}", "Timing and stopping", "weeks",
-     "{stat} of the trial duration: first randomisation to the last patient's endpoint"),
-    (r"prob_stop_look_(?P<x>\d+)", "Timing and stopping", "probability", "Pr(the trial stopped at look {x})"),
+    ("bias_<arm>", "Estimation", "endpoint units", "mean error of <arm>'s final estimate (every trial)"),
+    ("rmse_<arm>", "Estimation", "endpoint units", "RMSE of <arm>'s final estimate (every trial)"),
+    ("duration_weeks_<stat>", "Timing and stopping", "weeks",
+     "<stat> of the trial duration: first randomisation to the last patient's endpoint"),
+    ("prob_stop_look_<k>", "Timing and stopping", "probability", "Pr(the trial stopped at look <k>)"),
     ("prob_look_skipped", "Timing and stopping", "probability",
      "Pr(some look made no decision: an active arm had too little data)"),
-    (r"ae_(?P<x>.+)_mean", "Safety", "events", "mean number of {x} adverse events in the trial"),
+    ("ae_<event>_mean", "Safety", "events", "mean number of <event> adverse events in the trial"),
     ("share_fits_flagged", "Diagnostics", "share", "share of posterior fits flagged by their diagnostics (sampling engines)"),
     ("prob_any_fit_flagged", "Diagnostics", "probability", "Pr(some posterior fit in the trial was flagged)"),
 )
-_COMPILED = tuple((re.compile(p + r"\Z"), g, u, t) for p, g, u, t in ENTRIES)
+
+
+def _regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"<(\w+)>", template)  # literal, name, literal, name, ...
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else PLACEHOLDERS.get(p, f"(?P<{p}>.+)")
+                              for i, p in enumerate(parts)) + r"\Z")
+
+
+_COMPILED = tuple((_regex(p), p, g, u, t) for p, g, u, t in ENTRIES)
 
 # Aliases a target may use instead of a metric name, resolved per design
 ALIASES = {"fwer": ("prob_any_effective", "prob_superior"), "power": ("prob_any_effective", "prob_superior"),
@@ -79,13 +89,14 @@ ALIASES = {"fwer": ("prob_any_effective", "prob_superior"), "power": ("prob_any_
 
 def lookup(metric: str) -> MetricInfo | None:
     """The glossary entry of a metric name, or None if the name is unknown."""
-    for pattern, group, unit, text in _COMPILED:
+    for pattern, template, group, unit, text in _COMPILED:
         m = pattern.match(metric)
         if m:
             fields = m.groupdict()
-            stat = fields.pop("stat", None)
-            text = text.format(stat=DISTRIBUTION.get(stat or "", ""), **fields)
-            return MetricInfo(group, unit, text[0].upper() + text[1:])
+            if "stat" in fields:
+                fields["stat"] = DISTRIBUTION[fields["stat"]]
+            text = re.sub(r"<(\w+)>", lambda g: fields.get(g.group(1), g.group(0)), text)
+            return MetricInfo(group, unit, text[0].upper() + text[1:], template)
     return None
 
 
