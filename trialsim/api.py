@@ -63,13 +63,14 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
                   workers: int = 1, engine: str | None = None, keep_history: bool = False, resume: bool = False,
                   overwrite: bool = False, executor: Executor | None = None,
                   on_chunk: Callable[[ChunkRecords], None] | None = None,
-                  on_resume: Callable[[int], None] | None = None) -> RunResult:
+                  on_resume: Callable[[int], None] | None = None, command: str | None = None) -> RunResult:
     """Simulate with checkpoints in `out/.chunks` and write trials.nc, oc.csv, oc.md atomically.
 
     With `resume`, chunks saved by an earlier run of the same scenario, seed and
     engine are reused (an interrupted run finishes; asking for more trials grows
     the result). A folder holding another scenario's or seed's results is
     refused unless `overwrite`. `on_resume` receives the number of trials reused.
+    `command` (the command line) is recorded in trials.nc's attrs for the reports.
     """
     out = Path(out)
     seed = scenario.simulation.seed if seed is None else seed
@@ -92,6 +93,23 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
 
     trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
                       keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done)
+    if command:
+        trials.attrs["command"] = command
     result = RunResult(trials, oc_table(scenario, trials))
     write_outputs(result, out)
     return result
+
+
+def compare_folders(folders: list[str | Path], reference: str | None = None, out: str | Path | None = None) -> pd.DataFrame:
+    """Compare the designs of result folders (paired when they share scenario and seed);
+    write compare.csv and compare.md to `out` (default: the first folder)."""
+    from .io import write_text
+    from .report.tables import compare_markdown
+    from .summarise.compare import compare, open_results
+
+    results = open_results([str(f) for f in folders])
+    table = compare(results, reference)
+    out = Path(out or folders[0])
+    write_oc_csv(table, out / "compare.csv")
+    write_text(compare_markdown(table, [name for name, _ in results]), out / "compare.md")
+    return table

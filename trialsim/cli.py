@@ -104,7 +104,8 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
         with _executor(scheduler) as executor:
             result = run_to_folder(scenario, out, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
                                    keep_history=history, resume=resume, overwrite=overwrite, executor=executor,
-                                   on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting)
+                                   on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting,
+                                   command=_command_line())
     except OutputConflict as err:
         raise BadInput([f"--out: {err}"]) from None
     except KeyboardInterrupt:
@@ -180,6 +181,36 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
         text = yaml.safe_dump(result.scenario.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
         atomic_write(write_to, lambda p: p.write_text(text))
         click.echo(f"Wrote {write_to}", err=True)
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--reference", default=None, metavar="DESIGN",
+              help="Design the others are compared with (default: the first design of the first folder).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for compare.csv and compare.md (default: the first RESULTS folder).")
+def compare(results: tuple[Path, ...], reference: str | None, out: Path | None) -> None:
+    """Compare designs across result folders: paired differences with their MCSE."""
+    from .api import compare_folders
+
+    missing = [f"{r}: no trials.nc here (run `trialsim run` first)" for r in results if not (r / "trials.nc").is_file()]
+    if missing:
+        raise BadInput(missing)
+    try:
+        table = compare_folders(list(results), reference, out)
+    except ValueError as err:
+        raise BadInput([f"--reference: {err}"]) from None
+    folder = out or results[0]
+    paired = "paired" if table["paired"].all() else "partly unpaired" if table["paired"].any() else "unpaired"
+    click.echo(f"Compared {table['design'].nunique() + 1} designs ({paired}). Wrote {folder / 'compare.md'}, "
+               f"{folder / 'compare.csv'}", err=True)
+
+
+def _command_line() -> str:
+    """The command as typed, for the provenance of the outputs."""
+    import shlex
+
+    return shlex.join(["trialsim", *sys.argv[1:]])
 
 
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
