@@ -113,3 +113,30 @@ def compare_folders(folders: list[str | Path], reference: str | None = None, out
     write_oc_csv(table, out / "compare.csv")
     write_text(compare_markdown(table, [name for name, _ in results]), out / "compare.md")
     return table
+
+
+def report_folder(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write the self-contained report.html of a results folder (default: folder/report.html).
+
+    Uses the folder's oc.csv and, when present, its compare.csv; otherwise the
+    designs of the run are compared with its first design.
+    """
+    import json
+
+    from .describe import describe
+    from .io import write_text
+    from .report.html import report_html
+    from .scenario import parse_scenario
+    from .summarise.compare import compare
+
+    folder = Path(folder)
+    trials = xr.load_dataset(folder / "trials.nc", engine="h5netcdf")
+    oc = pd.read_csv(folder / "oc.csv", keep_default_na=False, na_values=[""])
+    if (folder / "compare.csv").is_file():
+        comparison = pd.read_csv(folder / "compare.csv", keep_default_na=False, na_values=[""])
+    else:
+        comparison = compare([(folder.name, trials)]) if trials.sizes["design"] > 1 else None
+    out = Path(out or folder / "report.html")
+    description = describe(parse_scenario(json.loads(trials.attrs["scenario_json"])))
+    write_text(report_html(trials, oc, comparison, description), out)
+    return out

@@ -206,6 +206,21 @@ def compare(results: tuple[Path, ...], reference: str | None, out: Path | None) 
                f"{folder / 'compare.csv'}", err=True)
 
 
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file to write (default: RESULTS/report.html).")
+def report(results: Path, out: Path | None) -> None:
+    """Write one self-contained report.html of a results folder (tables, comparisons, figures, glossary)."""
+    from .api import report_folder
+
+    missing = [f"{results}: no {name} here (run `trialsim run` first)" for name in ("trials.nc", "oc.csv")
+               if not (results / name).is_file()]
+    if missing:
+        raise BadInput(missing)
+    click.echo(f"Wrote {report_folder(results, out)}", err=True)
+
+
 def _command_line() -> str:
     """The command as typed, for the provenance of the outputs."""
     import shlex
