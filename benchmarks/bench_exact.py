@@ -26,6 +26,7 @@ def one_cell(path: Path, truth: str, design: str):
     data = s.model_dump(mode="json")
     data["truths"] = {truth: data["truths"][truth]}
     data["designs"] = {design: data["designs"][design]}
+    data.pop("targets", None)  # they may name the truths left out
     return parse_scenario(data)
 
 

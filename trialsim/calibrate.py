@@ -42,6 +42,7 @@ def calibrate(scenario: Scenario, design: str, truth: str, metric: str = "prob_s
     data = scenario.model_dump(mode="json")
     data["designs"] = {design: data["designs"][design]}
     data["truths"] = {truth: data["truths"][truth]}
+    data.pop("targets", None)  # they may name the truths left out; calibration has its own target
     base = parse_scenario(data)
     evaluations = 0
 

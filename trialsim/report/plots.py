@@ -32,7 +32,7 @@ def results(source: xr.Dataset | str | Path) -> xr.Dataset:
 
 def png(fig: Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi)  # constrained layout already fits the figure
     return buffer.getvalue()
 
 
