@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from click.testing import CliRunner
 
 from trialsim.api import run, run_to_folder
@@ -102,3 +103,26 @@ def test_compare_command(tmp_path):
     assert bad.exit_code == 2 and "choose from fixed_equal, adaptive" in bad.output
     missing = CliRunner().invoke(main, ["compare", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no trials.nc" in missing.output
+
+
+def test_a_subset_run_equals_the_full_run_and_pairs_with_it(tmp_path):
+    scenario = subset(scenario_dict(), truths=["null", "sham_anchored"])
+    full = run_to_folder(scenario, tmp_path / "full", n_trials=30, seed=6).trials
+    path = str(tmp_path / "s.yaml")
+    import yaml
+
+    with open(path, "w") as f:
+        yaml.safe_dump(scenario.model_dump(mode="json"), f, sort_keys=False)
+    args = ["run", path, "-n", "30", "--seed", "6", "--design", "adaptive", "--truth", "sham_anchored", "-q"]
+    done = CliRunner().invoke(main, args + ["--out", str(tmp_path / "part")])
+    assert done.exit_code == 0, done.output
+    part = xr.load_dataset(tmp_path / "part" / "trials.nc", engine="h5netcdf")
+    assert list(part["design"].values) == ["adaptive"] and list(part["truth"].values) == ["sham_anchored"]
+    assert part.attrs["subset"] == "designs adaptive; truths sham_anchored"
+    xr.testing.assert_equal(part.drop_vars("control_arm").to_array(),  # every variable, bit for bit
+                                full.sel(design=["adaptive"], truth=["sham_anchored"]).drop_vars("control_arm").to_array())
+    table = compare([("full", full), ("part", part)], reference="full/adaptive")
+    mine = table[table["design"] == "part/adaptive"]
+    assert len(mine) > 40 and table["paired"].all() and np.allclose(mine["difference"], 0)
+    bad = CliRunner().invoke(main, args[:-1] + ["--truth", "optimistc", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "--truth: no truth 'optimistc'" in bad.output and not (tmp_path / "bad").exists()

@@ -55,7 +55,8 @@ def _identity_in(out: Path, store: ChunkStore) -> RunIdentity | None:
     if found is None and (out / "trials.nc").is_file():
         with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
             found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
-                                ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0)
+                                ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0,
+                                ds.attrs.get("subset", ""))
     return found
 
 
@@ -63,7 +64,8 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
                   workers: int = 1, engine: str | None = None, keep_history: bool = False, resume: bool = False,
                   overwrite: bool = False, executor: Executor | None = None,
                   on_chunk: Callable[[ChunkRecords], None] | None = None,
-                  on_resume: Callable[[int], None] | None = None, command: str | None = None) -> RunResult:
+                  on_resume: Callable[[int], None] | None = None, command: str | None = None,
+                  designs: list[str] | None = None, truths: list[str] | None = None) -> RunResult:
     """Simulate with checkpoints in `out/.chunks` and write trials.nc, oc.csv, oc.md atomically.
 
     With `resume`, chunks saved by an earlier run of the same scenario, seed and
@@ -71,10 +73,15 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     the result). A folder holding another scenario's or seed's results is
     refused unless `overwrite`. `on_resume` receives the number of trials reused.
     `command` (the command line) is recorded in trials.nc's attrs for the reports.
+    `designs` and `truths` run a subset of the scenario (the same patients as a full run).
     """
+    from .runner import RunSettings, subset_text
+
     out = Path(out)
     seed = scenario.simulation.seed if seed is None else seed
-    identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history)
+    subset = subset_text(RunSettings(0, seed, designs=tuple(designs) if designs else None,
+                                     truths=tuple(truths) if truths else None))
+    identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history, subset)
     store = ChunkStore(out)
     existing = _identity_in(out, store)
     if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
@@ -92,7 +99,8 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
             on_chunk(chunk)
 
     trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
-                      keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done)
+                      keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done,
+                      designs=designs, truths=truths)
     if command:
         trials.attrs["command"] = command
     result = RunResult(trials, oc_table(scenario, trials))

@@ -79,13 +79,20 @@ def describe(file: str) -> None:
 @click.option("--resume", is_flag=True, help="Reuse the chunks an earlier run saved in the output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace results of another scenario or seed in the output folder.")
 @click.option("--history", is_flag=True, help="Keep allocation probabilities at every look in trials.nc.")
+@click.option("--design", "designs", multiple=True, metavar="D",
+              help="Run only this design (repeatable; default: every design). Same patients as a full run.")
+@click.option("--truth", "truths", multiple=True, metavar="T", help="Run only under this truth (repeatable; default: every truth).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def run(file: str, n_trials: int | None, seed: int | None, workers: int, scheduler: str | None, out: Path | None,
-        engine: str | None, resume: bool, overwrite: bool, history: bool, quiet: bool) -> None:
+        engine: str | None, resume: bool, overwrite: bool, history: bool, designs: tuple[str, ...],
+        truths: tuple[str, ...], quiet: bool) -> None:
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
     from .api import OutputConflict, run_to_folder
 
     scenario = _load(file)
+    _check_choices(file, "--design", designs, list(scenario.designs))
+    _check_choices(file, "--truth", truths, list(scenario.truths))
+    designs, truths = tuple(dict.fromkeys(designs)), tuple(dict.fromkeys(truths))
     out = out or Path("results") / scenario.name
     n = n_trials or scenario.simulation.n_trials
     bar = None
@@ -95,7 +102,8 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
         if not quiet:
             where = f"Dask scheduler {scheduler}" if scheduler else f"{workers} worker(s)"
             resumed = f" ({reused} reused from an earlier run)" if reused else ""
-            click.echo(f"Simulating {n} trials{resumed} x {len(scenario.designs)} designs x {len(scenario.truths)} "
+            click.echo(f"Simulating {n} trials{resumed} x {len(designs or scenario.designs)} designs x "
+                       f"{len(truths or scenario.truths)} "
                        f"truths on {where}...", err=True)
         bar = _progress(n, quiet)
         bar.update(reused)
@@ -105,7 +113,7 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
             result = run_to_folder(scenario, out, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
                                    keep_history=history, resume=resume, overwrite=overwrite, executor=executor,
                                    on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting,
-                                   command=_command_line())
+                                   command=_command_line(), designs=list(designs) or None, truths=list(truths) or None)
     except OutputConflict as err:
         raise BadInput([f"--out: {err}"]) from None
     except KeyboardInterrupt:
@@ -230,13 +238,22 @@ def _command_line() -> str:
 
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
     """--design and --truth must name entries of the file."""
+    _check_choices(file, "--design", [design], list(scenario.designs))
+    _check_choices(file, "--truth", [truth], list(scenario.truths))
+
+
+def _check_choices(file: str, option: str, names: tuple[str, ...] | list[str], valid: list[str]) -> None:
+    """Every name given to `option` must be an entry of the file."""
     from .scenario.load import closest
 
-    for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
+    problems = []
+    for name in names:
         if name not in valid:
             hint = closest(name, valid)
-            raise BadInput([f"{option}: no {option[2:]} '{name}' in {file}"
-                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
+            problems.append(f"{option}: no {option[2:]} '{name}' in {file}"
+                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}"))
+    if problems:
+        raise BadInput(problems)
 
 
 def _progress(total: int, quiet: bool):

@@ -38,9 +38,18 @@ class RunSettings:
     chunk_size: int = DEFAULT_CHUNK
     keep_history: bool = False
     engine: str | None = None  # overrides every design's analysis.engine
+    designs: tuple[str, ...] | None = None  # a subset of the scenario's designs (None: all)
+    truths: tuple[str, ...] | None = None  # a subset of its truths
+
+    def design_names(self, scenario: Scenario) -> list[str]:
+        return [d for d in scenario.designs if self.designs is None or d in self.designs]
+
+    def truth_names(self, scenario: Scenario) -> list[str]:
+        return [t for t in scenario.truths if self.truths is None or t in self.truths]
 
 
 def max_patients(scenario: Scenario) -> int:
+    """Patients drawn per trial: from every design, so a subset of designs sees the same patients."""
     return max(d.looks.n_max for d in scenario.designs.values())
 
 
@@ -69,15 +78,16 @@ def simulate_chunk(scenario: Scenario, settings: RunSettings, start: int, stop: 
     trials = np.arange(start, stop)
     raw = draw_raw(scenario, settings.seed, trials, max_patients(scenario))
     per_cell = {}
-    for tname, truth in scenario.truths.items():
-        cohort = build_cohort(scenario, effect_model(scenario, truth), raw)
-        for dname, design in scenario.designs.items():
-            plan = DesignPlan.from_design(dname, design, scenario.arm_names)
+    truths, designs = settings.truth_names(scenario), settings.design_names(scenario)
+    for tname in truths:
+        cohort = build_cohort(scenario, effect_model(scenario, scenario.truths[tname]), raw)
+        for dname in designs:
+            plan = DesignPlan.from_design(dname, scenario.designs[dname], scenario.arm_names)
             infer = make_inference(scenario, dname, settings.engine, settings.seed)
             result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks)
             per_cell[(tname, dname)] = design_records(scenario, cohort, result, settings.keep_history,
                                                       infer.fit_counts(cohort.trials))
-    return ChunkRecords(start, stop, stack_chunk(per_cell, list(scenario.truths), list(scenario.designs)))
+    return ChunkRecords(start, stop, stack_chunk(per_cell, truths, designs))
 
 
 def iter_chunks(scenario: Scenario, settings: RunSettings, todo: list[tuple[int, int]],
@@ -111,19 +121,29 @@ def provenance(scenario: Scenario, settings: RunSettings) -> dict[str, str]:
         "seed": str(settings.seed),
         "n_trials": str(settings.n_trials),
         "engine_override": settings.engine or "",
+        "subset": subset_text(settings),
         "trialsim_version": __version__,
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
     }
 
 
-def true_values(scenario: Scenario) -> np.ndarray:
-    return np.stack([true_arm_values(scenario, effect_model(scenario, t)) for t in scenario.truths.values()])
+def subset_text(settings: RunSettings) -> str:
+    """'' for a full run, else which designs and truths were run (provenance, checkpoint identity)."""
+    parts = [f"{kind} {', '.join(sorted(names))}" for kind, names in (("designs", settings.designs), ("truths", settings.truths))
+             if names is not None]
+    return "; ".join(parts)
+
+
+def true_values(scenario: Scenario, truths: list[str] | None = None) -> np.ndarray:
+    return np.stack([true_arm_values(scenario, effect_model(scenario, scenario.truths[t]))
+                     for t in (truths or list(scenario.truths))])
 
 
 def simulate(scenario: Scenario, n_trials: int | None = None, seed: int | None = None, workers: int = 1,
              chunk_size: int = DEFAULT_CHUNK, keep_history: bool = False, engine: str | None = None,
              executor: Executor | None = None, on_chunk: Callable[[ChunkRecords], None] | None = None,
-             done: list[ChunkRecords] | None = None) -> xr.Dataset:
+             done: list[ChunkRecords] | None = None, designs: list[str] | None = None,
+             truths: list[str] | None = None) -> xr.Dataset:
     """Simulate every design under every truth; the per-trial records as a Dataset.
 
     The Python entry point behind `trialsim run`. `executor` runs chunks
@@ -131,11 +151,13 @@ def simulate(scenario: Scenario, n_trials: int | None = None, seed: int | None =
     Dask client's `get_executor()` works too). `on_chunk` is called as each
     chunk finishes (progress, checkpoints). `done` holds chunks of an earlier
     run with the same scenario and seed: only the missing trials are simulated.
+    `designs` and `truths` run a subset of the scenario; its cells equal those of a full run.
     """
     settings = RunSettings(
         n_trials=n_trials or scenario.simulation.n_trials,
         seed=scenario.simulation.seed if seed is None else seed,
         chunk_size=chunk_size, keep_history=keep_history, engine=engine,
+        designs=tuple(designs) if designs else None, truths=tuple(truths) if truths else None,
     )
     began = time.perf_counter()
     chunks = trim(done or [], settings.n_trials)
@@ -148,7 +170,8 @@ def simulate(scenario: Scenario, n_trials: int | None = None, seed: int | None =
 
 
 def finish(scenario: Scenario, settings: RunSettings, chunks: list[ChunkRecords], elapsed: float) -> xr.Dataset:
-    ds = to_dataset(scenario, chunks, list(scenario.truths), list(scenario.designs), true_values(scenario),
+    truths = settings.truth_names(scenario)
+    ds = to_dataset(scenario, chunks, truths, settings.design_names(scenario), true_values(scenario, truths),
                     provenance(scenario, settings))
     ds.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     ds.attrs["elapsed_seconds"] = f"{elapsed:.3f}"
