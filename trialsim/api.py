@@ -113,13 +113,13 @@ def compare_folders(folders: list[str | Path], reference: str | None = None, out
     write compare.csv and compare.md to `out` (default: the first folder)."""
     from .io import write_text
     from .report.tables import compare_markdown
-    from .summarise.compare import compare, open_results
+    from .summarise.compare import compare, open_results, target_checks
 
     results = open_results([str(f) for f in folders])
     table = compare(results, reference)
     out = Path(out or folders[0])
     write_oc_csv(table, out / "compare.csv")
-    write_text(compare_markdown(table, [name for name, _ in results]), out / "compare.md")
+    write_text(compare_markdown(table, [name for name, _ in results], target_checks(results)), out / "compare.md")
     return table
 
 

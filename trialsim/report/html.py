@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from ..summarise.glossary import resolve
 from ..summarise.info import RunInfo
-from ..summarise.targets import check_targets
+from ..summarise.targets import check_targets, flags
 from . import plots
 from .tables import MCSE_NOTE, Table, compare_tables, glossary_table, grouped_tables, key_tables, provenance_table, \
     targets_table
@@ -98,7 +98,8 @@ def report_html(ds: xr.Dataset, oc: pd.DataFrame, comparison: pd.DataFrame | Non
         sections.append(Section("compare", "Design comparison",
                                 f'<p class="note">Differences from {html.escape(comparison["reference"].iloc[0])}, '
                                 f"{paired}. Each cell: estimate → difference (MCSE of the difference).</p>"
-                                + _tables(compare_tables(comparison), prefix="Truth: ")))
+                                + _tables(compare_tables(comparison, marks=flags(checks) if checks is not None else None),
+                                          prefix="Truth: ")))
     sections.append(Section("figures", "Figures", "".join(figures(ds, comparison))))
     sections.append(Section("glossary", "Glossary", glossary_table(list(dict.fromkeys(oc["metric"])), info).html()))
     full = "".join(f"<h3>Truth: {html.escape(truth)}</h3>" + _tables(groups, level="h4")

@@ -152,8 +152,18 @@ def oc_markdown(oc: pd.DataFrame, ds: xr.Dataset) -> str:
     return "\n".join(parts)
 
 
-def compare_tables(table: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS) -> dict[str, Table]:
-    """truth -> key metrics as rows: reference estimate, then each design's 'difference (MCSE)'."""
+def compare_tables(table: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS,
+                   marks: dict[tuple[str, str, str], str] | None = None) -> dict[str, Table]:
+    """truth -> key metrics as rows: reference estimate, then each design's 'estimate → difference (MCSE)'.
+
+    `marks` ((design label, truth, metric) -> flag, see targets.flags) flags estimates that miss a target.
+    """
+    marks = marks or {}
+
+    def mark(design: str, truth: str, metric: str) -> str:
+        found = marks.get((design, truth, metric))
+        return f" {found.split(' ', 1)[0]}" if found else ""
+
     out = {}
     shown = table[table["metric"].isin(metrics)]
     designs = list(dict.fromkeys(shown["design"]))
@@ -161,12 +171,12 @@ def compare_tables(table: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS) 
         by = part.set_index(["metric", "design"])
         rows = []
         for metric in (m for m in metrics if m in set(part["metric"])):
-            ref = part[part["metric"] == metric]["reference_estimate"].iloc[0]
-            row = [metric, fmt(ref)]
+            first = part[part["metric"] == metric].iloc[0]
+            row = [metric, fmt(first["reference_estimate"]) + mark(first["reference"], truth, metric)]
             for d in designs:
                 if (metric, d) in by.index:
                     r = by.loc[(metric, d)]
-                    row.append(f"{fmt(r['estimate'])} → {r['difference']:+.4g} ({r['mcse']:.2g})"
+                    row.append(f"{fmt(r['estimate'])}{mark(d, truth, metric)} → {r['difference']:+.4g} ({r['mcse']:.2g})"
                                + ("" if r["paired"] else " unpaired"))
                 else:
                     row.append("-")
@@ -177,8 +187,11 @@ def compare_tables(table: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS) 
     return out
 
 
-def compare_markdown(table: pd.DataFrame, sources: list[str]) -> str:
-    """compare.md: what was compared, whether paired, and the key differences per truth."""
+def compare_markdown(table: pd.DataFrame, sources: list[str], checks: pd.DataFrame | None = None) -> str:
+    """compare.md: what was compared, whether paired, the key differences per truth, and the targets.
+
+    `checks` (check_targets rows with design labels as in `table`) flag estimates missing a target.
+    """
     paired = table["paired"].astype(bool)
     lines = ["# Design comparison", "", "Results: " + ", ".join(sources) + ".", ""]
     if paired.all():
@@ -192,6 +205,11 @@ def compare_markdown(table: pd.DataFrame, sources: list[str]) -> str:
                      "numbers); the others, marked **unpaired**, ran on different patients.")
     lines += ["", "Each cell: the design's estimate → its difference from the reference (MCSE of the difference). "
               "Every metric is in compare.csv.", ""]
-    for truth, t in compare_tables(table).items():
+    if checks is not None and len(checks):
+        lines += ["✓ target met, ✗ missed, ? within 2 MCSE of the bound (see Targets below).", ""]
+    marks = flags(checks) if checks is not None else {}
+    for truth, t in compare_tables(table, marks=marks).items():
         lines += [f"## Truth: {truth}", "", t.markdown()]
+    if checks is not None and len(checks):
+        lines += ["## Targets", "", targets_table(checks).markdown()]
     return "\n".join(lines)

@@ -94,6 +94,19 @@ def compare(results: Sequence[tuple[str, xr.Dataset]], reference: str | None = N
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
 
+def target_checks(results: Sequence[tuple[str, xr.Dataset]]) -> pd.DataFrame:
+    """Every result's targets judged (targets.check_targets), with designs labelled as in `compare`."""
+    from .targets import check_targets, per_trial_oc
+
+    labels = {(id(e.ds), e.design): e.label for e in entries(results)}
+    frames = []
+    for _, ds in results:
+        checks = check_targets(per_trial_oc(ds), ds)
+        checks["design"] = [labels[(id(ds), d)] for d in checks["design"]]
+        frames.append(checks)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def open_results(folders: Sequence[str]) -> list[tuple[str, xr.Dataset]]:
     """(folder name, trials Dataset) of result folders; names made unique by their path when needed."""
     from pathlib import Path

@@ -55,10 +55,10 @@ def check_targets(oc: pd.DataFrame, ds: xr.Dataset, targets: dict | None = None)
     rows = []
     for name, t in targets.items():
         truths = [t["truth"]] if isinstance(t["truth"], str) else list(t["truth"])
-        for design in t.get("designs") or [str(d) for d in ds["design"].values]:
-            control = str(ds["control_arm"].sel(design=design).values) if design in ds["design"] else ""
-            metric = resolve(t.get("metric") or name, bool(control))
-            for truth in truths:
+        run = [str(d) for d in ds["design"].values]
+        for design in (d for d in (t.get("designs") or run) if d in run):  # a subset run judges what it ran
+            metric = resolve(t.get("metric") or name, bool(str(ds["control_arm"].sel(design=design).values)))
+            for truth in (x for x in truths if x in ds["truth"].values):
                 key = (design, truth, metric)
                 est, se = (table.loc[key, "estimate"], table.loc[key, "mcse"]) if key in table.index else (np.nan, np.nan)
                 z, prob, word = verdict(float(est), float(se), t.get("min"), t.get("max"))
@@ -73,3 +73,11 @@ def flags(checks: pd.DataFrame) -> dict[tuple[str, str, str], str]:
         out[(r.design, r.truth, r.metric)] = f"{SYMBOL[r.verdict]} {r.target} {r.bound}: {r.verdict}" + (
             f" (z {r.z:+.1f}, Pr(met) {r.prob_met:.2f})" if np.isfinite(r.z) else "")
     return out
+
+
+def per_trial_oc(ds: xr.Dataset) -> pd.DataFrame:
+    """The averaged OC metrics of a Dataset as an OC-table frame (enough to judge most targets)."""
+    from .per_trial import per_trial_table
+
+    rows = [(d, t, m, v.estimate, v.mcse) for (d, t), metrics in per_trial_table(ds).items() for m, v in metrics.items()]
+    return pd.DataFrame.from_records(rows, columns=["design", "truth", "metric", "estimate", "mcse"])
