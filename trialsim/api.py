@@ -129,13 +129,12 @@ def report_folder(folder: str | Path, out: str | Path | None = None) -> Path:
     Uses the folder's oc.csv and, when present, its compare.csv; otherwise the
     designs of the run are compared with its first design.
     """
-    import json
-
     from .describe import describe
     from .io import write_text
     from .report.html import report_html
     from .scenario import parse_scenario
     from .summarise.compare import compare
+    from .summarise.info import ordered_scenario
 
     folder = Path(folder)
     trials = xr.load_dataset(folder / "trials.nc", engine="h5netcdf")
@@ -145,6 +144,6 @@ def report_folder(folder: str | Path, out: str | Path | None = None) -> Path:
     else:
         comparison = compare([(folder.name, trials)]) if trials.sizes["design"] > 1 else None
     out = Path(out or folder / "report.html")
-    description = describe(parse_scenario(json.loads(trials.attrs["scenario_json"])))
+    description = describe(parse_scenario(ordered_scenario(trials)))
     write_text(report_html(trials, oc, comparison, description), out)
     return out

@@ -60,7 +60,7 @@ def unit_of(metric: str, info: RunInfo) -> str:
 
 
 def provenance_table(info: RunInfo) -> Table:
-    return Table(["", ""], [[k, v] for k, v in info.provenance().items()])
+    return Table(["run", ""], [[k, v] for k, v in info.provenance().items()])
 
 
 def key_tables(oc: pd.DataFrame, ds: xr.Dataset, targets: pd.DataFrame | None = None) -> dict[str, Table]:

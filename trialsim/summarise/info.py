@@ -83,3 +83,20 @@ class RunInfo:
             "created": str(self.attrs.get("created", "?")),
             "packages": str(self.attrs.get("versions", "")),
         }
+
+
+def ordered_scenario(ds: xr.Dataset) -> dict[str, Any]:
+    """The run's scenario as a dict, with phenotypes, truths and designs in the file's order.
+
+    The canonical JSON in the attrs sorts keys; the Dataset's coordinates keep the order.
+    """
+    data = RunInfo.of(ds).scenario
+
+    def order(mapping: dict[str, Any], dim: str) -> dict[str, Any]:
+        names = [str(v) for v in ds[dim].values] if dim in ds.coords else []
+        return {n: mapping[n] for n in names if n in mapping} | mapping
+
+    data["population"]["phenotypes"] = order(data["population"]["phenotypes"], "phenotype")
+    data["truths"] = order(data["truths"], "truth")
+    data["designs"] = order(data["designs"], "design")
+    return data
