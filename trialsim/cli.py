@@ -229,6 +229,42 @@ def report(results: Path, out: Path | None) -> None:
     click.echo(f"Wrote {report_folder(results, out)}", err=True)
 
 
+@main.command()
+@scenario_argument
+@click.option("--set", "sets", multiple=True, required=True, metavar="PATH=V1,V2",
+              help="A scenario field by its dotted path and the values to try, as YAML "
+                   "(e.g. designs.adaptive.looks.at_patients=[250,500],[200,300,400,500]); repeat for a grid.")
+@click.option("-n", "--n-trials", type=click.IntRange(min=1), default=None,
+              help="Trials per design, truth and grid point (default: the file's simulation.n_trials).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: results/<scenario name>/sweep).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def sweep(file: str, sets: tuple[str, ...], n_trials: int | None, seed: int | None, workers: int, out: Path | None,
+          quiet: bool) -> None:
+    """Run a grid of scenarios over dotted paths; write sweep.csv (resumes like run)."""
+    from .scenario import ScenarioError
+    from .sweep import SweepError, grid, parse_setting, sweep as sweep_api
+
+    scenario = _load(file)
+    try:
+        settings = [parse_setting(s) for s in sets]
+        grid(scenario, settings)  # every point validated before anything runs
+    except SweepError as err:
+        raise BadInput([f"--set: {err}"]) from None
+    except ScenarioError as err:
+        raise BadInput([f"--set {err.source}: {p}" for p in err.problems]) from None
+    out = out or Path("results") / scenario.name / "sweep"
+
+    def progress(k: int, total: int, values: dict) -> None:
+        if not quiet:
+            click.echo(f"[{k + 1}/{total}] " + ", ".join(f"{p}={v}" for p, v in values.items()), err=True)
+
+    sweep_api(scenario, settings, out, n_trials, seed, workers, on_point=progress)
+    click.echo(f"Wrote {out / 'sweep.csv'}", err=True)
+
+
 def _command_line() -> str:
     """The command as typed, for the provenance of the outputs."""
     import shlex

@@ -207,4 +207,28 @@ def convergence(source: xr.Dataset | str | Path, metric: str = "prob_any_effecti
     return fig
 
 
-__all__ = ["allocation", "arms", "convergence", "ecdfs", "forest", "png", "results", "stopping"]
+def sweep_curve(table: pd.DataFrame, path: str, metric: str = "prob_any_effective", truth: str | None = None) -> Figure:
+    """A metric against one swept path (a power curve), one line per design, ±1.96 MCSE bars; from sweep.csv."""
+    import json
+
+    truth = truth or str(table["truth"].iloc[0])
+    part = table[(table["metric"] == metric) & (table["truth"] == truth)]
+    fig, axes = _grid(1, 1, width=5.5, height=3)
+    ax = axes[0, 0]
+    others = [c for c in table.columns[: list(table.columns).index("design")] if c != path]  # other swept paths
+    for key, rows in part.groupby(["design", *others], sort=False):
+        label = ", ".join([key[0]] + [f"{c.rsplit('.', 1)[-1]}={v}" for c, v in zip(others, key[1:])])
+        x = [json.loads(v) if isinstance(v, str) else v for v in rows[path]]
+        numeric = all(isinstance(v, int | float) for v in x)
+        position = x if numeric else list(range(len(x)))
+        ax.errorbar(position, rows["estimate"], yerr=1.96 * rows["mcse"], marker="o", capsize=3, label=label)
+        if not numeric:
+            ax.set_xticks(position, [str(v) for v in x], fontsize=7, rotation=20)
+    ax.set_xlabel(path)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} under {truth}", fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+__all__ = ["allocation", "arms", "convergence", "ecdfs", "forest", "png", "results", "stopping", "sweep_curve"]
