@@ -46,7 +46,9 @@ def test_a_sweep_over_looks_reproduces_separate_runs_bit_for_bit(tmp_path):
     xr.testing.assert_equal(stored[0].sel(design="fixed_equal").to_array(), stored[1].sel(design="fixed_equal").to_array())
     assert not stored[0].sel(design="adaptive")["size"].equals(stored[1].sel(design="adaptive")["size"])
     curve = sweep_curve(table, PATH, "size_mean")  # one line per design, one point per look schedule
-    assert [len(line.get_xdata()) for line in curve.axes[0].get_lines()] == [2, 2]
+    ax = curve.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fixed_equal", "adaptive"]
+    assert [len(c.lines[0].get_xdata()) for c in ax.containers] == [2, 2]
 
 
 def test_bad_settings_are_reported_before_running(tmp_path):
