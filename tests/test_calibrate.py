@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trialsim.api import run
-from trialsim.calibrate import calibrate, with_threshold
+from trialsim.calibrate import Calibration, calibrate, with_threshold, write_calibrated
 from trialsim.scenario import load_scenario
 
 from .conftest import SCENARIOS
@@ -19,3 +19,25 @@ def test_calibrated_threshold_is_the_smallest_meeting_the_target():
     looser = run(below, n_trials=300, seed=1).oc.set_index("metric").loc["prob_superior", "estimate"]
     assert looser > 0.05
     assert c.scenario.designs["adaptr_vignette"].decisions.superiority == c.threshold
+
+
+def test_write_keeps_comments_and_layout_and_rounds_up(tmp_path):
+    source = SCENARIOS / "validation" / "adaptr_overview_null.yaml"
+    scenario = load_scenario(source)
+    found = Calibration(threshold=0.9836464196777344, inferiority=1 - 0.9836464196777344, estimate=0.0495, mcse=0.0049,
+                        evaluations=12, scenario=scenario, tolerance=1e-5)
+    dest = tmp_path / "calibrated.yaml"
+    written = write_calibrated(source, dest, "adaptr_vignette", "null", "prob_superior", 0.05, found, 2000, 1)
+    assert written == 0.98365  # rounded up: the metric cannot rise above the target
+    old, new = source.read_text().splitlines(), dest.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(old, new) if a != b]
+    assert len(old) == len(new) and len(changed) == 2, changed  # every comment and every other line kept
+    (_, superiority), (_, inferiority) = changed
+    assert superiority.strip().startswith("superiority: 0.98365  # calibrated ")
+    assert "prob_superior 0.0495 (MCSE 0.0049) <= 0.05 under 'null', 2000 trials, seed 1" in superiority
+    assert inferiority.strip() == "inferiority: 0.01635"
+    decisions = load_scenario(dest).designs["adaptr_vignette"].decisions
+    assert (decisions.superiority, decisions.inferiority) == (0.98365, 0.01635)
+    expected = with_threshold(scenario, "adaptr_vignette", 0.98365, symmetric=True).model_dump(mode="json")
+    expected["designs"]["adaptr_vignette"]["decisions"]["inferiority"] = 0.01635  # not 0.01635000000000002
+    assert load_scenario(dest).model_dump(mode="json") == expected  # nothing else changed

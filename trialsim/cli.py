@@ -170,10 +170,8 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
 def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_trials: int, seed: int | None,
               bounds: tuple[float, float], asymmetric: bool, workers: int, write_to: Path | None) -> None:
     """Find the smallest superiority threshold keeping a metric at or below a target."""
-    import yaml
-
     from .calibrate import calibrate as calibrate_api
-    from .io import atomic_write
+    from .calibrate import write_calibrated
 
     scenario = _load(file)
     _check_names(file, scenario, design, truth)
@@ -185,10 +183,13 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
     inferiority = f", inferiority {result.inferiority:.7g}" if result.inferiority is not None else ""
     click.echo(f"superiority {result.threshold:.7g}{inferiority}: {metric} = {result.estimate:.4f} "
                f"(MCSE {result.mcse:.4f}) under '{truth}', {n_trials} trials, {result.evaluations} evaluations")
+    if target - result.estimate < 2 * result.mcse:
+        click.echo(f"Warning: {metric} is within 2 MCSE of the target {target:g}; the threshold is uncertain at this "
+                   f"Monte Carlo precision. Rerun with more trials (e.g. -n {4 * n_trials}) for a firmer answer.", err=True)
     if write_to:
-        text = yaml.safe_dump(result.scenario.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
-        atomic_write(write_to, lambda p: p.write_text(text))
-        click.echo(f"Wrote {write_to}", err=True)
+        written = write_calibrated(Path(file), write_to, design, truth, metric, target, result, n_trials,
+                                   scenario.simulation.seed if seed is None else seed)
+        click.echo(f"Wrote {write_to} (superiority {written:g}, rounded up to the search resolution)", err=True)
 
 
 @main.command()
