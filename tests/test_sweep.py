@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from click.testing import CliRunner
 
@@ -13,7 +14,7 @@ from trialsim.api import run
 from trialsim.plot import sweep_curve
 from trialsim.cli import main
 from trialsim.scenario import parse_scenario
-from trialsim.sweep import parse_setting, split_top_level, sweep
+from trialsim.sweep import parse_setting, smallest_meeting_targets, split_top_level, sweep
 
 from .conftest import SCENARIOS, scenario_dict, subset
 
@@ -59,3 +60,14 @@ def test_bad_settings_are_reported_before_running(tmp_path):
     bad_value = CliRunner().invoke(main, ["sweep", file, "--set", f"{PATH}=[300,200]", "--out", str(out)])
     assert bad_value.exit_code == 2 and "at_patients must increase strictly" in bad_value.output
     assert not out.exists()
+
+
+def test_smallest_value_meeting_every_target():
+    rows = []  # superiority threshold x target: fwer is met from 0.99 on, power up to 0.995
+    for value, fwer, power in [(0.98, "missed", "met"), (0.99, "met", "met"), (0.995, "met", "uncertain"),
+                               (0.999, "met", "missed")]:
+        rows += [(json.dumps(value), "fwer", "a", fwer), (json.dumps(value), "power", "a", power),
+                 (json.dumps(value), "fwer", "b", "missed"), (json.dumps(value), "power", "b", "met")]
+    checks = pd.DataFrame(rows, columns=["x", "target", "design", "verdict"])
+    found = smallest_meeting_targets(checks.iloc[::-1], "x")  # order of the rows does not matter
+    assert found.to_dict("records") == [{"design": "a", "x": "0.99"}]  # b meets its targets nowhere

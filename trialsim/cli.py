@@ -241,9 +241,11 @@ def report(results: Path, out: Path | None) -> None:
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: results/<scenario name>/sweep).")
+@click.option("--target", "find_target", is_flag=True,
+              help="Report the smallest value of the first --set path meeting every target of the scenario.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def sweep(file: str, sets: tuple[str, ...], n_trials: int | None, seed: int | None, workers: int, out: Path | None,
-          quiet: bool) -> None:
+          find_target: bool, quiet: bool) -> None:
     """Run a grid of scenarios over dotted paths; write sweep.csv (resumes like run)."""
     from .scenario import ScenarioError
     from .sweep import SweepError, grid, parse_setting, sweep as sweep_api
@@ -262,8 +264,21 @@ def sweep(file: str, sets: tuple[str, ...], n_trials: int | None, seed: int | No
         if not quiet:
             click.echo(f"[{k + 1}/{total}] " + ", ".join(f"{p}={v}" for p, v in values.items()), err=True)
 
+    if find_target and not scenario.targets:
+        raise BadInput([f"--target: {file} has no targets: block to meet"])
     sweep_api(scenario, settings, out, n_trials, seed, workers, on_point=progress)
     click.echo(f"Wrote {out / 'sweep.csv'}", err=True)
+    if find_target:
+        import pandas as pd
+
+        from .sweep import smallest_meeting_targets
+
+        checks = pd.read_csv(out / "sweep_targets.csv", keep_default_na=False, na_values=[""], dtype=str)
+        found = smallest_meeting_targets(checks, settings[0].path)
+        met = set(found["design"])
+        click.echo(found.to_string(index=False) if len(found) else "No grid point meets every target.")
+        for design in (d for d in scenario.designs if d not in met):
+            click.echo(f"{design}: no grid point meets every target (see {out / 'sweep_targets.csv'})")
 
 
 def _command_line() -> str:

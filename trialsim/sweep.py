@@ -105,9 +105,11 @@ def sweep(base: Scenario, settings: Sequence[Setting], out: Path, n_trials: int 
     from .api import run_to_folder
     from .io import write_oc_csv
 
+    from .summarise.targets import check_targets
+
     out = Path(out)
     points = grid(base, settings)
-    frames = []
+    frames, checks = [], []
     for k, (values, scenario) in enumerate(points):
         if on_point:
             on_point(k, len(points), values)
@@ -119,6 +121,31 @@ def sweep(base: Scenario, settings: Sequence[Setting], out: Path, n_trials: int 
             oc.insert(0, path, json.dumps(v))
         oc["point"] = folder.name
         frames.append(oc)
+        judged = check_targets(result.oc, result.trials)
+        for path, v in reversed(values.items()):
+            judged.insert(0, path, json.dumps(v))
+        checks.append(judged)
     table = pd.concat(frames, ignore_index=True)
     write_oc_csv(table, out / "sweep.csv")
+    if any(len(c) for c in checks):
+        write_oc_csv(pd.concat(checks, ignore_index=True), out / "sweep_targets.csv")
     return table
+
+
+def smallest_meeting_targets(checks: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Per design (and values of the other swept paths), the smallest value of `path` at which every
+    target is met; non-numeric values (look schedules) count in the order they were given.
+
+    `checks` is sweep_targets.csv's frame. A point counts only if every verdict is "met" (clear of
+    the bound by 2 MCSE); a design that meets the targets nowhere gets no row.
+    """
+    others = [c for c in checks.columns[: list(checks.columns).index("target")] if c != path]
+    rows = []
+    for key, part in checks.groupby(["design", *others], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        all_met = part.groupby(path, sort=False)["verdict"].agg(lambda v: bool((v == "met").all()))
+        meeting = [json.loads(v) for v in all_met.index[all_met.to_numpy(bool)]]
+        if meeting:
+            numeric = all(isinstance(v, int | float) for v in meeting)
+            rows.append((*key, json.dumps(min(meeting) if numeric else meeting[0])))
+    return pd.DataFrame.from_records(rows, columns=["design", *others, path])
