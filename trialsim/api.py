@@ -7,15 +7,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import xarray as xr
+from typing import TYPE_CHECKING
 
-from .checkpoint import ChunkStore, RunIdentity
-from .io import write_netcdf, write_oc_csv, write_oc_markdown
-from .oc import oc_table
-from .records import ChunkRecords
-from .runner import simulate
-from .scenario import Scenario, load_scenario, scenario_hash
+from .compile import Overrides, compile_scenario
+from .plan import TrialPlan
+from .run.checkpoint import ChunkStore, RunIdentity
+from .run.records import ChunkRecords
+from .run.runner import simulate
+from .scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:  # heavy imports wait until results exist: time to the first trial
+    import pandas as pd
+    import xarray as xr
 
 OUTPUT_FILES = ("trials.nc", "oc.csv", "oc.md")
 
@@ -30,18 +33,29 @@ class OutputConflict(Exception):
     """The output folder holds results of another scenario or seed."""
 
 
-def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
-    """Simulate a scenario (object or YAML path) and compute its OC table.
-
-    Keyword arguments go to `runner.simulate` (n_trials, seed, workers, ...).
-    """
+def plan_for(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
+             engine: str | None = None) -> TrialPlan:
+    """The compiled plan of a scenario (object or YAML path) with overrides (validated like the file)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    trials = simulate(scenario, **kwargs)
-    return RunResult(trials, oc_table(scenario, trials))
+    return compile_scenario(scenario, Overrides(engine=engine, n_trials=n_trials, seed=seed))
+
+
+def run(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
+        engine: str | None = None, **kwargs) -> RunResult:
+    """Simulate a scenario (object or YAML path) and compute its OC table.
+
+    Other keyword arguments go to `run.runner.simulate` (workers, chunk_size, keep_history, executor, ...).
+    """
+    from .summarise.oc import oc_table
+
+    trials = simulate(plan_for(scenario, n_trials, seed, engine), **kwargs)
+    return RunResult(trials, oc_table(trials))
 
 
 def write_outputs(result: RunResult, out: Path) -> list[Path]:
+    from .io import write_netcdf, write_oc_csv, write_oc_markdown
+
     paths = [out / name for name in OUTPUT_FILES]
     write_netcdf(result.trials, paths[0])
     write_oc_csv(result.oc, paths[1])
@@ -49,10 +63,18 @@ def write_outputs(result: RunResult, out: Path) -> list[Path]:
     return paths
 
 
+def subset_text(designs: list[str] | None, truths: list[str] | None) -> str:
+    """'' for a full run, else which designs and truths were run (provenance, checkpoint identity)."""
+    parts = [f"{kind} {', '.join(sorted(names))}" for kind, names in (("designs", designs), ("truths", truths)) if names]
+    return "; ".join(parts)
+
+
 def _identity_in(out: Path, store: ChunkStore) -> RunIdentity | None:
     """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any."""
     found = store.identity()
     if found is None and (out / "trials.nc").is_file():
+        import xarray as xr
+
         with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
             found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
                                 ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0,
@@ -75,13 +97,10 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     `command` (the command line) is recorded in trials.nc's attrs for the reports.
     `designs` and `truths` run a subset of the scenario (the same patients as a full run).
     """
-    from .runner import RunSettings, subset_text
-
     out = Path(out)
-    seed = scenario.simulation.seed if seed is None else seed
-    subset = subset_text(RunSettings(0, seed, designs=tuple(designs) if designs else None,
-                                     truths=tuple(truths) if truths else None))
-    identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history, subset)
+    plan = plan_for(scenario, n_trials, seed, engine).restricted(truths, designs)
+    subset = subset_text(designs, truths)
+    identity = RunIdentity(plan.scenario_hash, plan.seed, plan.engine_override, keep_history, subset)
     store = ChunkStore(out)
     existing = _identity_in(out, store)
     if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
@@ -98,12 +117,14 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
         if on_chunk:
             on_chunk(chunk)
 
-    trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
-                      keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done,
-                      designs=designs, truths=truths)
+    trials = simulate(plan, workers=workers, keep_history=keep_history, executor=executor, on_chunk=checkpoint,
+                      done=done)
+    trials.attrs["subset"] = subset
     if command:
         trials.attrs["command"] = command
-    result = RunResult(trials, oc_table(scenario, trials))
+    from .summarise.oc import oc_table
+
+    result = RunResult(trials, oc_table(trials))
     write_outputs(result, out)
     return result
 
@@ -111,7 +132,7 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
 def compare_folders(folders: list[str | Path], reference: str | None = None, out: str | Path | None = None) -> pd.DataFrame:
     """Compare the designs of result folders (paired when they share scenario and seed);
     write compare.csv and compare.md to `out` (default: the first folder)."""
-    from .io import write_text
+    from .io import write_oc_csv, write_text
     from .report.tables import compare_markdown
     from .summarise.compare import compare, open_results, target_checks
 
@@ -129,8 +150,11 @@ def report_folder(folder: str | Path, out: str | Path | None = None) -> Path:
     Uses the folder's oc.csv and, when present, its compare.csv; otherwise the
     designs of the run are compared with its first design.
     """
-    from .describe import describe
+    import pandas as pd
+    import xarray as xr
+
     from .io import write_text
+    from .report.describe import describe
     from .report.html import report_html
     from .scenario import parse_scenario
     from .summarise.compare import compare

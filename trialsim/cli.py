@@ -30,6 +30,16 @@ def _load(path: str):
         raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
 
 
+def _compile(scenario, **overrides):
+    """The compiled plan; an override the scenario cannot take is bad input naming the option."""
+    from .compile import Overrides, compile_scenario
+
+    try:
+        return compile_scenario(scenario, Overrides(**overrides))
+    except ScenarioError as err:
+        raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+
+
 scenario_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 
 
@@ -58,7 +68,7 @@ def validate(files: tuple[str, ...]) -> None:
 @scenario_argument
 def describe(file: str) -> None:
     """Print the designs, arms and truths of a scenario in plain words."""
-    from .describe import describe as describe_text
+    from .report.describe import describe as describe_text
 
     click.echo(describe_text(_load(file)))
 
@@ -89,10 +99,12 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
     from .api import OutputConflict, run_to_folder
 
+    _warm_up_in_background()
     scenario = _load(file)
     _check_choices(file, "--design", designs, list(scenario.designs))
     _check_choices(file, "--truth", truths, list(scenario.truths))
     designs, truths = tuple(dict.fromkeys(designs)), tuple(dict.fromkeys(truths))
+    _compile(scenario, engine=engine)  # overrides are validated before anything is written
     out = out or Path("results") / scenario.name
     n = n_trials or scenario.simulation.n_trials
     bar = None
@@ -140,11 +152,11 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
               help="Folder for each look's posterior as netCDF (default: results/<name>/trace_<design>_<truth>_<trial>).")
 def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engine: str | None, out: Path | None) -> None:
     """Show how one simulated trial unfolded, look by look, and save each look's posterior."""
-    from .trace import format_trace, save_posteriors, trace_trial
+    from .report.trace import format_trace, save_posteriors, trace_trial
 
     scenario = _load(file)
     _check_names(file, scenario, design, truth)
-    result = trace_trial(scenario, design, truth, trial, seed, engine)
+    result = trace_trial(_compile(scenario, seed=seed, engine=engine), design, truth, trial)
     click.echo(format_trace(result))
     folder = out or Path("results") / scenario.name / f"trace_{design}_{truth}_{trial}"
     paths = save_posteriors(result, folder)
@@ -296,7 +308,7 @@ def _check_names(file: str, scenario, design: str, truth: str) -> None:
 
 def _check_choices(file: str, option: str, names: tuple[str, ...] | list[str], valid: list[str]) -> None:
     """Every name given to `option` must be an entry of the file."""
-    from .scenario.load import closest
+    from .scenario.hints import closest
 
     problems = []
     for name in names:
@@ -306,6 +318,16 @@ def _check_choices(file: str, option: str, names: tuple[str, ...] | list[str], v
                             + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}"))
     if problems:
         raise BadInput(problems)
+
+
+def _warm_up_in_background() -> None:
+    """Load the compiled kernels while the scenario is read and checked (they release the GIL
+    in LLVM), so that the first trial does not wait for numba's cold start."""
+    import threading
+
+    from .run.runner import warm_up_kernels
+
+    threading.Thread(target=warm_up_kernels, daemon=True, name="warm-up").start()
 
 
 def _progress(total: int, quiet: bool):

@@ -7,8 +7,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-import xarray as xr
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

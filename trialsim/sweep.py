@@ -62,7 +62,7 @@ def parse_setting(text: str) -> Setting:
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     """Set data[a][b][c] for path 'a.b.c' (integers index lists); the path must exist."""
-    from .scenario.load import closest
+    from .scenario.hints import closest
 
     keys = path.split(".")
     node: Any = data

@@ -49,6 +49,8 @@ class RunInfo:
 
     @property
     def lower_is_better(self) -> bool:
+        if "higher_is_better" in self.attrs:  # written by the runner since the endpoint plug-ins
+            return not int(self.attrs["higher_is_better"])
         endpoint = self.scenario.get("endpoint", {})
         kind = endpoint.get("type", "nrs_change")
         return kind == "nrs_change" or (kind == "binary" and endpoint.get("higher_is_better") is False)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from ..io import atomic_write
 from .records import VARIABLES, ChunkRecords
 
 CHUNK_FILE = re.compile(r"chunk_(\d+)_(\d+)\.npz$")
@@ -33,7 +33,7 @@ class RunIdentity:
     seed: int
     engine: str
     keep_history: bool
-    subset: str = ""  # designs and truths run, when not all (runner.subset_text)
+    subset: str = ""  # designs and truths run, when not all (api.subset_text)
 
     def describe(self) -> str:
         return (f"scenario hash {self.scenario_hash}, seed {self.seed}, engine {self.engine or 'per design'}"
