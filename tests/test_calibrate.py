@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+from scipy.stats import norm
+
 from trialsim.api import run
 from trialsim.calibrate import Calibration, calibrate, with_threshold, write_calibrated
 from trialsim.scenario import load_scenario
@@ -41,3 +45,22 @@ def test_write_keeps_comments_and_layout_and_rounds_up(tmp_path):
     expected = with_threshold(scenario, "adaptr_vignette", 0.98365, symmetric=True).model_dump(mode="json")
     expected["designs"]["adaptr_vignette"]["decisions"]["inferiority"] = 0.01635  # not 0.01635000000000002
     assert load_scenario(dest).model_dump(mode="json") == expected  # nothing else changed
+
+
+def test_calibration_hits_a_known_answer_within_mcse():
+    # one look, two arms, flat priors: Pr(superiority) under equal means is 1 - threshold (Welch's t-test)
+    scenario = load_scenario(SCENARIOS / "validation" / "continuous_two_arm.yaml")
+    c = calibrate(scenario, "single_look", "no_difference", target=0.05, n_trials=1000, seed=3, lower=0.9,
+                  upper=0.999, tolerance=1e-3)
+    assert c.estimate <= 0.05
+    # the threshold's error in Pr(superiority) is the simulated metric's: within 2.5 MCSE (+ the search's width)
+    assert abs((1 - c.threshold) - 0.05) < 2.5 * c.mcse + 1e-3
+    assert set(c.others) == {"difference"} and c.others["difference"][0] > 0.5  # the power this leaves
+
+
+def test_obrien_fleming_like_thresholds_are_stricter_early():
+    scenario = load_scenario(SCENARIOS / "clbp_sham_multiarm.yaml")
+    shaped = with_threshold(scenario, "adaptive", 0.99, symmetric=True, shape="obf").designs["adaptive"].decisions
+    values = shaped.superiority  # looks at 200, 300, 400, 500 patients
+    assert values[-1] == pytest.approx(0.99) and all(a > b for a, b in zip(values, values[1:]))
+    assert values[0] == pytest.approx(norm.cdf(norm.ppf(0.99) * np.sqrt(500 / 200)))

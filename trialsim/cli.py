@@ -177,10 +177,12 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
               help="Search range of the threshold.")
 @click.option("--asymmetric", is_flag=True, help="Keep the inferiority threshold (default: set it to 1 - superiority).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--shape", type=click.Choice(["constant", "obf"]), default="constant", show_default=True,
+              help="Thresholds over looks: constant, or O'Brien-Fleming-like (stricter early; the last look's is calibrated).")
 @click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the scenario with the calibrated threshold to this YAML file.")
 def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_trials: int, seed: int | None,
-              bounds: tuple[float, float], asymmetric: bool, workers: int, write_to: Path | None) -> None:
+              bounds: tuple[float, float], asymmetric: bool, workers: int, shape: str, write_to: Path | None) -> None:
     """Find the smallest superiority threshold keeping a metric at or below a target."""
     from .calibrate import calibrate as calibrate_api
     from .calibrate import write_calibrated
@@ -189,15 +191,22 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
     _check_names(file, scenario, design, truth)
     try:
         result = calibrate_api(scenario, design, truth, metric, target, n_trials, seed, bounds[0], bounds[1],
-                               symmetric=not asymmetric, workers=workers)
+                               symmetric=not asymmetric, workers=workers, shape=shape)
     except ValueError as err:
         raise BadInput([f"{file}: {err}"]) from None
     inferiority = f", inferiority {result.inferiority:.7g}" if result.inferiority is not None else ""
     click.echo(f"superiority {result.threshold:.7g}{inferiority}: {metric} = {result.estimate:.4f} "
                f"(MCSE {result.mcse:.4f}) under '{truth}', {n_trials} trials, {result.evaluations} evaluations")
-    if target - result.estimate < 2 * result.mcse:
-        click.echo(f"Warning: {metric} is within 2 MCSE of the target {target:g}; the threshold is uncertain at this "
-                   f"Monte Carlo precision. Rerun with more trials (e.g. -n {4 * n_trials}) for a firmer answer.", err=True)
+    thresholds = result.scenario.designs[design].decisions.superiority
+    if isinstance(thresholds, list):
+        click.echo("per look: " + ", ".join(f"{v:.6g}" for v in thresholds))
+    for other, (estimate, mcse) in (result.others or {}).items():
+        click.echo(f"  under '{other}': {metric} = {estimate:.4f} (MCSE {mcse:.4f})")
+    span = result.uncertain_span(target)
+    if span and span[1] - span[0] > result.tolerance:
+        click.echo(f"Warning: thresholds from {span[0]:.6g} to {span[1]:.6g} give {metric} within 2 MCSE of {target:g}; "
+                   f"Monte Carlo error cannot tell them apart. Rerun with more trials (e.g. -n {4 * n_trials}) "
+                   "to narrow the answer.", err=True)
     if write_to:
         written = write_calibrated(Path(file), write_to, design, truth, metric, target, result, n_trials,
                                    scenario.simulation.seed if seed is None else seed)
