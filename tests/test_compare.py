@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from trialsim.api import run, run_to_folder
 from trialsim.cli import main
+from trialsim.scenario import parse_scenario
 from trialsim.summarise.compare import COLUMNS, compare
 from trialsim.summarise.per_trial import cell_per_trial, per_trial_table
 
@@ -126,3 +127,19 @@ def test_a_subset_run_equals_the_full_run_and_pairs_with_it(tmp_path):
     assert len(mine) > 40 and table["paired"].all() and np.allclose(mine["difference"], 0)
     bad = CliRunner().invoke(main, args[:-1] + ["--truth", "optimistc", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "--truth: no truth 'optimistc'" in bad.output and not (tmp_path / "bad").exists()
+
+
+def test_scenarios_that_share_their_patients_are_paired_per_truth():
+    data = scenario_dict()
+    base = subset(data, truths=["null", "sham_anchored"], designs=["adaptive"])
+    stricter = base.model_dump(mode="json")
+    stricter["designs"]["adaptive"]["decisions"]["superiority"] = 0.995  # another design, the same patients
+    stricter["truths"]["null"]["arms"]["scs"]["nonspecific"] = -2.3  # another truth: other outcomes
+    a = run(base, n_trials=N, seed=7).trials
+    b = run(parse_scenario(stricter), n_trials=N, seed=7).trials
+    table = compare([("base", a), ("stricter", b)], reference="base/adaptive").set_index(["truth", "metric"])
+    assert table.loc["sham_anchored", "paired"].all() and not table.loc["null", "paired"].any()
+    # pairing pays: the same patients make the two designs' sample sizes move together
+    row = table.loc[("sham_anchored", "size_mean")]
+    unpaired = np.hypot(*(cell_per_trial(ds, "adaptive", "sham_anchored")["size_mean"].mcse for ds in (a, b)))
+    assert row["mcse"] < 0.7 * unpaired

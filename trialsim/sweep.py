@@ -3,10 +3,10 @@
 Every grid point is a full scenario, validated as a file would be, and run
 with the same seed into its own folder (`OUT/points/<scenario hash>_<seed>`, with
 checkpoints, so an interrupted sweep resumes and a repeated point is reused).
-Grid points that draw the same number of patients per trial (the largest
-design's maximum) simulate the same patients: common random numbers, so
-differences between points are paired. `sweep.csv` stacks the OC tables with
-one column per swept path.
+Every draw is keyed by trial and patient (rng.py), so grid points that leave
+the population, arms and truths alone simulate the same patients: common
+random numbers, and `trialsim compare` pairs their folders. `sweep.csv` stacks
+the OC tables with one column per swept path.
 """
 
 from __future__ import annotations

@@ -198,11 +198,11 @@ def compare_markdown(table: pd.DataFrame, sources: list[str], checks: pd.DataFra
         lines.append("Paired: every design ran on the same virtual patients (common random numbers), so each MCSE is "
                      "that of the per-trial paired differences.")
     elif (~paired).all():
-        lines.append("**Unpaired**: the designs come from runs of different scenarios or seeds, with different "
-                     "patients; each MCSE is sqrt(MCSE_a² + MCSE_b²).")
+        lines.append("**Unpaired**: the designs ran on different patients (another seed, population, arm set or "
+                     "truth); each MCSE is sqrt(MCSE_a² + MCSE_b²).")
     else:
-        lines.append("Mixed: designs from runs of the same scenario and seed as the reference are paired (common random "
-                     "numbers); the others, marked **unpaired**, ran on different patients.")
+        lines.append("Mixed: where a design ran on the reference's patients (same seed, population, arms and truth) "
+                     "the difference is paired; the others, marked **unpaired**, ran on different patients.")
     lines += ["", "Each cell: the design's estimate → its difference from the reference (MCSE of the difference). "
               "Every metric is in compare.csv.", ""]
     if checks is not None and len(checks):

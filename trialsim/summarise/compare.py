@@ -1,12 +1,14 @@
 """Designs compared with a reference design, metric by metric, from per-trial records.
 
-Within one run (and across result folders of the same scenario and seed)
-every design ran on the same virtual patients, trial by trial (common random
-numbers): a difference is the mean of per-trial paired differences, and its
-MCSE is sd(paired differences of influence values) / sqrt(n), usually far
-below the unpaired sqrt(se_a^2 + se_b^2). Designs from runs of different
-scenarios or seeds share no patients; their differences are unpaired and
-marked so (`paired` False).
+Within one run every design ran on the same virtual patients, trial by trial
+(common random numbers): a difference is the mean of per-trial paired
+differences, and its MCSE is sd(paired differences of influence values) /
+sqrt(n), usually far below the unpaired sqrt(se_a^2 + se_b^2). Result folders
+are paired under a truth when they share their patients there: the same seed,
+population, logistics, arms, endpoint and truth (RunInfo.patients_key), as
+folders of one scenario and seed, subsets run with --design, or sweep points
+that change only designs. Otherwise the difference is unpaired and marked so
+(`paired` False).
 """
 
 from __future__ import annotations
@@ -32,11 +34,9 @@ class Entry:
     design: str
     ds: xr.Dataset
 
-    @property
-    def key(self) -> tuple[str, str]:
-        """Runs with the same key simulated the same patients in trial i."""
-        info = RunInfo.of(self.ds)
-        return info.scenario_hash, info.seed
+    def key(self, truth: str) -> str:
+        """Runs with the same key simulated the same patients in trial i under `truth`."""
+        return RunInfo.of(self.ds).patients_key(truth)
 
 
 def entries(results: Sequence[tuple[str, xr.Dataset]]) -> list[Entry]:
@@ -60,11 +60,11 @@ def compare(results: Sequence[tuple[str, xr.Dataset]], reference: str | None = N
         raise ValueError(f"no design '{reference}' in the results; choose from {', '.join(labels)}")
     ref = everything[labels.index(reference)]
     wanted = None if metrics is None else set(metrics)
-    cache: dict[tuple[int, str, str, int], dict[str, PerTrial]] = {}
+    cache: dict[tuple[int, str, str, bytes | None], dict[str, PerTrial]] = {}
 
     def cell(e: Entry, truth: str, trials: np.ndarray | None = None) -> dict[str, PerTrial]:
         """Per-trial metrics of a design, on `trials` only when given (paired runs of different lengths)."""
-        key = (id(e.ds), e.design, truth, -1 if trials is None else trials.size)
+        key = (id(e.ds), e.design, truth, None if trials is None else trials.tobytes())
         if key not in cache:
             ds = e.ds if trials is None else e.ds.sel(trial=trials)
             cache[key] = cell_per_trial(ds, e.design, truth)
@@ -75,13 +75,14 @@ def compare(results: Sequence[tuple[str, xr.Dataset]], reference: str | None = N
     for e in everything:
         if e is ref:
             continue
-        paired = e.key == ref.key
         # paired runs of different lengths are compared on the trials both ran
-        common = np.intersect1d(e.ds["trial"].values, ref.ds["trial"].values) if paired else None
-        if common is not None and common.size == e.ds.sizes["trial"] == ref.ds.sizes["trial"]:
+        common = np.intersect1d(e.ds["trial"].values, ref.ds["trial"].values)
+        if common.size == e.ds.sizes["trial"] == ref.ds.sizes["trial"]:
             common = None
         for truth in (t for t in ref_truths if t in e.ds["truth"].values):
-            mine, theirs = cell(e, truth, common), cell(ref, truth, common)
+            paired = e.ds is ref.ds or e.key(truth) == ref.key(truth)
+            trials = common if paired else None
+            mine, theirs = cell(e, truth, trials), cell(ref, truth, trials)
             for metric in (m for m in theirs if m in mine and (wanted is None or m in wanted)):
                 a, b = mine[metric], theirs[metric]
                 if paired:

@@ -71,6 +71,17 @@ class RunInfo:
     def targets(self) -> dict[str, dict[str, Any]]:
         return self.scenario.get("targets") or {}
 
+    def patients_key(self, truth: str) -> str:
+        """What decides trial i's patients and their outcomes under `truth`: the seed, population,
+        logistics, arms, endpoint and the truth itself. Designs only decide who gets what, from
+        per-patient draws (rng.py: every draw keyed by stream, trial and patient), so runs with the
+        same key share their patients: common random numbers across scenarios and sweep points."""
+        s = self.scenario
+        parts = {k: s.get(k) for k in ("population", "logistics", "arms", "endpoint")}
+        truth_spec = dict(s.get("truths", {}).get(truth) or {})
+        truth_spec.pop("description", None)
+        return json.dumps(parts | {"truth": truth_spec, "seed": self.seed}, sort_keys=True)
+
     def provenance(self) -> dict[str, str]:
         """The facts a reader needs to reproduce the run, in display order."""
         engines = sorted({self.design_engine(d) for d in self.scenario.get("designs", {})})
