@@ -51,7 +51,7 @@ def test_paired_mcse_matches_a_bootstrap_over_trials(result):
                                              "idp", "rmse_te", "rmse_scs", "duration_weeks_mean")]
     rng = np.random.default_rng(5)
     boots = {c: [] for c in checks}
-    for _ in range(200):
+    for _ in range(150):
         idx = rng.integers(0, N, N)  # the same trials for both designs: the pairing is kept
         sample = ds.isel(trial=idx)
         cells = {(d, t): cell_per_trial(sample, d, t) for d in ("adaptive", "fixed_equal") for t in ("sham_anchored",)}
@@ -63,7 +63,7 @@ def test_paired_mcse_matches_a_bootstrap_over_trials(result):
         row = rows.loc[(truth, metric)]
         assert row["difference"] == pytest.approx(row["estimate"] - row["reference_estimate"])
         boot_se = np.std(boots[(truth, metric)], ddof=1)
-        # 200 resamples estimate an SE within ~5% (1/sqrt(2B)); allow 4 of those, plus the delta method's bias
+        # 150 resamples estimate an SE within ~6% (1/sqrt(2B)); allow 3.5 of those, plus the delta method's bias
         assert row["mcse"] == pytest.approx(boot_se, rel=0.2), (truth, metric)
         unpaired = np.hypot(*(cell_per_trial(ds, d, truth)[metric].mcse for d in ("adaptive", "fixed_equal")))
         if metric == "duration_weeks_mean":  # common random numbers: the same accrual, most noise cancels
