@@ -19,7 +19,7 @@ from .tables import MCSE_NOTE, Table, compare_tables, glossary_table, grouped_ta
     targets_table
 
 CSS = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 72rem; margin: 2rem auto;
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 84rem; margin: 2rem auto;
        padding: 0 1rem; color: #1a1a1a; line-height: 1.45; }
 h1 { border-bottom: 2px solid #333; padding-bottom: .3rem; }
 h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
@@ -29,12 +29,15 @@ th { background: #f2f2f2; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 code { font-size: .85em; }
 pre { background: #f7f7f7; padding: .8rem; overflow-x: auto; font-size: .82rem; white-space: pre-wrap; }
+.wide { overflow-x: auto; max-width: 100%; }
+td { white-space: nowrap; }
 figure { margin: 1rem 0 2rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .85rem; color: #444; }
 .note { color: #444; font-size: .9rem; }
 nav ul { columns: 2; }
-@media print { body { max-width: none; margin: 0; } h2 { break-before: page; } figure, table { break-inside: avoid; }
+@media print { body { max-width: none; margin: 0; font-size: 9pt; } h2 { break-before: page; }
+               figure, table { break-inside: avoid; } .wide { overflow: visible; } table { font-size: 7pt; }
                nav { display: none; } }
 """
 

@@ -44,7 +44,8 @@ class Table:
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         head = "<tr>" + "".join(cell(-1, h, "th") for h in self.header) + "</tr>"
         body = "".join("<tr>" + "".join(cell(i, c, "td") for i, c in enumerate(r)) + "</tr>" for r in self.rows)
-        return f"<table>{caption}<thead>{head}</thead><tbody>{body}</tbody></table>"
+        # wide tables scroll on screen instead of overflowing the page
+        return f'<div class="wide"><table>{caption}<thead>{head}</thead><tbody>{body}</tbody></table></div>'
 
 
 def fmt(est: float, se: float = np.nan) -> str:
