@@ -47,7 +47,7 @@ def test_paired_mcse_matches_a_bootstrap_over_trials(result):
     ds = result.trials
     table = compare([("run", ds)], reference="fixed_equal")
     assert list(table.columns) == COLUMNS and table["paired"].all()
-    checks = [("sham_anchored", m) for m in ("prob_any_effective", "prob_select_best", "prob_futility", "size_mean",
+    checks = [("sham_anchored", m) for m in ("prob_any_effective", "prob_select_best", "prob_stop_all_dropped", "size_mean",
                                              "idp", "rmse_te", "rmse_scs", "duration_weeks_mean")]
     rng = np.random.default_rng(5)
     boots = {c: [] for c in checks}

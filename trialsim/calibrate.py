@@ -40,6 +40,7 @@ class Calibration:
     others: dict[str, tuple[float, float]] | None = None  # the metric (estimate, MCSE) under the other truths
     symmetric: bool = True  # inferiority set to 1 - superiority
     history: tuple[tuple[float, float, float], ...] = ()  # (threshold, estimate, MCSE) of every evaluation
+    metric: str = ""  # the metric calibrated (aliases resolved)
 
     def uncertain_span(self, target: float) -> tuple[float, float] | None:
         """The evaluated thresholds whose metric lies within 2 MCSE of the target: Monte Carlo error
@@ -70,15 +71,19 @@ def with_threshold(scenario: Scenario, design: str, threshold: float, symmetric:
     return parse_scenario(data)
 
 
-def calibrate(scenario: Scenario, design: str, truth: str, metric: str = "prob_superior", target: float = 0.05,
+def calibrate(scenario: Scenario, design: str, truth: str, metric: str = "fwer", target: float = 0.05,
               n_trials: int = 2000, seed: int | None = None, lower: float = 0.9, upper: float = 0.99999,
               tolerance: float = 1e-5, symmetric: bool = True, workers: int = 1, shape: Shape = "constant",
               other_truths: bool = True) -> Calibration:
     """Smallest superiority threshold in [lower, upper] with `metric` <= `target` under `truth`.
 
     With `other_truths`, the calibrated design is also run under the scenario's other truths
-    (same trials and seed): the power that the calibration leaves.
+    (same trials and seed): the power that the calibration leaves. `metric` may be an alias:
+    fwer (or power) means prob_any_effective for a design with a control, else prob_superior.
     """
+    from .summarise.glossary import resolve
+
+    metric = resolve(metric, scenario.designs[design].control is not None)
     data = scenario.model_dump(mode="json")
     data["designs"] = {design: data["designs"][design]}
     data["truths"] = {truth: data["truths"][truth]}
@@ -122,7 +127,7 @@ def calibrate(scenario: Scenario, design: str, truth: str, metric: str = "prob_s
         rows = oc[oc["metric"] == metric].set_index("truth")
         others = {t: (float(r["estimate"]), float(r["mcse"])) for t, r in rows.iterrows()}
     return Calibration(best, inferiority if isinstance(inferiority, float) else None, value[0], value[1],
-                       len(history), calibrated, tolerance, shape, others, symmetric, tuple(history))
+                       len(history), calibrated, tolerance, shape, others, symmetric, tuple(history), metric)
 
 
 def rounded(threshold: float, tolerance: float) -> float:

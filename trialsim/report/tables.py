@@ -125,7 +125,9 @@ def glossary_table(metrics: list[str], info: RunInfo) -> Table:
 def _generic_text(template: str) -> str:
     from ..summarise.glossary import ENTRIES
 
-    text = next(t for p, _, _, t in ENTRIES if p == template).replace("<stat>", "statistic (<stat>)")
+    base, _, strategy = template.partition("__")
+    text = next(t for p, _, _, t in ENTRIES if p == base).replace("<stat>", "statistic (<stat>)")
+    text += " (under selection strategy <strategy>)" if strategy else ""
     return text[0].upper() + text[1:]
 
 

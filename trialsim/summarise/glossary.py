@@ -34,6 +34,14 @@ ENTRIES: tuple[tuple[str, str, str, str], ...] = (
      "Pr(at least one arm declared better than the control); the family-wise error under a null truth, power otherwise"),
     ("prob_effective_<arm>", "Decisions", "probability", "Pr(arm <arm> declared better than the control)"),
     ("prob_superior", "Decisions", "probability", "Pr(the trial stopped for superiority)"),
+    ("prob_stop_effective", "Decisions", "probability",
+     "Pr(the trial stopped with an arm declared better than the control; graduate rule)"),
+    ("prob_stop_equivalent", "Decisions", "probability", "Pr(the trial stopped for equivalence; graduate rule)"),
+    ("prob_stop_all_dropped", "Decisions", "probability",
+     "Pr(the trial stopped because every arm but the control was dropped; graduate rule)"),
+    ("prob_stop_max", "Decisions", "probability", "Pr(the trial reached its maximum sample size; graduate rule)"),
+    ("prob_stop_conclusive", "Decisions", "probability", "Pr(the trial stopped before its maximum; graduate rule)"),
+    ("prob_remaining_<arms>", "Decisions", "probability", "Pr(exactly the arms <arms> remained at the end)"),
     ("prob_equivalence", "Decisions", "probability", "Pr(the trial stopped for equivalence)"),
     ("prob_futility", "Decisions", "probability", "Pr(the trial stopped for futility)"),
     ("prob_max", "Decisions", "probability", "Pr(the trial ran to its maximum sample size without a stopping decision)"),
@@ -88,7 +96,15 @@ ALIASES = {"fwer": ("prob_any_effective", "prob_superior"), "power": ("prob_any_
 
 
 def lookup(metric: str) -> MetricInfo | None:
-    """The glossary entry of a metric name, or None if the name is unknown."""
+    """The glossary entry of a metric name, or None if the name is unknown.
+
+    A `__<strategy>` suffix names the same metric under another selection strategy.
+    """
+    base, _, strategy = metric.partition("__")
+    if strategy:
+        found = lookup(base)
+        return found and MetricInfo(found.group, found.unit, f"{found.text} (selection strategy {strategy})",
+                                    f"{found.template}__<strategy>")
     for pattern, template, group, unit, text in _COMPILED:
         m = pattern.match(metric)
         if m:
@@ -113,5 +129,6 @@ def known(metric: str) -> bool:
 
 
 # The operating characteristics a reader looks at first, in this order; metrics absent for a design are skipped
-KEY_METRICS = ("prob_any_effective", "prob_superior", "prob_futility", "prob_select_best", "prob_select_none",
-               "idp", "size_mean", "duration_weeks_mean", "share_on_best_mean", "rmse_te")
+KEY_METRICS = ("prob_any_effective", "prob_superior", "prob_stop_effective", "prob_futility", "prob_stop_all_dropped",
+               "prob_select_best", "prob_select_none", "idp", "size_mean", "duration_weeks_mean", "share_on_best_mean",
+               "rmse_te")

@@ -20,6 +20,8 @@ import numpy as np
 import xarray as xr
 
 from .info import RunInfo, codes
+from .selection import estimate_errors
+from .selection_metrics import ADAPTR_STATUS, GRADUATE_STATUS, selected_under, selection_plan
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ def root_mean_square(err: np.ndarray, keep: np.ndarray | None = None) -> PerTria
     return PerTrial(r, msq.influence / (2 * r) if r > 0 else np.full(err.shape, np.nan))
 
 
+def _selection(cell: xr.Dataset, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(selected arm per trial, the estimates selection metrics use, the treatment-effect comparator)."""
+    if "selection_strategies" not in cell:  # records written before selection strategies: as recorded
+        control = str(cell["control_arm"].values)
+        arms = [str(a) for a in cell["arm"].values]
+        return cell["selected_arm"].values, estimate, arms.index(control) if control else None
+    plan = selection_plan(cell)
+    estimates = cell["estimate_median"].values if plan.estimate == "median" else estimate
+    return selected_under(cell), estimates, plan.te_comp
+
+
 def cell_per_trial(ds: xr.Dataset, design: str, truth: str, info: RunInfo | None = None) -> dict[str, PerTrial]:
     """Every averaged metric of one design under one truth, in the OC table's names."""
     info = info or RunInfo.of(ds)
@@ -66,7 +79,6 @@ def cell_per_trial(ds: xr.Dataset, design: str, truth: str, info: RunInfo | None
     stop, fate = codes(ds, "stop_reason"), codes(ds, "arm_fate")
     control = str(cell["control_arm"].values)
     reason = cell["stop_reason"].values
-    selected = cell["selected_arm"].values
     estimate = cell["estimate"].values
     size = cell["size"].values.astype(float)
     n_arm = cell["n_randomised"].values.astype(float)
@@ -77,25 +89,26 @@ def cell_per_trial(ds: xr.Dataset, design: str, truth: str, info: RunInfo | None
     for name, x in (("size_mean", size), ("sum_ys_mean", cell["sum_ys"].values),
                     ("ratio_ys_mean", cell["sum_ys"].values / np.maximum(cell["n_analysed_total"].values, 1))):
         out[name] = average(x)
-    superior, equivalent, futile = (reason == stop[k] for k in ("superiority", "equivalence", "futility"))
-    for name, x in (("prob_conclusive", superior | equivalent | futile), ("prob_superior", superior),
-                    ("prob_equivalence", equivalent), ("prob_futility", futile), ("prob_max", reason == stop["max"])):
-        out[name] = average(x)
+    # final statuses under the names the OC table gives them (adaptr's, or the graduate rule's own)
+    graduate = "on_superior" in cell and str(cell["on_superior"].values) == "graduate"
+    names = GRADUATE_STATUS if graduate else ADAPTR_STATUS
+    out["prob_stop_conclusive" if graduate else "prob_conclusive"] = average(reason != stop["max"])
+    for status, name in names.items():
+        out[name] = average(reason == int(status))
+
+    # the design's first selection strategy, as in the OC table
+    selected, estimates, te_comp = _selection(cell, estimate)
     for i, a in enumerate(arms):
         out[f"prob_select_arm_{a}"] = average(selected == i)
     out["prob_select_none"] = average(selected < 0)
-
     chosen = selected >= 0
-    sel = np.maximum(selected, 0)
-    sel_estimate = np.take_along_axis(estimate, sel[:, None], 1)[:, 0]
-    out["rmse"] = root_mean_square(sel_estimate - truth_values[sel], chosen)
+    err, err_te = estimate_errors(selected, estimates, truth_values, te_comp)
+    out["rmse"] = root_mean_square(np.nan_to_num(err), chosen)
+    out["rmse_te"] = root_mean_square(np.nan_to_num(err_te), ~np.isnan(err_te))
     best, worst = internal.max(), internal.min()
     if best > worst + 1e-12 and chosen.any():
-        out["idp"] = subset_average((internal[sel] - worst) / (best - worst) * 100, chosen)
+        out["idp"] = subset_average((internal[np.maximum(selected, 0)] - worst) / (best - worst) * 100, chosen)
     if control:
-        c = arms.index(control)
-        te = chosen & (selected != c)
-        out["rmse_te"] = root_mean_square((sel_estimate - estimate[:, c]) - (truth_values[sel] - truth_values[c]), te)
         effective = cell["arm_fate"].values == fate["effective"]
         for i, a in enumerate(arms):
             if a != control:
@@ -127,7 +140,8 @@ def cell_per_trial(ds: xr.Dataset, design: str, truth: str, info: RunInfo | None
     for j, name in enumerate(ds["adverse_event"].values):
         out[f"ae_{name}_mean"] = average(ae[:, j])
     look = cell["stop_look"].values
-    for j in range(info.n_looks(design)):
+    n_looks = int(cell["n_looks"].values) if "n_looks" in cell else info.n_looks(design)
+    for j in range(n_looks):
         out[f"prob_stop_look_{j + 1}"] = average(look == j)
     return out
 
