@@ -18,6 +18,9 @@ from matplotlib.figure import Figure
 from ..summarise.info import RunInfo, codes
 from ..summarise.per_trial import cell_per_trial
 
+# stop reasons as adaptr names them / as the sham-controlled graduate rule reads them
+REASON_LABELS = {"superiority": "superiority / effective arm", "futility": "futility / all arms dropped",
+                 "max": "maximum sample size"}
 REASON_COLOURS = {"superiority": "#1b9e77", "equivalence": "#7570b3", "futility": "#d95f02", "max": "#999999",
                   "running": "#dddddd"}
 
@@ -62,7 +65,7 @@ def stopping(source: xr.Dataset | str | Path) -> Figure:
             for name, code in reasons.items():
                 share = np.array([np.mean((cell["stop_look"].values == k) & (cell["stop_reason"].values == code))
                                   for k in looks])
-                ax.bar(looks + 1, share, bottom=bottom, color=REASON_COLOURS.get(name), label=name)
+                ax.bar(looks + 1, share, bottom=bottom, color=REASON_COLOURS.get(name), label=REASON_LABELS.get(name, name))
                 bottom += share
             ax.set_xticks(looks + 1)
             ax.set_title(f"{design} | {truth}", fontsize=9)

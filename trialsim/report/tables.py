@@ -52,7 +52,10 @@ def fmt(est: float, se: float = np.nan) -> str:
     """'estimate (MCSE)', or '-' when not computed."""
     if est is None or not np.isfinite(est):
         return "-"
-    return f"{est:.4g}" if se is None or not np.isfinite(se) else f"{est:.4g} ({se:.2g})"
+    if se is None or not np.isfinite(se):
+        return f"{est:.4g}"
+    se = 0.0 if se < 1e-12 * max(1.0, abs(est)) else se  # rounding noise of a constant
+    return f"{est:.4g} ({se:.2g})"
 
 
 def unit_of(metric: str, info: RunInfo) -> str:
