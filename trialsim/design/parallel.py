@@ -20,6 +20,7 @@ from ..effects import EffectModel
 from ..endpoints import Endpoint
 from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
+from .boundaries import Boundaries
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from .decisions import DecisionRule, close_by_phenotype, decide, select_arm
 from .observe import Observed, cell_statistics, scatter_add
@@ -37,6 +38,7 @@ class DesignPlan:
     decisions: DecisionRule
     analysis: AnalysisPlan
     control: str | None = None
+    boundaries: Boundaries | None = None  # frequentist designs: the z-scale boundaries behind `decisions`
 
     @property
     def n_max(self) -> int:
