@@ -154,14 +154,15 @@ def _bounds(t: tuple[float, ...], alpha: float, spending: str, param: float | No
         per = alpha / m
         efficacy = gs.efficacy_bounds(t_arr, per, spending, param)
     futile = np.full(len(t), -np.inf)
-    words = (f"{'one look' if len(t) == 1 else spending + ' spending'}, one-sided alpha {alpha:g}"
+    words = (f"{'one look' if len(t) == 1 else gs.spending_words(spending, param) + ' alpha spending'}, "
+             f"one-sided alpha {alpha:g}"
              + (f" over {m} comparisons ({multiplicity})" if m > 1 else ""))
     if futility is not None:
         beta, f_spending, f_param, effect = futility
         # drift of one comparison at full information: effect * sqrt(n_a n_c / (n_a + n_c)), n_max = 1 here
         theta = effect * np.sqrt(shares[0] * control_share / (shares[0] + control_share))
         futile = gs.futility_bounds(t_arr, efficacy, theta, beta, f_spending, f_param)
-        words += f"; non-binding futility spending beta {beta:g} ({f_spending})"
+        words += f"; non-binding futility: {gs.spending_words(f_spending, f_param)} beta spending, beta {beta:g}"
     return Boundaries(t_arr, efficacy, futile, alpha, per, words)
 
 

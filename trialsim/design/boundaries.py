@@ -32,6 +32,15 @@ import numpy as np
 from scipy import integrate, optimize, stats
 
 SPENDING = ("obf", "pocock", "hsd", "power")
+
+
+def spending_words(name: str, param: float | None = None) -> str:
+    """A spending function in words (for describe)."""
+    if name == "hsd":
+        return f"Hwang-Shih-DeCani (gamma {-4.0 if param is None else param:g})"
+    if name == "power":
+        return f"Kim-DeMets power (rho {3.0 if param is None else param:g})"
+    return {"obf": "O'Brien-Fleming-type", "pocock": "Pocock-type"}[name]
 GRID_STEP = 0.02  # z-scale Simpson step: quadrature error < 1e-9 for these smooth densities
 TAIL = 9.0  # the density is integrated over mean +- 9 SD (mass beyond ~1e-19)
 _Z_MAX = 12.0  # boundaries are searched in [-_Z_MAX, _Z_MAX]
