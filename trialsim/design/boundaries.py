@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, optimize, stats
+from scipy import optimize, special, stats
 
 SPENDING = ("obf", "pocock", "hsd", "power")
 
@@ -243,10 +243,12 @@ def dunnett_critical(alpha: float, corr: np.ndarray) -> float:
     if np.allclose(lam, 1.0):
         return float(stats.norm.isf(alpha))
 
+    x, w = _simpson(-TAIL, TAIL)
+    weight, scale = _pdf(x) * w, np.sqrt(1 - lam**2)
+
     def none_cross(c: float) -> float:
         # given the shared component x, arms are independent: Pr(all Z_a < c | x) = prod Phi((c - lam x) / sqrt(1 - lam^2))
-        f = lambda x: stats.norm.pdf(x) * np.prod(stats.norm.cdf((c - lam * x) / np.sqrt(1 - lam**2)))
-        return integrate.quad(f, -TAIL, TAIL, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+        return float(weight @ np.prod(special.ndtr((c - np.outer(x, lam)) / scale), axis=1))
 
     return _solve(lambda c: 1.0 - none_cross(c), alpha)
 
