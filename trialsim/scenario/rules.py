@@ -140,7 +140,7 @@ BAYESIAN_DECISIONS = ("superiority", "superiority_delta", "inferiority", "futili
 def _check_frequentist(path: str, d: Design) -> Iterator[Problem]:
     """A frequentist design: tests against group-sequential boundaries planned on the information fractions."""
     frequentist = d.analysis.engine == "frequentist"
-    if "variance" in d.analysis.model_fields_set and not frequentist:
+    if d.analysis.variance != "pooled" and not frequentist:
         yield f"{path}.analysis.variance", "variance applies to engine 'frequentist'"
     if frequentist and d.analysis.prior != "flat":
         yield f"{path}.analysis.prior", "engine 'frequentist' takes no prior"
@@ -157,8 +157,8 @@ def _check_frequentist(path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.allocation.rule", "boundaries are planned on fixed allocation (information fractions); use rule 'fixed'"
     if d.looks.at_patients is None:
         yield f"{path}.looks", "boundaries need looks at_patients (planned information fractions), not at_weeks"
-    for field in BAYESIAN_DECISIONS:
-        if field in d.decisions.model_fields_set:
+    for field in BAYESIAN_DECISIONS:  # compared with the defaults: a dumped and re-read scenario stays valid
+        if getattr(d.decisions, field) != type(d.decisions).model_fields[field].default:
             yield f"{path}.decisions.{field}", f"{field} is a Bayesian threshold; with boundaries the tests decide"
     for b, sub in ((d.decisions.boundaries, where), (d.decisions.boundaries.futility, f"{where}.futility")):
         if b is not None and b.parameter is not None and b.spending not in ("hsd", "power"):
