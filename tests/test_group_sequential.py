@@ -204,3 +204,24 @@ def test_error_and_power_of_frequentist_designs():
 @pytest.mark.slow
 def test_error_and_power_of_frequentist_designs_10000():
     _check_error_and_power(10_000)
+
+
+def _check_multiarm(n_trials: int) -> None:
+    """Family-wise error of three arms vs a control: Dunnett at 0.025, Bonferroni at its exact level."""
+    oc = run(SCENARIOS / "validation" / "frequentist_multiarm.yaml", n_trials=n_trials).oc
+    oc = oc.set_index(["design", "truth", "metric"])
+    corr = gs.dunnett_correlation(np.ones(3), 1.0)
+    bonferroni = gs.familywise_error(stats.norm.isf(0.025 / 3), corr)
+    assert 0.0215 < bonferroni < 0.0235  # Bonferroni wastes a little of the 2.5% (0.0223 with rho = 1/2)
+    for design, p in (("dunnett_fixed", 0.025), ("bonferroni_fixed", bonferroni), ("dunnett_gs", 0.025)):
+        est = oc.loc[(design, "no_difference", "prob_any_effective"), "estimate"]
+        assert abs(est - p) < 3.5 * np.sqrt(p * (1 - p) / n_trials) + 0.002, (design, est, p)
+
+
+def test_family_wise_error_of_multi_arm_designs():
+    _check_multiarm(2000)
+
+
+@pytest.mark.slow
+def test_family_wise_error_of_multi_arm_designs_10000():
+    _check_multiarm(10_000)

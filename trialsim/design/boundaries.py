@@ -237,25 +237,29 @@ def dunnett_correlation(n_arm: np.ndarray, n_control: float) -> np.ndarray:
     return corr
 
 
-def dunnett_critical(alpha: float, corr: np.ndarray) -> float:
-    """One-look one-sided Dunnett critical value: Pr_0(max_a Z_a >= c) = alpha (one integral)."""
+def familywise_error(c: float, corr: np.ndarray) -> float:
+    """Pr_0(max_a Z_a >= c) at one look for a product-structure correlation (one integral).
+
+    Given the shared (control) component x the arms are independent:
+    Pr(all Z_a < c | x) = prod_a Phi((c - lambda_a x) / sqrt(1 - lambda_a^2)).
+    """
     lam = _lambdas(corr)
-    if np.allclose(lam, 1.0):
-        return float(stats.norm.isf(alpha))
-
+    if np.any(lam >= 1.0):
+        return float(special.ndtr(-c))
     x, w = _simpson(-TAIL, TAIL)
-    weight, scale = _pdf(x) * w, np.sqrt(1 - lam**2)
+    return 1.0 - float((_pdf(x) * w) @ np.prod(special.ndtr((c - np.outer(x, lam)) / np.sqrt(1 - lam**2)), axis=1))
 
-    def none_cross(c: float) -> float:
-        # given the shared component x, arms are independent: Pr(all Z_a < c | x) = prod Phi((c - lam x) / sqrt(1 - lam^2))
-        return float(weight @ np.prod(special.ndtr((c - np.outer(x, lam)) / scale), axis=1))
 
-    return _solve(lambda c: 1.0 - none_cross(c), alpha)
+def dunnett_critical(alpha: float, corr: np.ndarray) -> float:
+    """One-look one-sided Dunnett critical value: Pr_0(max_a Z_a >= c) = alpha."""
+    return _solve(lambda c: familywise_error(c, corr), alpha)
 
 
 def _lambdas(corr: np.ndarray) -> np.ndarray:
     """lambda_a of a product-structure correlation (corr_ab = lambda_a lambda_b, a != b)."""
     m = corr.shape[0]
+    if m == 1:
+        return np.ones(1)
     if m == 2:  # any split works; the symmetric one
         return np.full(2, math.sqrt(corr[0, 1]))
     i = np.arange(m)
