@@ -219,7 +219,7 @@ def _check_multiarm(n_trials: int) -> None:
 
 
 def test_family_wise_error_of_multi_arm_designs():
-    _check_multiarm(2000)
+    _check_multiarm(1000)
 
 
 @pytest.mark.slow
