@@ -10,14 +10,16 @@ from functools import cache
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from scipy import optimize, stats
 
 from trialsim.api import run
-from trialsim.compile import compile_scenario
+from trialsim.cli import main
+from trialsim.compile import Overrides, compile_scenario
 from trialsim.design import boundaries as gs
 from trialsim.inference.base import LookData
 from trialsim.inference.frequentist import PValuePosterior
-from trialsim.scenario import ScenarioError, parse_scenario
+from trialsim.scenario import ScenarioError, load_scenario, parse_scenario
 
 from .conftest import ROOT, SCENARIOS, scenario_dict
 
@@ -225,3 +227,25 @@ def test_family_wise_error_of_multi_arm_designs():
 @pytest.mark.slow
 def test_family_wise_error_of_multi_arm_designs_10000():
     _check_multiarm(10_000)
+
+
+BUNDLED = SCENARIOS / "clbp_group_sequential.yaml"
+
+
+def test_describe_prints_the_boundaries():
+    result = CliRunner().invoke(main, ["describe", str(BUNDLED)])
+    assert result.exit_code == 0, result.output
+    assert "t test of the difference in means, pooled SE; O'Brien-Fleming-type alpha spending" in result.output
+    assert "         1       120  0.33      3.7103   0.000104" in result.output  # gsDesign's sfLDOF at 1/3, 2/3, 1
+    assert "     -0.3122" in result.output  # the futility boundary column
+
+
+def test_engine_override_leaves_frequentist_designs_alone():
+    plan = compile_scenario(load_scenario(BUNDLED), Overrides(engine="pymc"))
+    engines = {name: d.analysis.engine for name, d in plan.designs.items()}
+    assert engines.pop("bayes_adaptive") == "pymc" and set(engines.values()) == {"frequentist"}
+
+
+def test_calibrating_a_frequentist_design_is_bad_input():
+    result = CliRunner().invoke(main, ["calibrate", str(BUNDLED), "--design", "gs_obf", "--truth", "null"])
+    assert result.exit_code == 2 and "is frequentist" in result.output and "Traceback" not in result.output
