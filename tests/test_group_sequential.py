@@ -249,3 +249,18 @@ def test_engine_override_leaves_frequentist_designs_alone():
 def test_calibrating_a_frequentist_design_is_bad_input():
     result = CliRunner().invoke(main, ["calibrate", str(BUNDLED), "--design", "gs_obf", "--truth", "null"])
     assert result.exit_code == 2 and "is frequentist" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_type_one_error_of_the_proportions_z_test_10000():
+    """Binary endpoint (rate 0.3 in both arms, 200 per arm): the pooled z test (the chi-square
+    test) at one-sided 2.5%, fixed and O'Brien-Fleming group-sequential; the discrete
+    distribution moves the exact size by well under 0.003 at this size."""
+    data = scenario_dict("validation/frequentist_two_arm.yaml")
+    data["endpoint"] = {"type": "binary", "higher_is_better": True}
+    data["truths"] = {"null": {"arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.3}}}}
+    data["designs"] = {k: v for k, v in data["designs"].items() if k in ("fixed_t", "gs_obf")}
+    oc = run(parse_scenario(data), n_trials=10_000).oc.set_index(["design", "metric"])
+    for design in ("fixed_t", "gs_obf"):
+        est = oc.loc[(design, "prob_effective_treatment"), "estimate"]
+        assert abs(est - 0.025) < 3.5 * np.sqrt(0.025 * 0.975 / 10_000) + 0.003, (design, est)

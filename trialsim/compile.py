@@ -159,7 +159,8 @@ def _bounds(t: tuple[float, ...], alpha: float, spending: str, param: float | No
              + (f" over {m} comparisons ({multiplicity})" if m > 1 else ""))
     if futility is not None:
         beta, f_spending, f_param, effect = futility
-        # drift of one comparison at full information: effect * sqrt(n_a n_c / (n_a + n_c)), n_max = 1 here
+        # drift of one comparison at full information: effect * sqrt(n_a n_c / (n_a + n_c)) with n_max folded
+        # into `effect`; the first arm's share stands for all (one futility boundary per look)
         theta = effect * np.sqrt(shares[0] * control_share / (shares[0] + control_share))
         futile = gs.futility_bounds(t_arr, efficacy, theta, beta, f_spending, f_param)
         words += f"; non-binding futility: {gs.spending_words(f_spending, f_param)} beta spending, beta {beta:g}"
