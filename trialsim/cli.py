@@ -95,6 +95,7 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
     from .api import OutputConflict, run_to_folder
 
+    _warm_up_in_background()
     scenario = _load(file)
     _compile(scenario, engine=engine)  # overrides are validated before anything is written
     out = out or Path("results") / scenario.name
@@ -202,6 +203,16 @@ def _check_names(file: str, scenario, design: str, truth: str) -> None:
             hint = closest(name, valid)
             raise BadInput([f"{option}: no {option[2:]} '{name}' in {file}"
                             + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
+
+
+def _warm_up_in_background() -> None:
+    """Load the compiled kernels while the scenario is read and checked (they release the GIL
+    in LLVM), so that the first trial does not wait for numba's cold start."""
+    import threading
+
+    from .run.runner import warm_up_kernels
+
+    threading.Thread(target=warm_up_kernels, daemon=True, name="warm-up").start()
 
 
 def _progress(total: int, quiet: bool):

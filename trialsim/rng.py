@@ -175,3 +175,12 @@ def block(key: np.ndarray, trials: np.ndarray, lo: int, hi: int, column: int = 0
     Equal to `draws_at` for the same elements (one kernel loop without index arrays).
     """
     return _block(np.asarray(key, np.uint32), np.asarray(trials, np.int64), int(lo), int(max(hi, lo)), column, normal)
+
+
+def warm_up() -> None:
+    """Load every kernel now (numba's first call costs most of a second), e.g. in a background thread."""
+    key, trials = stream_key(0, Stream.COHORT), np.arange(2)
+    block(key, trials, 0, 2)
+    exponential_sums(key, trials, 2)
+    per_arm_block(np.stack([key, key]), np.zeros((2, 2), np.int64), trials, 0, normal=True)
+    draws_at(key, 0, trials, trials)

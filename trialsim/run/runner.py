@@ -39,6 +39,15 @@ class RunSettings:
     keep_history: bool = False
 
 
+def warm_up_kernels() -> None:
+    """Load the compiled kernels (random streams, quadrature): the cold start of numba."""
+    from .. import rng
+    from ..inference import quadrature
+
+    rng.warm_up()
+    quadrature.warm_up()
+
+
 @functools.cache
 def _keep_freed_memory() -> None:
     """Let glibc malloc keep freed memory for reuse (once per process).
@@ -81,9 +90,7 @@ def iter_chunks(plan: TrialPlan, settings: RunSettings, todo: list[tuple[int, in
         return
     own = executor is None
     if own:
-        from ..inference import quadrature
-
-        quadrature.warm_up()  # forked workers inherit the loaded kernels instead of each loading them
+        warm_up_kernels()  # forked workers inherit the loaded kernels instead of each loading them
     pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(todo)))
     try:
         futures = [pool.submit(simulate_chunk, plan, settings, lo, hi) for lo, hi in todo]
