@@ -194,6 +194,49 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
         click.echo(f"Wrote {write_to}", err=True)
 
 
+@main.command()
+@click.argument("results", type=click.Path(exists=True, path_type=Path))
+@click.option("--selection", "selections", multiple=True, metavar="DESIGN=STRATEGY[,STRATEGY...]",
+              help="Selection strategies for a design (repeatable), e.g. 'adaptive=best,final control'; "
+                   "the first gets the plain metric names.")
+@click.option("--write", "out", type=click.Path(path_type=Path), help="Write the table as CSV here instead of printing it.")
+def summarise(results: Path, selections: tuple[str, ...], out: Path | None) -> None:
+    """Recompute the OC table of a finished run (its trials.nc), under other selection strategies."""
+    import xarray as xr
+
+    from .io import write_oc_csv
+    from .scenario.schema import SELECTION_STRATEGIES
+    from .summarise.oc import oc_table
+
+    path = results / "trials.nc" if results.is_dir() else results
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        designs = [str(d) for d in ds["design"].values]
+        strategies: dict[str, list[str]] = {}
+        problems = []
+        for item in selections:
+            design, _, names = item.partition("=")
+            chosen = [n.strip() for n in names.split(",") if n.strip()]
+            if design not in designs:
+                problems.append(f"--selection {item}: unknown design '{design}'; valid: {', '.join(designs)}")
+            for name in chosen:
+                if name not in SELECTION_STRATEGIES:
+                    problems.append(f"--selection {item}: unknown strategy '{name}'; valid: {', '.join(SELECTION_STRATEGIES)}")
+            if not chosen:
+                problems.append(f"--selection {item}: give at least one strategy after '='")
+            strategies[design] = chosen
+        if problems:
+            raise BadInput(problems)
+        try:
+            table = oc_table(ds.load(), strategies)
+        except ValueError as err:  # e.g. a strategy that needs a control on a design without one
+            raise BadInput([f"--selection: {err}"]) from None
+    if out is not None:
+        write_oc_csv(table, out)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(table.to_csv(index=False))
+
+
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
     """--design and --truth must name entries of the file."""
     from .scenario.hints import closest

@@ -51,6 +51,9 @@ class PValuePosterior:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.n > 0, self.total / self.n, self.inner.mean())
 
+    def median(self) -> np.ndarray:
+        return self.mean()  # the sample mean is the estimate (normal sampling distribution: median = mean)
+
     def proper(self, active: np.ndarray) -> np.ndarray:
         return self.inner.proper(active) & ~(active & (self.n < 1)).any(axis=1)
 

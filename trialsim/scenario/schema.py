@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..endpoints import ENDPOINTS
+from ..summarise.selection import STRATEGIES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -145,6 +146,11 @@ class Truth(Strict):
     arms: dict[str, ArmTruth]
 
 
+ControlShare = Literal["sqrt", "sqrt-based", "sqrt-based start", "sqrt-based fixed", "match"]
+SELECTION_STRATEGIES = STRATEGIES  # adaptr's select_strategy names, defined with the selection code
+SelectionStrategy = Literal[SELECTION_STRATEGIES]  # type: ignore[valid-type]
+
+
 class Allocation(Strict):
     rule: Literal["fixed", "pr_best", "thompson"] = "fixed"
     ratio: dict[str, PositiveFloat] | None = None  # fixed: relative allocation, default equal
@@ -153,7 +159,10 @@ class Allocation(Strict):
     burn_in: Annotated[int, Field(ge=0)] = 0  # patients randomised equally before adapting
     min_prob: Probability = 0.0
     max_prob: Probability = 1.0
-    control_prob: Union[Probability, Literal["sqrt", "match"], None] = None
+    # control share (adaptr's control_prob_fixed): a number; one per number of active non-control
+    # arms, from all down to 1; "sqrt-based" (alias "sqrt"), "sqrt-based start", "sqrt-based fixed"
+    # or "match". Applies from the first patient and follows the control when it changes.
+    control_prob: Union[Probability, list[Probability], ControlShare, None] = None
     stratify_by_phenotype: bool = False
 
     @model_validator(mode="after")
@@ -217,11 +226,15 @@ class Looks(Strict):
 class Futility(Strict):
     threshold: Probability
     delta: float = 0.0  # futile if Pr(arm - control > delta) < threshold
+    # on_superior new_control: judge futility against the first control only (adaptr's futility_only_first)
+    only_first: bool = True
 
 
 class Equivalence(Strict):
     threshold: Probability
     margin: PositiveFloat
+    # on_superior new_control: judge equivalence against the first control only (adaptr's equivalence_only_first)
+    only_first: bool = True
 
 
 SPENDING_FUNCTIONS = ("obf", "pocock", "hsd", "power")
@@ -257,7 +270,19 @@ class Decisions(Strict):
     equivalence: Equivalence | None = None
     # enrichment: close an arm to one phenotype when Pr(arm - control > delta in that phenotype) < threshold
     phenotype_futility: Futility | None = None
-    selection: Literal["none", "control", "best"] = "control"
+    # designs with a control, when an arm beats it: "graduate" (it stops enrolling as effective; the
+    # control stays the comparator) or "new_control" (adaptr: it becomes the control, the old one is dropped)
+    on_superior: Literal["graduate", "new_control"] = "graduate"
+    # arm selection when no arm is superior (adaptr's select_strategy); a list reports every strategy,
+    # the first one under the plain metric names
+    selection: Union[SelectionStrategy, list[SelectionStrategy]] = "control if available"
+    selection_preferences: list[str] = Field(default_factory=list)  # for "list" and "list or best"
+    select_last_arm: bool = False
+    te_comp: str | None = None  # treatment-effect comparator; default: the (first) control
+
+    @property
+    def strategies(self) -> list[str]:
+        return [self.selection] if isinstance(self.selection, str) else list(self.selection)
     boundaries: GroupSequential | None = None  # frequentist designs: z / t tests against group-sequential boundaries
 
 
@@ -283,6 +308,8 @@ class NormalGammaPrior(Strict):
 class Analysis(Strict):
     engine: Literal["exact", "pymc", "frequentist"] = "exact"
     variance: Literal["pooled", "unpooled"] = "pooled"  # frequentist engine: SE of the difference
+    # point estimate for rmse/mae/idp: posterior mean, or median (adaptr's robust = TRUE)
+    estimate: Literal["mean", "median"] = "mean"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
     prior: Union[Literal["flat", "vague", "sceptical", "informative"], BetaPrior, NormalGammaPrior] = "flat"
 
