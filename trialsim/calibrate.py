@@ -83,6 +83,10 @@ def calibrate(scenario: Scenario, design: str, truth: str, metric: str = "fwer",
     """
     from .summarise.glossary import resolve
 
+    if scenario.designs[design].decisions.boundaries is not None:
+        raise ValueError(f"design '{design}' is frequentist: its boundaries spend alpha exactly; "
+                         "change decisions.boundaries.alpha instead of calibrating")
+
     metric = resolve(metric, scenario.designs[design].control is not None)
     data = scenario.model_dump(mode="json")
     data["designs"] = {design: data["designs"][design]}
