@@ -39,6 +39,9 @@ def calibrate(scenario: Scenario, design: str, truth: str, metric: str = "prob_s
               n_trials: int = 2000, seed: int | None = None, lower: float = 0.9, upper: float = 0.99999,
               tolerance: float = 1e-5, symmetric: bool = True, workers: int = 1) -> Calibration:
     """Smallest superiority threshold in [lower, upper] with `metric` <= `target` under `truth`."""
+    if scenario.designs[design].decisions.boundaries is not None:
+        raise ValueError(f"design '{design}' is frequentist: its boundaries spend alpha exactly; "
+                         "change decisions.boundaries.alpha instead of calibrating")
     data = scenario.model_dump(mode="json")
     data["designs"] = {design: data["designs"][design]}
     data["truths"] = {truth: data["truths"][truth]}

@@ -242,6 +242,31 @@ class Equivalence(Strict):
     only_first: bool = True
 
 
+SPENDING_FUNCTIONS = ("obf", "pocock", "hsd", "power")
+
+
+class BetaSpending(Strict):
+    """Non-binding futility boundaries spending the type II error `beta` under the design alternative."""
+
+    beta: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    spending: Literal[SPENDING_FUNCTIONS] = "obf"  # type: ignore[valid-type]
+    parameter: float | None = None  # hsd: gamma (default -4); power: rho (default 3)
+    # the design alternative per patient: (arm - control) / SD for means, / sqrt(pbar (1 - pbar)) for rates
+    effect_size: PositiveFloat
+
+
+class GroupSequential(Strict):
+    """Frequentist efficacy boundaries (analysis.engine: frequentist): each arm vs the control,
+    one-sided family-wise level `alpha` spent over the looks (Lan & DeMets 1983). One look is the
+    fixed-sample test."""
+
+    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.025
+    spending: Literal[SPENDING_FUNCTIONS] = "obf"  # type: ignore[valid-type]
+    parameter: float | None = None  # hsd: gamma (default -4); power: rho (default 3)
+    multiplicity: Literal["dunnett", "bonferroni"] = "dunnett"
+    futility: BetaSpending | None = None
+
+
 class Decisions(Strict):
     superiority: PerLook = 0.975
     superiority_delta: float = 0.0  # vs control: Pr(arm - control > delta)
@@ -263,6 +288,7 @@ class Decisions(Strict):
     @property
     def strategies(self) -> list[str]:
         return [self.selection] if isinstance(self.selection, str) else list(self.selection)
+    boundaries: GroupSequential | None = None  # frequentist designs: z / t tests against group-sequential boundaries
 
 
 class BetaPrior(Strict):
@@ -285,7 +311,8 @@ class NormalGammaPrior(Strict):
 
 
 class Analysis(Strict):
-    engine: Literal["exact", "pymc"] = "exact"
+    engine: Literal["exact", "pymc", "frequentist"] = "exact"
+    variance: Literal["pooled", "unpooled"] = "pooled"  # frequentist engine: SE of the difference
     # point estimate for rmse/mae/idp: posterior mean, or median (adaptr's robust = TRUE)
     estimate: Literal["mean", "median"] = "mean"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
