@@ -22,7 +22,7 @@ from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
 from .patients.draws import patient_draws
-from .patients.dropout import analysed_change, analysed_responder, observed_elements
+from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
 from .patients.effects import element_shift
@@ -149,62 +149,54 @@ class Cohort:
         if vp.confusion is not None:
             true = self.phenotype[rows, lo:hi].ravel()
             self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion), u_observed).reshape(shape)
-        if self.dropout_draws:
-            self.u_drop[rows, lo:hi] = u_drop.reshape(shape + (-1,))
-            self.u_explant[rows, lo:hi] = u_explant.reshape(shape)
+        if self.dropout_draws:  # stored as what the dropout model compares (arm-free)
+            logit_u, exposure = dropout_exposures(u_drop, u_explant)
+            self.u_drop[rows, lo:hi] = logit_u.reshape(shape + (-1,))
+            self.u_explant[rows, lo:hi] = exposure.reshape(shape)
 
-    def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                        arm: np.ndarray, passed: np.ndarray, missing: str, early: tuple[int, ...] = ()) -> tuple:
-        """(outcome, responder, missing) of the visit model at the primary visit (elements broadcast together),
-        then, if `early` lists visit indices, the change in NRS and `seen` at those visits (else None, None).
+    def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, at, arm: np.ndarray,
+                        passed: np.ndarray, missing: str, early: tuple[int, ...] = ()) -> tuple[np.ndarray, ...]:
+        """(outcome, responder, no data) of the visit model at the primary visit, then, if `early` lists
+        earlier visit indices, the change in NRS and `seen` (still followed) at those visits.
 
-        Dropout follows patients.dropout under the assigned arm; `missing` says how the analysis
-        treats a patient who left: complete_case (no data), locf (the last observed visit, baseline
-        if none) or nonresponder (a non-response, change 0)."""
-        vp = self.plan.visit
-        every = self.dropout_draws or bool(early)  # visits before the primary one: for dropout or the interims
-        weeks = vp.visits[: vp.primary + 1] if every else vp.visits[vp.primary: vp.primary + 1]
-        first = vp.primary + 1 - len(weeks)
-        nrs = self._visit_nrs(model, rows, patients, arm, passed, range(first, vp.primary + 1))
-        baseline = self.baseline_nrs[rows, patients]
-        change = nrs - baseline[..., None]
-        responder = -change >= endpoint.responder_reduction * baseline[..., None]
-        gone = np.zeros(arm.shape, bool)
-        early_out = (change[..., list(early)], np.ones(arm.shape + (len(early),), bool)) if early else (None, None)
-        if self.dropout_draws:
-            seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
-                                        self.u_drop[rows, patients, : vp.primary + 1], self.u_explant[rows, patients])
-            gone = ~seen[..., -1]
-            if early:
-                early_out = (early_out[0], seen[..., list(early)])
-            if missing == "locf":
-                change = analysed_change(change, seen, "locf")
-                responder = analysed_responder(responder, seen, "locf").astype(bool)
-                gone = np.zeros(arm.shape, bool)
-            elif missing == "nonresponder":
-                change = analysed_change(change, seen, "nonresponder")
-                responder = analysed_responder(responder, seen, "nonresponder").astype(bool)
-                gone = np.zeros(arm.shape, bool)
-        y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
-        return y, responder, gone, *early_out
-
-    def _visit_nrs(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray,
-                   passed: np.ndarray, visits: range | list[int]) -> np.ndarray:
-        """Measured NRS under the assigned arm at the visits (indices up to the primary one), (..., visits)."""
-        vp, t = self.plan.visit, self.trials[rows]
-        arrays = model.visit.arrays
+        `at` indexes patients with `rows` (an index array broadcasting with rows, or a slice of
+        consecutive patients). Dropout follows patients.dropout under the assigned arm; `missing`
+        says how the analysis treats a patient who left: complete_case (no data), locf (the last
+        observed visit, baseline if none) or nonresponder (a non-response, change 0)."""
+        vp, arrays = self.plan.visit, model.visit.arrays
+        patients = at if not isinstance(at, slice) else np.arange(at.start, at.stop)[None, :]
+        t = self.trials[rows] if not isinstance(at, slice) else self.trials[rows][:, None]
         # a class draw only if some share is a mixture, a loss draw only if some response wanes
         mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
         u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
         wanes = np.isfinite(arrays.loss_half_life_weeks).any()
         u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
-        phenotype, z = self.phenotype[rows, patients], self.z_nonspecific[rows, patients]
-        nrs = np.empty(arm.shape + (len(visits),))
-        for j, v in enumerate(visits):
-            shift, _ = element_shift(arrays, vp.visits[v], arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows])
-            treated = apply_shift(self.pain_visits[rows, patients, v], shift)
-            nrs[..., j] = measure(treated, self.error_visits[rows, patients, v], vp.pain.integer)
-        return nrs
+        phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
+        trial_shift = self.trial_shift[rows] if not isinstance(at, slice) else self.trial_shift[rows][:, None]
+        every = self.dropout_draws or bool(early)  # earlier visits: for dropout or longitudinal interims
+        weeks = vp.visits[: vp.primary + 1] if every else vp.visits[vp.primary: vp.primary + 1]
+        first = vp.primary + 1 - len(weeks)
+        pain, error = self.pain_visits[rows, at], self.error_visits[rows, at]
+        nrs = np.empty(arm.shape + (len(weeks),))
+        for j, week in enumerate(weeks):
+            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, trial_shift)
+            nrs[..., j] = measure(apply_shift(pain[..., first + j], shift), error[..., first + j], vp.pain.integer)
+        change = nrs - baseline[..., None]
+        responder = -change >= endpoint.responder_reduction * baseline[..., None]
+        gone = np.zeros(arm.shape, bool)
+        seen = np.ones(nrs.shape, bool)
+        if self.dropout_draws:
+            seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
+                                        self.u_drop[rows, at][..., : vp.primary + 1], self.u_explant[rows, at])
+            if missing == "complete_case":
+                gone = ~seen[..., -1]
+            else:  # the patient counts, with an imputed outcome
+                change = analysed_change(change, seen, missing)
+                responder = analysed_responder(responder, seen, missing).astype(bool)
+        y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
+        if early:  # complete cases only (longitudinal designs): `change` is as measured
+            return y, responder, gone, change[..., list(early)], seen[..., list(early)]
+        return y, responder, gone
 
     def outcomes_block_early(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
                              arm: np.ndarray, missing: str, visits: tuple[int, ...]) -> tuple[np.ndarray, ...]:
@@ -214,30 +206,38 @@ class Cohort:
         cols = slice(start, start + arm.shape[1])
         safe = np.maximum(arm, 0)
         passed = self.u_screen[rows, cols] < model.screening_pass[safe]
-        patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
-        r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-        return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing, visits)
+        return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing, visits)
 
     def later_visit(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, arm: np.ndarray,
                     visit: int) -> tuple[np.ndarray, np.ndarray]:
-        """(outcome on the endpoint's scale, followed) at a later `visit` (index) of patients 0..width-1
-        under arm (rows, width), for a durability decision; the same patients and draws as the endpoint."""
-        vp = self.plan.visit
+        """(outcome on the endpoint's scale, followed) at a later `visit` (index, kept by the cohort) of
+        patients 0..width-1 under arm (rows, width), for a durability decision: the same patients and
+        draws as the endpoint."""
+        vp, arrays = self.plan.visit, model.visit.arrays
         width = arm.shape[1]
+        rows = np.asarray(rows)
         self.reach(rows, np.full(len(rows), width))
-        safe = np.maximum(arm, 0)
-        patients = np.broadcast_to(np.arange(width)[None, :], arm.shape)
-        r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-        passed = self.u_screen[r, patients] < model.screening_pass[safe]
-        baseline = self.baseline_nrs[r, patients]
+        at, safe = slice(0, width), np.maximum(arm, 0)
+        patients, t = np.arange(width)[None, :], self.trials[rows][:, None]
+        passed = self.u_screen[rows, at] < model.screening_pass[safe]
+        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
+        u_class = rng.draws_at(self.outcome_keys, safe, t, patients, column=1) if mixed else np.zeros(arm.shape)
+        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
+        u_loss = rng.draws_at(self.outcome_keys, safe, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
+        phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
         visits = range(visit + 1) if self.dropout_draws else range(visit, visit + 1)
-        nrs = self._visit_nrs(model, r, patients, safe, passed, visits)
+        nrs = np.empty(arm.shape + (len(visits),))
+        for j, v in enumerate(visits):
+            shift, _ = element_shift(arrays, vp.visits[v], safe, phenotype, z, u_class, u_loss, passed,
+                                     self.trial_shift[rows][:, None])
+            nrs[..., j] = measure(apply_shift(self.pain_visits[rows, at, v], shift), self.error_visits[rows, at, v],
+                                  vp.pain.integer)
         change = nrs[..., -1] - baseline
         seen = np.ones(arm.shape, bool)
         if self.dropout_draws:
             seen = observed_elements(vp.dropout, np.asarray(vp.visits[: visit + 1]), baseline, nrs, safe,
-                                     len(self.plan.arms), self.u_drop[r, patients, : visit + 1],
-                                     self.u_explant[r, patients])[0][..., -1]
+                                     len(self.plan.arms), self.u_drop[rows, at, : visit + 1],
+                                     self.u_explant[rows, at])[0][..., -1]
         responder = -change >= endpoint.responder_reduction * baseline
         return endpoint.visit_outcomes(change, responder)[0], seen
 
@@ -258,7 +258,7 @@ class Cohort:
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
         passed = self.u_screen[rows, patients] < model.screening_pass[arm]
         if model.visit is not None:
-            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)[:3]
+            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)
         draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients],
                                                          self.baseline_nrs[rows, patients], passed, draw))
@@ -274,9 +274,7 @@ class Cohort:
         safe = np.maximum(arm, 0)
         passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         if model.visit is not None:
-            patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
-            r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing)[:3]
+            return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing)
         draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                          passed, draw))
