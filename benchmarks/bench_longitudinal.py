@@ -55,6 +55,14 @@ def main() -> None:
         wall = statistics.median(t[0] for t in times[label])
         cpu = statistics.median(t[1] for t in times[label])
         print(f"longitudinal {label:11s} {args.n_trials / wall:8.0f} trials/s (wall) {args.n_trials / cpu:8.0f} trials/CPU-s")
+    # the whole comparison: every design but the durability one x every truth on one cohort per chunk
+    data = load_scenario(SCENARIO).model_dump(mode="json", exclude_none=True)
+    data["designs"] = {k: v for k, v in data["designs"].items() if "durability" not in v}
+    plan = compile_scenario(parse_scenario(data))
+    wall, cpu = run_once(plan, args.n_trials)
+    cells = args.n_trials * len(plan.designs) * len(plan.truths)
+    print(f"whole comparison ({len(plan.designs)} designs x {len(plan.truths)} truths): {cells / wall:8.0f} trial-cells/s "
+          f"(wall) {cells / cpu:8.0f} trial-cells/CPU-s")
 
 
 if __name__ == "__main__":
