@@ -148,10 +148,17 @@ def test_longitudinal_designs_use_early_visits_and_report_calibration():
     ds = run(longitudinal_scenario({"none": {}, "regression": {"longitudinal": "regression"},
                                     "locf": {"longitudinal": "locf"}}, truths=("null", "industry")), n=20)
     assert ds["imputed_n"].sel(design="regression").values.sum() > 0
+    # per-look sums add up to the totals (the last look, the final analysis, imputes nobody)
+    by_look = ds["imputed_by_look"].sel(design="regression")
+    np.testing.assert_allclose(by_look.sel(imputation_stat="n").sum("interim"), ds["imputed_n"].sel(design="regression"))
+    np.testing.assert_allclose(by_look.sel(imputation_stat="error_sum").sum("interim"),
+                               ds["imputed_error_sum"].sel(design="regression"))
+    assert (by_look.sel(interim=4, imputation_stat="n") == 0).all()
     oc = oc_table(ds).set_index(["design", "truth", "metric"])["estimate"].sort_index()
     assert ("none", "null", "imputation_bias") not in oc.index
     cover = oc["regression", "null", "imputation_coverage"]
     assert 0.85 < cover < 0.99
+    assert 0.8 < oc["regression", "null", "imputation_coverage_look_1"] < 1
     # LOCF carries a smaller 4/8-week change forward: it under-states the 12-week improvement
     assert np.isfinite(oc["locf", "null", "imputation_bias"]) and "imputation_coverage" not in oc["locf", "null"].index
     # the final analysis uses observed endpoints only: the same patients give the same estimates

@@ -103,7 +103,7 @@ class DesignResult:
     durable: np.ndarray | None = None  # (trials, arms) effective at the endpoint and durable at the later visit
     pr_durable: np.ndarray | None = None  # (trials, arms) Pr(arm - control > delta at the durability visit)
     estimate_durable: np.ndarray | None = None  # (trials, arms) posterior mean there, internal scale
-    calibration: np.ndarray | None = None  # (4, trials) imputations at interims: count, sum of errors (internal
+    calibration: np.ndarray | None = None  # (4, trials, looks) imputations at interims: count, sum of errors (internal
     # scale), sum of squared errors, count inside the predictive interval (design/longitudinal.py)
 
 
@@ -178,7 +178,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     longitudinal = plan.analysis.longitudinal if plan.analysis.early_visits else "none"
     batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing,
                     plan.analysis.early_visits if longitudinal != "none" else ())
-    calibration = np.zeros((4, n_trials))  # imputed, sum of errors, of squared errors, covered
+    calibration = np.zeros((4, n_trials, plan.looks.n_looks))  # imputed, sum of errors, of squared errors, covered
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     last_pr_best = np.zeros((n_trials, n_arms))
@@ -199,7 +199,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         if longitudinal != "none":  # interims (not the final analysis) add the pending patients' visits
             look_data, imputed = batch.with_pending(look_data, longitudinal, idx, n_look, schedule.randomised[idx, look],
                                                     schedule.time[idx, look])
-            calibration[:, idx] += np.stack([imputed.n, imputed.error, imputed.error2, imputed.covered])
+            calibration[:, idx, look] = np.stack([imputed.n, imputed.error, imputed.error2, imputed.covered])
         post = infer(look_data, cohort.trials[idx], state.active[idx])
         ok = post.proper(state.active[idx])
         if not ok.all():  # an active arm lacks the data its prior needs: no decision at this look

@@ -40,6 +40,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "imputed_error_sum": (),
     "imputed_error_sq_sum": (),
     "imputed_covered": (),
+    "imputed_by_look": ("interim", "imputation_stat"),
     "n_randomised": ("arm",),
     "n_analysed": ("arm",),
     "responders": ("arm",),
@@ -96,7 +97,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
     n_analysed = per_arm(observed)
     nan_arms = np.full((n_trials, n_arms), np.nan)
-    calibration = result.calibration if result.calibration is not None else np.zeros((4, n_trials))
+    by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
+    calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
     return {
         "size": result.size.astype(np.int32),
@@ -115,6 +117,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "imputed_error_sum": sign * calibration[1],
         "imputed_error_sq_sum": calibration[2],
         "imputed_covered": calibration[3].astype(np.int32),
+        # per look: count, sum of errors (endpoint scale), of squared errors, covered
+        "imputed_by_look": np.moveaxis(by_look * np.array([1.0, sign, 1.0, 1.0])[:, None, None], 0, 2),
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
@@ -150,7 +154,7 @@ def stack_chunk(per_cell: dict[tuple[str, str], dict[str, np.ndarray]], truths: 
     for name in VARIABLES:
         # designs may have different numbers of looks: pad the look axis with NaN
         cells = [[per_cell[(t, d)][name] for d in designs] for t in truths]
-        if name == "allocation":
+        if name in ("allocation", "imputed_by_look"):
             width = max(c.shape[1] for row in cells for c in row)
             cells = [[np.pad(c, ((0, 0), (0, width - c.shape[1]), (0, 0)), constant_values=np.nan) for c in row] for row in cells]
         out[name] = np.stack([np.stack(row) for row in cells])
@@ -179,6 +183,8 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
             "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": list(plan.arms),
             "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events),
             "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
+            "interim": np.arange(1, data_vars["imputed_by_look"][1].shape[3] + 1),
+            "imputation_stat": ["n", "error_sum", "error_sq_sum", "covered"],
         },
     )
     ds["true_value"] = (("truth", "arm"), plan.true_values())
@@ -218,6 +224,8 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
                                             "endpoint was later observed, summed over interims")
     ds["imputed_error_sum"].attrs["description"] = "sum of imputed minus observed endpoint, endpoint scale"
     ds["imputed_error_sq_sum"].attrs["description"] = "sum of squared imputation errors"
+    ds["imputed_by_look"].attrs["description"] = ("the imputed_* sums per look (NaN beyond a design's looks; "
+                                                  "0 at looks without imputations)")
     ds["imputed_covered"].attrs["description"] = "observed endpoints inside the imputation's 95% predictive interval"
     ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
     ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({plan.endpoint.name})"

@@ -83,6 +83,8 @@ ENTRIES: tuple[tuple[str, str, str, str], ...] = (
     ("imputation_rmse", "Early visits", "endpoint units", "RMSE of the imputed against the later observed endpoints"),
     ("imputation_coverage", "Early visits", "probability",
      "share of later observed endpoints inside the imputation's 95% predictive interval (regression)"),
+    ("imputation_bias_look_<k>", "Early visits", "endpoint units", "imputation_bias at look <k> alone"),
+    ("imputation_coverage_look_<k>", "Early visits", "probability", "imputation_coverage at look <k> alone"),
     ("prob_durable_<arm>", "Durability", "probability",
      "Pr(arm <arm> effective at the endpoint and better than the control at the durability visit)"),
     ("prob_any_durable", "Durability", "probability", "Pr(some arm effective at the endpoint and durable)"),

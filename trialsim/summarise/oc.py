@@ -195,8 +195,17 @@ def imputation(cell: xr.Dataset) -> Rows:
     rows = [("imputed_per_trial_mean", *mean(n)), ("imputation_bias", *ratio(cell["imputed_error_sum"].values, n))]
     msq, se = ratio(cell["imputed_error_sq_sum"].values, n)
     rows.append(("imputation_rmse", float(np.sqrt(msq)), float(se / (2 * np.sqrt(msq))) if msq > 0 else np.nan))
-    if cell["imputed_covered"].values.sum() > 0:
+    regression = cell["imputed_covered"].values.sum() > 0
+    if regression:
         rows.append(("imputation_coverage", *ratio(cell["imputed_covered"].values, n)))
+    by_look = cell["imputed_by_look"].values  # (trial, interim, stat)
+    for k in range(by_look.shape[1]):  # each interim with imputations
+        n_k = np.nan_to_num(by_look[:, k, 0])
+        if n_k.sum() == 0:
+            continue
+        rows.append((f"imputation_bias_look_{k + 1}", *ratio(np.nan_to_num(by_look[:, k, 1]), n_k)))
+        if regression:
+            rows.append((f"imputation_coverage_look_{k + 1}", *ratio(np.nan_to_num(by_look[:, k, 3]), n_k)))
     return rows
 
 
