@@ -232,7 +232,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
         final_pr_best=final_pr_best, outcomes=trial_outcomes,
         selected=select(trial_outcomes, plan.selection.strategy()), alloc_history=history, looks_skipped=skipped,
-        calibration=calibration, **durability(plan, batch, size, infer, state),
+        calibration=calibration if longitudinal != "none" else None, **durability(plan, batch, size, infer, state),
     )
 
 

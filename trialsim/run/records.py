@@ -224,8 +224,9 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
                                             "endpoint was later observed, summed over interims")
     ds["imputed_error_sum"].attrs["description"] = "sum of imputed minus observed endpoint, endpoint scale"
     ds["imputed_error_sq_sum"].attrs["description"] = "sum of squared imputation errors"
-    ds["imputed_by_look"].attrs["description"] = ("the imputed_* sums per look (NaN beyond a design's looks; "
-                                                  "0 at looks without imputations)")
+    ds["imputed_by_look"].attrs["description"] = ("the imputed_* sums per look of longitudinal designs (NaN beyond a "
+                                                  "design's looks and for other designs; the width is the most looks "
+                                                  "of a longitudinal design in the run)")
     ds["imputed_covered"].attrs["description"] = "observed endpoints inside the imputation's 95% predictive interval"
     ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
     ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({plan.endpoint.name})"
