@@ -16,7 +16,7 @@ import numpy as np
 
 from . import endpoints
 from .cohort import CohortPlan
-from .design.allocation import AllocationRule, start_probabilities
+from .design.allocation import AllocationRule, matched_start, start_probabilities
 from .design.decisions import DecisionRule
 from .design.parallel import DesignPlan, TruthPlan
 from .plan import TrialPlan
@@ -188,27 +188,42 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
         at_weeks=tuple(looks.at_weeks) if looks.at_weeks is not None else None,
         max_patients=looks.max_patients,
     )
-    control = arms.index(design.control) if design.control else None
+    control = arms.index(design.main_control) if design.main_control else None
+    comparator = compile_comparators(design, arms)
     return DesignPlan(
-        name=name, looks=look_plan, allocation=compile_allocation(design, arms, control),
-        decisions=compile_decisions(design, control, look_plan.n_looks),
-        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.control,
+        name=name, looks=look_plan, allocation=compile_allocation(design, arms, control, comparator),
+        decisions=compile_decisions(design, control, look_plan.n_looks, comparator),
+        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.main_control,
         selection=compile_selection(design, arms),
     )
 
 
+def compile_comparators(design: Design, arms: tuple[str, ...]) -> np.ndarray | None:
+    """Matched controls: each arm's comparator index, -1 for the comparators; None with one control."""
+    if not design.controls:
+        return None
+    return np.array([arms.index(design.controls[a]) if a in design.controls else -1 for a in arms], np.int64)
+
+
 def compile_selection(design: Design, arms: tuple[str, ...]) -> SelectionPlan:
     d = design.decisions
-    comparator = d.te_comp or design.control
+    comparator = d.te_comp or design.main_control
     return SelectionPlan(strategies=tuple(d.strategies), preferences=tuple(arms.index(a) for a in d.selection_preferences),
                          select_last_arm=d.select_last_arm, te_comp=arms.index(comparator) if comparator else None,
                          estimate=design.analysis.estimate)
 
 
-def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None) -> AllocationRule:
+def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None,
+                       comparator: np.ndarray | None = None) -> AllocationRule:
     a, k = design.allocation, len(arms)
     ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arms], dtype=float) if a.rule == "fixed" else None
     control_prob = "sqrt-based" if a.control_prob == "sqrt" else a.control_prob
+    if comparator is not None:
+        start = ratio / ratio.sum() if ratio is not None else matched_start(comparator, control_prob)
+        return AllocationRule(adaptive=a.rule != "fixed", start=start, power=None if a.power == "thall_wathen" else
+                              (1.0 if a.rule == "thompson" else float(a.power)), min_prob=a.min_prob,
+                              max_prob=a.max_prob, control=control, control_prob=control_prob, burn_in=a.burn_in,
+                              stratified=a.stratify_by_phenotype, block_size=a.block_size, comparator=comparator)
     power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
     return AllocationRule(
         adaptive=a.rule != "fixed", start=start_probabilities(k, control, control_prob, ratio), power=power,
@@ -218,7 +233,8 @@ def compile_allocation(design: Design, arms: tuple[str, ...], control: int | Non
     )
 
 
-def compile_decisions(design: Design, control: int | None, n_looks: int) -> DecisionRule:
+def compile_decisions(design: Design, control: int | None, n_looks: int,
+                      comparator: np.ndarray | None = None) -> DecisionRule:
     d = design.decisions
 
     def per_look(value: float | list[float] | None) -> np.ndarray | None:
@@ -236,6 +252,7 @@ def compile_decisions(design: Design, control: int | None, n_looks: int) -> Deci
         on_superior=d.on_superior,
         equivalence_only_first=d.equivalence.only_first if d.equivalence else True,
         futility_only_first=d.futility.only_first if d.futility else True,
+        comparator=comparator,
     )
 
 

@@ -24,6 +24,7 @@ Two families of rules, chosen by whether the design has a control:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,10 +47,40 @@ class DecisionRule:
     on_superior: str = "graduate"  # with a control: "graduate" or "new_control"
     equivalence_only_first: bool = True  # new_control: equivalence judged against the first control only
     futility_only_first: bool = True
+    # matched controls: each arm's comparator (arms,), -1 for the comparators themselves; None: `control` for all
+    comparator: np.ndarray | None = None
 
     @property
     def new_control(self) -> bool:
         return self.control is not None and self.on_superior == "new_control"
+
+    @property
+    def matched(self) -> bool:
+        return self.comparator is not None
+
+    def comparators(self, n_arms: int) -> np.ndarray:
+        """Each arm's comparator, -1 for a control (one control: every other arm against it)."""
+        if self.comparator is not None:
+            return self.comparator
+        out = np.full(n_arms, -1 if self.control is None else self.control, np.int64)
+        if self.control is not None:
+            out[self.control] = -1
+        return out
+
+
+def against_own(prob: Callable[[np.ndarray, float], np.ndarray], comparator: np.ndarray, n_trials: int,
+                value: float) -> np.ndarray:
+    """(trials, arms) prob(control, value) with each arm's column taken against its own comparator.
+
+    `prob` is a Posterior method (prob_better, prob_equivalent_to); a control's own column is
+    that of the first control. One call per distinct comparator, so an arm is never judged
+    against another family's control."""
+    controls = np.unique(comparator[comparator >= 0])
+    out = prob(np.full(n_trials, controls[0]), value)
+    for c in controls[1:]:
+        cols = comparator == c
+        out[:, cols] = prob(np.full(n_trials, c), value)[:, cols]
+    return out
 
 
 def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int,
@@ -109,27 +140,38 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
 
 def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
                             look: int) -> np.ndarray:
-    control = np.full(len(trials), rule.control)
-    is_control = np.arange(state.fate.shape[1]) == rule.control
+    n_arms = state.fate.shape[1]
+    comparator = rule.comparators(n_arms)
+    is_control = comparator < 0
+    n = len(trials)
+
+    def vs_own(prob: Callable[[np.ndarray, float], np.ndarray], value: float) -> np.ndarray:
+        return against_own(prob, comparator, n, value)
+
     fate = state.fate[trials]
     judged = (fate == ArmFate.ACTIVE) & ~is_control
-    effective = judged & (post.prob_better(control, rule.superiority_delta) > rule.superiority[look])
+    effective = judged & (vs_own(post.prob_better, rule.superiority_delta) > rule.superiority[look])
     fate[effective] = ArmFate.EFFECTIVE
     judged &= ~effective
     if rule.inferiority is not None:
-        inferior = judged & (post.prob_better(control, 0.0) < rule.inferiority[look])
+        inferior = judged & (vs_own(post.prob_better, 0.0) < rule.inferiority[look])
         fate[inferior] = ArmFate.INFERIOR
         judged &= ~inferior
     if rule.futility is not None:
         threshold, delta = rule.futility
-        futile = judged & (post.prob_better(control, delta) < threshold)
+        futile = judged & (vs_own(post.prob_better, delta) < threshold)
         fate[futile] = ArmFate.FUTILE
         judged &= ~futile
     if rule.equivalence is not None:
         threshold, margin = rule.equivalence
-        equivalent = judged & (post.prob_equivalent_to(control, margin) > threshold)
+        equivalent = judged & (vs_own(post.prob_equivalent_to, margin) > threshold)
         fate[equivalent] = ArmFate.EQUIVALENT
     state.fate[trials] = fate
+    if rule.matched:  # a control whose arms have all left stops enrolling (closed to every phenotype)
+        left = (fate == ArmFate.ACTIVE) & ~is_control
+        for c in np.unique(comparator[~is_control]):
+            idle = ~left[:, comparator == c].any(axis=1)
+            state.closed[trials[idle], :, c] = True
     done = ~((fate == ArmFate.ACTIVE) & ~is_control).any(axis=1)
     any_effective = (fate == ArmFate.EFFECTIVE).any(axis=1)
     all_equivalent = ((fate == ArmFate.EQUIVALENT) | is_control).all(axis=1)

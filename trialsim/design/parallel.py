@@ -22,7 +22,7 @@ from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
-from .decisions import DecisionRule, close_by_phenotype, decide, outcomes
+from .decisions import DecisionRule, against_own, close_by_phenotype, decide, outcomes
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
@@ -197,6 +197,8 @@ def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndar
     open_arms = state.active[rows][:, None, :] & ~state.closed[rows]
     if alloc.stratified and alloc.adaptive:
         pb = split.prob_best(open_arms.reshape(-1, n_arms)).reshape(rows.size, n_pheno, n_arms)
+    elif alloc.adaptive and rule.matched:  # across control families: Pr(beating its own control), not Pr(best)
+        pb = against_own(post.prob_better, rule.comparator, rows.size, 0.0)[:, None, :]
     elif alloc.adaptive:
         pb = pr_best[:, None, :]
     else:

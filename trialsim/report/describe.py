@@ -56,6 +56,17 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
         lines.append(f"    each arm vs the current control (first '{d.control}'): an arm with Pr({better}) > "
                      f"{_thresholds(dec.superiority)} becomes the new control and the old control is dropped (adaptr); "
                      "the trial stops when one arm is left")
+    elif d.controls:
+        better = endpoint.difference(dec.superiority_delta)
+        for control in d.control_arms:
+            judged = [a for a, c in d.controls.items() if c == control]
+            lines.append(f"    matched control '{control}': judges {', '.join(judged)} (they share its patients; no arm "
+                         "is compared with another family's control)")
+        lines.append(f"    each arm vs its own control: effective if Pr({better}) > {_thresholds(dec.superiority)}; an "
+                     "effective arm stops enrolling; a control stops enrolling when its arms have all left; the trial "
+                     "stops when no arm but the controls is left"
+                     + ("; adaptive weights: Pr(arm beats its own control), each control at its share of its family"
+                        if a.rule != "fixed" else ""))
     elif d.control:
         better = endpoint.difference(dec.superiority_delta)
         lines.append(f"    each arm vs control '{d.control}': effective if Pr({better}) > {_thresholds(dec.superiority)}; "
@@ -64,7 +75,7 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
     else:
         lines.append(f"    superiority: Pr(best) > {_thresholds(dec.superiority)}")
     if dec.inferiority is not None:
-        lines.append(f"    drop as inferior: Pr({endpoint.difference(0) if d.control else 'best'}) < "
+        lines.append(f"    drop as inferior: Pr({endpoint.difference(0) if d.main_control else 'best'}) < "
                      f"{_thresholds(dec.inferiority)}")
     first_only = " (against the first control only)"
     new_control = d.control and dec.on_superior == "new_control"
@@ -75,12 +86,12 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
         f = dec.phenotype_futility
         lines.append(f"    close an arm to a phenotype: Pr({endpoint.difference(f.delta)} in that phenotype) < {f.threshold:g}")
     if dec.equivalence:
-        scope = "arm and control" if d.control else "all active arms"
+        scope = "arm and control" if d.main_control else "all active arms"
         lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}"
                      + (first_only if new_control and dec.equivalence.only_first else ""))
     strategies = " | ".join(dec.strategies) + (f" (preferences {', '.join(dec.selection_preferences)})"
                                                if dec.selection_preferences else "")
-    comparator = dec.te_comp or d.control
+    comparator = dec.te_comp or d.main_control
     lines.append(f"    if no arm is superior, select: {strategies}"
                  + (f"; treatment effects vs '{comparator}'" if comparator else "")
                  + f"; estimates: posterior {d.analysis.estimate}s; analysis: {d.analysis.engine} engine, {d.analysis.prior} prior")

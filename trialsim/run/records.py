@@ -164,6 +164,10 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     )
     ds["true_value"] = (("truth", "arm"), plan.true_values())
     ds["control_arm"] = ("design", [plan.designs[d].control or "" for d in designs])
+    # each arm's comparator ("" for a control and without one): matched controls give several
+    arms_ = list(plan.arms)
+    ds["comparator"] = (("design", "arm"), [[arms_[c] if c >= 0 else "" for c in
+                                             plan.designs[d].decisions.comparators(len(arms_))] for d in designs])
     ds["n_looks"] = ("design", [plan.designs[d].looks.n_looks for d in designs])
     ds["stratified"] = ("design", [plan.designs[d].allocation.stratified for d in designs])
     ds["phenotype_futility"] = ("design", [plan.designs[d].decisions.phenotype_futility is not None for d in designs])
@@ -176,6 +180,7 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["select_last_arm"] = ("design", [sel[d].select_last_arm for d in designs])
     ds["te_comp_arm"] = ("design", [arms[sel[d].te_comp] if sel[d].te_comp is not None else "" for d in designs])
     ds["estimate_kind"] = ("design", [sel[d].estimate for d in designs])
+    ds["comparator"].attrs["description"] = "the arm each arm is judged against ('' for controls, or no control)"
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected (the design's first selection strategy)"

@@ -155,7 +155,8 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.allocation.min_prob", f"{a.min_prob} x {k} arms exceeds 1; lower it below {1 / k:.3f}"
     if a.max_prob * k < 1 - 1e-9:
         yield f"{path}.allocation.max_prob", f"{a.max_prob} x {k} arms is below 1; raise it above {1 / k:.3f}"
-    if a.control_prob is not None and d.control is None:
+    yield from _check_matched_controls(path, d, names)
+    if a.control_prob is not None and d.main_control is None:
         yield f"{path}.allocation.control_prob", "needs a control arm: set design.control"
     if a.rule == "fixed" and (a.burn_in or a.min_prob or a.max_prob < 1 or a.control_prob is not None):
         yield f"{path}.allocation", "burn_in, min_prob, max_prob and control_prob apply to adaptive rules; use ratio for fixed"
@@ -166,7 +167,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if isinstance(value, list) and len(value) != n_looks:
             yield f"{path}.decisions.{field}", f"{len(value)} thresholds for {n_looks} looks; give one per look or a single value"
     for field in ("futility", "phenotype_futility"):
-        if getattr(dec, field) is not None and d.control is None:
+        if getattr(dec, field) is not None and d.main_control is None:
             yield f"{path}.decisions.{field}", f"{field} is judged against a control: set design.control"
     yield from _check_control_rules(path, d, names)
     prior = d.analysis.prior
@@ -184,10 +185,41 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"
 
 
+def _check_matched_controls(path: str, d: Design, names: list[str]) -> Iterator[Problem]:
+    """Matched controls: every arm is judged against its own comparator or is one."""
+    if d.controls is None:
+        return
+    p = f"{path}.controls"
+    if d.control is not None:
+        yield f"{path}.control", "give either control (one comparator) or controls (one per arm), not both"
+    for arm, comparator in d.controls.items():
+        if arm not in names:
+            yield f"{p}.{arm}", _unknown("arm", arm, names)
+        if comparator not in names:
+            yield f"{p}.{arm}", _unknown("arm", comparator, names)
+        if comparator in d.controls:
+            yield f"{p}.{arm}", f"'{comparator}' is a comparator and is itself judged against a control"
+    for arm in names:
+        if arm not in d.controls and arm not in d.controls.values():
+            yield p, f"arm '{arm}' has no comparator; map it to one, or use it as one"
+    if d.decisions.on_superior != "graduate":
+        yield f"{path}.decisions.on_superior", "matched controls judge each arm against its own comparator: use 'graduate'"
+    if d.decisions.phenotype_futility is not None:
+        yield f"{path}.decisions.phenotype_futility", "enrichment is not available with matched controls"
+    a = d.allocation
+    if a.stratify_by_phenotype and a.rule != "fixed":
+        yield f"{path}.allocation.stratify_by_phenotype", "adaptive allocation with matched controls is not stratified"
+    if isinstance(a.control_prob, list) or a.control_prob in ("sqrt-based start", "sqrt-based fixed"):
+        yield (f"{path}.allocation.control_prob", "with matched controls give each control's share of its family: "
+               "a number, 'sqrt-based' or 'match'")
+    if a.rule != "fixed" and a.control_prob is None:
+        yield f"{path}.allocation.control_prob", "adaptive matched controls need each control's share: a number, 'sqrt-based' or 'match'"
+
+
 def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Problem]:
     """The new-control rule, control shares and selection strategies."""
     dec, a = d.decisions, d.allocation
-    if dec.on_superior == "new_control" and d.control is None:
+    if dec.on_superior == "new_control" and d.main_control is None:
         yield f"{path}.decisions.on_superior", "'new_control' replaces a control: set design.control"
     if isinstance(a.control_prob, list) and len(a.control_prob) != len(names) - 1:
         yield (f"{path}.allocation.control_prob",
@@ -195,7 +227,7 @@ def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Pro
                f"{len(names) - 1} values, got {len(a.control_prob)}")
     for i, strategy in enumerate(dec.strategies):
         where = f"{path}.decisions.selection" + (f"[{i}]" if isinstance(dec.selection, list) else "")
-        if strategy in ("control", "final control", "control or best") and d.control is None:
+        if strategy in ("control", "final control", "control or best") and d.main_control is None:
             yield where, f"strategy '{strategy}' needs a control: set design.control"
         if strategy.startswith("list") and not dec.selection_preferences:
             yield where, f"strategy '{strategy}' needs decisions.selection_preferences (arms in order of preference)"
@@ -206,7 +238,7 @@ def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Pro
             yield f"{path}.decisions.selection_preferences[{i}]", _unknown("arm", arm, names)
     if dec.te_comp is not None and dec.te_comp not in names:
         yield f"{path}.decisions.te_comp", _unknown("arm", dec.te_comp, names)
-    if dec.select_last_arm and d.control is None:
+    if dec.select_last_arm and d.main_control is None:
         yield f"{path}.decisions.select_last_arm", "select_last_arm applies to designs with a control"
     if d.analysis.estimate == "median" and d.analysis.engine != "exact":
         yield f"{path}.analysis.estimate", "posterior medians come from the exact engine; use 'mean' with pymc"

@@ -298,10 +298,27 @@ class Analysis(Strict):
 class Design(Strict):
     description: str = ""
     control: str | None = None
+    # matched controls (Katz 2021): each active arm -> its own comparator, e.g. {scs: sham_implanted,
+    # rtms: sham_rtms, exercise: usual_care}; arms sharing a comparator share its patients
+    controls: dict[str, str] | None = None
     allocation: Allocation = Field(default_factory=Allocation)
     looks: Looks
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
+
+    @property
+    def main_control(self) -> str | None:
+        """The control (the first comparator of a matched-control design)."""
+        if self.controls:
+            return next(iter(self.controls.values()))
+        return self.control
+
+    @property
+    def control_arms(self) -> list[str]:
+        """Every comparator, first seen first."""
+        if self.controls:
+            return list(dict.fromkeys(self.controls.values()))
+        return [self.control] if self.control else []
 
 
 class PainSpec(Strict):
