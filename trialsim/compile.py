@@ -17,7 +17,7 @@ import numpy as np
 from . import endpoints
 from .cohort import CohortPlan
 from .design.allocation import AllocationRule, matched_start, start_probabilities
-from .design.decisions import DecisionRule
+from .design.decisions import EXCLUDED, DecisionRule
 from .design.parallel import DesignPlan, TruthPlan
 from .plan import TrialPlan
 from .design.schedule import LookPlan
@@ -202,7 +202,9 @@ def compile_comparators(design: Design, arms: tuple[str, ...]) -> np.ndarray | N
     """Matched controls: each arm's comparator index, -1 for the comparators; None with one control."""
     if not design.controls:
         return None
-    return np.array([arms.index(design.controls[a]) if a in design.controls else -1 for a in arms], np.int64)
+    controls = set(design.controls.values())
+    return np.array([arms.index(design.controls[a]) if a in design.controls else (-1 if a in controls else EXCLUDED)
+                     for a in arms], np.int64)
 
 
 def compile_selection(design: Design, arms: tuple[str, ...]) -> SelectionPlan:
@@ -219,6 +221,8 @@ def compile_allocation(design: Design, arms: tuple[str, ...], control: int | Non
     ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arms], dtype=float) if a.rule == "fixed" else None
     control_prob = "sqrt-based" if a.control_prob == "sqrt" else a.control_prob
     if comparator is not None:
+        if ratio is not None:
+            ratio = np.where(comparator == EXCLUDED, 0.0, ratio)
         start = ratio / ratio.sum() if ratio is not None else matched_start(comparator, control_prob)
         return AllocationRule(adaptive=a.rule != "fixed", start=start, power=None if a.power == "thall_wathen" else
                               (1.0 if a.rule == "thompson" else float(a.power)), min_prob=a.min_prob,

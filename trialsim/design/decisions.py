@@ -34,6 +34,9 @@ from ..summarise.selection import TrialOutcomes
 from .state import ArmFate, Stop, TrialState
 
 
+EXCLUDED = -2  # comparator code of an arm a matched-control design does not randomise
+
+
 @dataclass(frozen=True)
 class DecisionRule:
     control: int | None
@@ -47,7 +50,8 @@ class DecisionRule:
     on_superior: str = "graduate"  # with a control: "graduate" or "new_control"
     equivalence_only_first: bool = True  # new_control: equivalence judged against the first control only
     futility_only_first: bool = True
-    # matched controls: each arm's comparator (arms,), -1 for the comparators themselves; None: `control` for all
+    # matched controls: each arm's comparator (arms,), -1 for the comparators themselves, EXCLUDED for arms
+    # the design leaves out; None: `control` for all
     comparator: np.ndarray | None = None
 
     @property

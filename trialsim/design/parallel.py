@@ -22,7 +22,7 @@ from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
-from .decisions import DecisionRule, against_own, close_by_phenotype, decide, outcomes
+from .decisions import EXCLUDED, DecisionRule, against_own, close_by_phenotype, decide, outcomes
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
@@ -132,6 +132,8 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
+    excluded = rule.comparators(n_arms) == EXCLUDED
+    state.fate[:, excluded] = ArmFate.EXCLUDED
     last_pr_best = np.zeros((n_trials, n_arms))
     history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), truth.endpoint.binary, cohort.prevalence)
@@ -173,10 +175,11 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     final_post = infer(final, cohort.trials, contention)
     final_pr_best = final_post.prob_best(contention)
     median = getattr(final_post, "median", None)  # engines without medians record NaN
+    estimate = np.where(excluded, np.nan, final_post.mean())
     trial_outcomes = outcomes(rule, state, final_pr_best, last_pr_best)
     return DesignResult(
-        observed=batch.obs, size=size, state=state, estimate=final_post.mean(),
-        estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
+        observed=batch.obs, size=size, state=state, estimate=estimate,
+        estimate_median=np.where(excluded, np.nan, median()) if median is not None else np.full((n_trials, n_arms), np.nan),
         final_pr_best=final_pr_best, outcomes=trial_outcomes,
         selected=select(trial_outcomes, plan.selection.strategy()), alloc_history=history, looks_skipped=skipped,
     )
@@ -227,6 +230,7 @@ def _randomise_between_looks(batch: _Trials, idx: np.ndarray, lo: np.ndarray, hi
         first, last = start - start % size, min(-(-stop // size) * size, cohort.n_patients)
         cohort.reach(idx, np.full(idx.size, last))
         blocks = block_assign(alloc.start, size, cohort.u_randomise[idx, first:last])[:, start - first:stop - first]
-        intact = (state.active[idx].all(axis=1) & ~state.closed[idx].any(axis=(1, 2)))[:, None]
+        kept = state.active[idx] | (state.fate[idx] == ArmFate.EXCLUDED)  # excluded arms have no place in a block
+        intact = (kept.all(axis=1) & ~state.closed[idx].any(axis=(1, 2)))[:, None]
         new = np.where(intact, blocks, new)
     batch.assign(idx, lo, hi, new, start)

@@ -22,6 +22,7 @@ class ArmFate(IntEnum):
     INFERIOR = 2
     FUTILE = 3
     EQUIVALENT = 4
+    EXCLUDED = 5  # matched controls: an arm this design does not randomise
 
 
 @dataclass

@@ -29,7 +29,7 @@ def _control_share(value: object) -> str:
     return f"control share {value:g} from the first patient"
 
 
-def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
+def describe_design(name: str, d: Design, endpoint: Endpoint, arms: list[str] = ()) -> list[str]:
     a, dec, looks = d.allocation, d.decisions, d.looks
     lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
     if a.rule == "fixed":
@@ -62,6 +62,9 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
             judged = [a for a, c in d.controls.items() if c == control]
             lines.append(f"    matched control '{control}': judges {', '.join(judged)} (they share its patients; no arm "
                          "is compared with another family's control)")
+        left_out = [arm for arm in arms if arm not in d.controls and arm not in d.control_arms]
+        if left_out:
+            lines.append(f"    arms left out of this design (never randomised): {', '.join(left_out)}")
         lines.append(f"    each arm vs its own control: effective if Pr({better}) > {_thresholds(dec.superiority)}; an "
                      "effective arm stops enrolling; a control stops enrolling when its arms have all left; the trial "
                      "stops when no arm but the controls is left"
@@ -131,6 +134,6 @@ def describe(s: Scenario) -> str:
             lines.append(f"    {truth.description.strip()}")
     lines += ["", f"Designs ({len(s.designs)}):"]
     for name, design in s.designs.items():
-        lines += describe_design(name, design, plan.endpoint)
+        lines += describe_design(name, design, plan.endpoint, s.arm_names)
     lines += ["", f"Simulation: {s.simulation.n_trials} trials per design and truth, seed {s.simulation.seed}."]
     return "\n".join(lines)

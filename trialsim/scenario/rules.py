@@ -145,7 +145,8 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
             yield f"{path}.allocation.ratio", "ratio applies to rule 'fixed'; adaptive rules start equal"
     k = len(names)
     if a.block_size is not None:
-        ratio = [(a.ratio or {}).get(n, 1.0) for n in names]
+        used = names if not d.controls else [n for n in names if n in d.controls or n in d.controls.values()]
+        ratio = [(a.ratio or {}).get(n, 1.0) for n in used]
         per_block = [r / sum(ratio) * a.block_size for r in ratio]
         if any(abs(c - round(c)) > 1e-9 for c in per_block):
             yield (f"{path}.allocation.block_size",
@@ -186,7 +187,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
 
 
 def _check_matched_controls(path: str, d: Design, names: list[str]) -> Iterator[Problem]:
-    """Matched controls: every arm is judged against its own comparator or is one."""
+    """Matched controls: every arm is judged against its own comparator, is one, or is left out."""
     if d.controls is None:
         return
     p = f"{path}.controls"
@@ -199,9 +200,6 @@ def _check_matched_controls(path: str, d: Design, names: list[str]) -> Iterator[
             yield f"{p}.{arm}", _unknown("arm", comparator, names)
         if comparator in d.controls:
             yield f"{p}.{arm}", f"'{comparator}' is a comparator and is itself judged against a control"
-    for arm in names:
-        if arm not in d.controls and arm not in d.controls.values():
-            yield p, f"arm '{arm}' has no comparator; map it to one, or use it as one"
     if d.decisions.on_superior != "graduate":
         yield f"{path}.decisions.on_superior", "matched controls judge each arm against its own comparator: use 'graduate'"
     if d.decisions.phenotype_futility is not None:
