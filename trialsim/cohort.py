@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
+from .blinding import belief_uniforms
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
@@ -86,6 +87,7 @@ class Cohort:
         self.dropout = np.zeros(shape, bool)
         self.u_screen = np.zeros(shape)
         self.u_randomise = np.zeros(shape)
+        self.u_belief, self.u_dont_know = np.zeros(shape), np.zeros(shape)  # blinding (trialsim.blinding)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
         if plan.visit is not None:  # untreated true pain and measurement error at the visits up to the primary one
             v = plan.visit.primary + 1
@@ -130,6 +132,7 @@ class Cohort:
         self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
         self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
+        self.u_belief[rows, cols], self.u_dont_know[rows, cols] = belief_uniforms(self.seed, trials, lo, hi)
         self.filled[rows] = hi
 
     def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
@@ -171,8 +174,10 @@ class Cohort:
         weeks = vp.visits[: vp.primary + 1] if self.dropout_draws else vp.visits[vp.primary: vp.primary + 1]
         first = vp.primary + 1 - len(weeks)
         nrs = np.empty(arm.shape + (len(weeks),))
+        expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, patients], arm)
         for j, week in enumerate(weeks):
-            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows])
+            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows],
+                                     expectation)
             treated = apply_shift(self.pain_visits[rows, patients, first + j], shift)
             nrs[..., j] = measure(treated, self.error_visits[rows, patients, first + j], vp.pain.integer)
         baseline = self.baseline_nrs[rows, patients]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import endpoints
+from .blinding import BELIEF_BY_KIND, BlindingPlan
 from .cohort import CohortPlan
 from .design.allocation import AllocationRule, matched_start, start_probabilities
 from .design.decisions import EXCLUDED, DecisionRule
@@ -77,13 +78,17 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
         pain_scores=endpoint.uses_pain_scores, max_patients=max(d.n_max for d in designs.values()),
         visit=compile_visits(scenario) if scenario.patients is not None else None,
     )
-    truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening))
+    kinds = tuple(a.kind for a in scenario.arms)
+    truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening, kinds))
               for name, t in scenario.truths.items()}
     if cohort.visit is not None:
         prevalence = cohort.population.prevalence
         truths = {name: replace(t, model=replace(t.model, visit=compile_visit_truth(
             scenario.truths[name], scenario.patients, cohort.visit, arms, phenotypes, prevalence, screening,
             endpoint.responder_reduction))) for name, t in truths.items()}
+    # an unblinded truth also runs under perfect blinding on the same patients (the bias unblinding causes)
+    truths = {name: replace(t, blinded=replace(t, model=replace(t.model, blinding=t.model.blinding.blinded())))
+              if t.model.blinding is not None and not t.model.blinding.perfect else t for name, t in truths.items()}
     sim = scenario.simulation
     return TrialPlan(
         name=scenario.name, arms=arms, phenotypes=phenotypes, adverse_events=events, endpoint=endpoint,
@@ -168,7 +173,16 @@ def _per_phenotype(value: float | dict[str, float] | None, phenotypes: tuple[str
     return np.full(len(phenotypes), float(value))
 
 
-def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ...], screening: np.ndarray) -> EffectModel:
+def compile_blinding(truth: Truth, arms: tuple[str, ...], kinds: tuple[str, ...]) -> BlindingPlan | None:
+    b = truth.blinding
+    if b is None:
+        return None
+    p = np.array([b.believes_active.get(a, BELIEF_BY_KIND[k]) for a, k in zip(arms, kinds)], float)
+    return BlindingPlan(p, b.expectation_share, b.dont_know)
+
+
+def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ...], screening: np.ndarray,
+                  kinds: tuple[str, ...] | None = None) -> EffectModel:
     given = [truth.arms[a] for a in arms]
     return EffectModel(
         nonspecific=np.array([a.nonspecific or 0.0 for a in given], dtype=float),
@@ -177,6 +191,7 @@ def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ..
         rate=np.array([_per_phenotype(a.rate, phenotypes) for a in given]),
         mean=np.array([_per_phenotype(a.mean, phenotypes) for a in given]),
         screening_pass=screening,
+        blinding=compile_blinding(truth, arms, kinds or ("custom",) * len(arms)),
     )
 
 

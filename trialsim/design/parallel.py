@@ -52,6 +52,7 @@ class TruthPlan:
     name: str
     endpoint: Endpoint
     model: EffectModel
+    blinded: "TruthPlan | None" = None  # the same truth under perfect blinding (an unblinded truth only)
 
 
 @dataclass(frozen=True)

@@ -87,13 +87,15 @@ class ArmArrays:
 
 
 def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np.ndarray, z_nonspecific: np.ndarray,
-                  u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0,
+                  expectation: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Shift of latent pain at one week and the response class, one per element (all inputs broadcast).
 
-    u_class, u_loss: the element's uniforms under its arm."""
+    u_class, u_loss: the element's uniforms under its arm. `expectation` multiplies the arm's mean
+    nonspecific shift (trialsim.blinding: what the patient believes they are on)."""
     course = np.array([c.weights(np.array([week]))[0] for c in arrays.courses])[arm]
-    nonspecific = (arrays.nonspecific[arm] + trial_shift + arrays.nonspecific_sd[arm] * z_nonspecific) * course
+    nonspecific = (arrays.nonspecific[arm] * expectation + trial_shift
+                   + arrays.nonspecific_sd[arm] * z_nonspecific) * course
     responder = u_class < arrays.responder_share[arm, phenotype]
     other = arrays.nonresponder_effect[arm, phenotype]
     onset = arrays.specific_onset_weeks[arm]

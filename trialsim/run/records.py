@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..blinding import GUESSES, BlindingPlan, guesses
 from ..cohort import Cohort
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
@@ -48,15 +49,19 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "n_by_phenotype": ("arm", "phenotype"),
     "closed": ("phenotype", "arm"),
     "adverse_events": ("arm", "adverse_event"),
+    "guesses": ("arm", "guess"),
+    "estimate_blinded": ("arm",),
     "allocation": ("look", "arm"),
 }
 
 
 def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_history: bool,
-                   fit_counts: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+                   fit_counts: tuple[np.ndarray, np.ndarray], blinding: BlindingPlan | None = None,
+                   blinded: DesignResult | None = None) -> dict[str, np.ndarray]:
     """The per-trial record arrays of one design on one chunk of one truth.
 
-    fit_counts: (model fits, fits flagged by their diagnostics) per trial.
+    fit_counts: (model fits, fits flagged by their diagnostics) per trial. blinding: the truth's
+    (end-of-trial guesses); blinded: the same design under the truth's perfectly blinded twin.
     """
     n_trials, n_arms = result.estimate.shape
     obs = result.observed
@@ -87,6 +92,9 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     duration = cohort.arrival_week[np.arange(n_trials), last_patient] + cohort.plan.endpoint_weeks
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
     n_analysed = per_arm(observed)
+    guess = guesses(blinding, cohort.u_belief[:, :n_max], cohort.u_dont_know[:, :n_max], arm)
+    guess_counts = per_arm(observed, guess, len(GUESSES))
+    estimate = endpoint.from_internal(result.estimate)
     return {
         "size": result.size.astype(np.int32),
         "duration_weeks": duration,
@@ -103,7 +111,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
-        "estimate": endpoint.from_internal(result.estimate),
+        "estimate": estimate,
         "estimate_median": endpoint.from_internal(result.estimate_median),
         "final_pr_best": result.final_pr_best,
         "pr_best_last": result.outcomes.pr_best_last,
@@ -112,6 +120,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_by_phenotype": by_pheno.astype(np.int32),
         "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
+        "guesses": guess_counts.astype(np.int32),
+        "estimate_blinded": estimate if blinded is None else endpoint.from_internal(blinded.estimate),
         "allocation": allocation,
     }
 
@@ -158,7 +168,7 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
         data_vars,
         coords={
             "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": list(plan.arms),
-            "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events),
+            "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events), "guess": list(GUESSES),
             "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
         },
     )
@@ -181,6 +191,11 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["te_comp_arm"] = ("design", [arms[sel[d].te_comp] if sel[d].te_comp is not None else "" for d in designs])
     ds["estimate_kind"] = ("design", [sel[d].estimate for d in designs])
     ds["comparator"].attrs["description"] = "the arm each arm is judged against ('' for controls, or no control)"
+    ds["guesses"].attrs["description"] = "end-of-trial guesses of analysed patients (trialsim.blinding; Bang 2004)"
+    ds["estimate_blinded"].attrs["description"] = ("posterior mean under the truth's perfectly blinded twin, same "
+                                                   "patients and design (equals estimate for a blinded truth)")
+    ds["unblinded"] = ("truth", [plan.truths[t].blinded is not None for t in truths])
+    ds["blinding_model"] = ("truth", [plan.truths[t].model.blinding is not None for t in truths])
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected (the design's first selection strategy)"

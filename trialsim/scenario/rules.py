@@ -113,6 +113,12 @@ def _every_arm_once(path: str, given: dict, names: list[str], missing: str) -> I
 
 def _check_truth(s: Scenario, path: str, truth: Truth) -> Iterator[Problem]:
     names, phenos = s.arm_names, s.phenotype_names
+    if truth.blinding is not None:
+        if s.patients is None:
+            yield f"{path}.blinding", "the blinding model acts on the visit model's nonspecific part: add a 'patients' block"
+        for arm in truth.blinding.believes_active:
+            if arm not in names:
+                yield f"{path}.blinding.believes_active.{arm}", _unknown("arm", arm, names)
     yield from _every_arm_once(f"{path}.arms", truth.arms, names, "truth; give every arm an effect")
     kind = s.endpoint.type
     needed = s.endpoint.plugin.truth_fields

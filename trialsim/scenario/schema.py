@@ -145,10 +145,25 @@ class ArmTruth(Strict):
     nonspecific_sd: NonNegativeFloat | None = None  # between-patient SD of the nonspecific part (log pain ratio)
 
 
+class Blinding(Strict):
+    """Who believes they are on active treatment, and what that does (visit model only).
+
+    A patient believes "active" with the arm's probability (arms not listed: their kind's default,
+    trialsim/blinding.py, docs/references.md). The expectation share of an arm's nonspecific part
+    is doubled for believers and lost for the others, so the truth's figures hold under perfect
+    blinding (probability 0.5 in every arm). At the end of the trial a share answers "don't know";
+    the rest guess what they believe (Bang's blinding index, Bang 2004)."""
+
+    believes_active: dict[str, Probability] = Field(default_factory=dict)
+    expectation_share: Probability = 0.4  # share of the nonspecific part that is expectation (assumption, L)
+    dont_know: Probability = 0.0
+
+
 class Truth(Strict):
     description: str = ""
     sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (pooled; docs/references.md)
     arms: dict[str, ArmTruth]
+    blinding: Blinding | None = None  # None: perfect blinding
 
 
 ControlShare = Literal["sqrt", "sqrt-based", "sqrt-based start", "sqrt-based fixed", "match"]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..blinding import bang_index
 from ..design.state import ArmFate
 from .selection_metrics import remaining, selected_under, selection, stopping
 
@@ -134,6 +135,31 @@ def comparisons(cell: xr.Dataset) -> Rows:
     return rows
 
 
+def blinding(cell: xr.Dataset) -> Rows:
+    """Truths with a blinding model: Bang's blinding index per arm (mean over trials of each trial's
+    index, MCSE sd / sqrt(trials)); unblinded truths also the bias unblinding causes in each
+    arm-vs-own-control estimate: estimate minus the same design's estimate under the perfectly
+    blinded twin on the same patients (paired, so its MCSE is small)."""
+    if "blinding_model" not in cell or not bool(cell["blinding_model"].values):
+        return []
+    comparator = _comparators(cell)
+    controls = set(comparator[comparator >= 0].tolist())
+    counts = cell["guesses"].values  # (trial, arm, guess)
+    rows: Rows = []
+    for i, a in enumerate(cell["arm"].values):
+        bi = bang_index(counts[:, i], i in controls)
+        bi = bi[np.isfinite(bi)]
+        if bi.size:
+            rows.append((f"bang_bi_{a}", *mean(bi)))
+    if bool(cell["unblinded"].values):
+        est, twin = cell["estimate"].values, cell["estimate_blinded"].values
+        for i, a in enumerate(cell["arm"].values):
+            c = comparator[i]
+            if c >= 0:
+                rows.append((f"unblinding_bias_{a}", *mean((est[:, i] - est[:, c]) - (twin[:, i] - twin[:, c]))))
+    return rows
+
+
 def _comparators(cell: xr.Dataset) -> np.ndarray:
     """Each arm's comparator index, -1 for controls (older results: the design's one control)."""
     arms = list(cell["arm"].values)
@@ -234,6 +260,7 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
     internal = cell["true_value"].values * (1 if higher_is_better else -1)  # only order and ratios matter
     return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
             + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell) + comparisons(cell)
+            + blinding(cell)
             + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
             + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell))
 
