@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from . import rng
 from .blinding import belief_uniforms
@@ -156,8 +157,21 @@ class Cohort:
             self.u_drop[rows, lo:hi] = u_drop.reshape(shape + (-1,))
             self.u_explant[rows, lo:hi] = u_explant.reshape(shape)
 
+    def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
+                         arm: np.ndarray) -> np.ndarray:
+        """Passed the arm's screening trial. Under the visit model the result may correlate with the
+        patient's nonspecific responsiveness z (Gaussian copula): a more responsive patient (z < 0:
+        more relief) passes more often, so passing predicts response only imperfectly (TRIAL-STIM)."""
+        u = self.u_screen[rows, patients]
+        rho = 0.0 if self.plan.visit is None else self.plan.visit.screening_correlation
+        if rho != 0.0:
+            z = self.z_nonspecific[rows, patients]
+            u = special.ndtr(rho * z + np.sqrt(1.0 - rho * rho) * special.ndtri(np.clip(u, 1e-300, 1 - 1e-16)))
+        return u < model.screening_pass[arm]
+
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                        arm: np.ndarray, passed: np.ndarray, missing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        arm: np.ndarray, passed: np.ndarray, missing: str,
+                        screen_failures: str = "observed") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(outcome, responder, missing) of the visit model at the primary visit (elements broadcast together).
 
         Dropout follows patients.dropout under the assigned arm; `missing` says how the analysis
@@ -196,7 +210,12 @@ class Cohort:
                 change = analysed_change(change, seen, "nonresponder")
                 responder = analysed_responder(responder, seen, "nonresponder").astype(bool)
                 gone = np.zeros(arm.shape, bool)
-        y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
+        change, responder = change[..., -1], responder[..., -1]
+        if screen_failures == "nonresponder":  # never implanted: no change, not a responder (ITT)
+            change, responder = np.where(passed, change, 0.0), responder & passed
+        elif screen_failures == "excluded":  # implanted-only analysis
+            gone = gone | ~passed
+        y, responder = endpoint.visit_outcomes(change, responder)
         return y, responder, gone
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -214,7 +233,7 @@ class Cohort:
         dropout is separate: `dropout`).
         """
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
-        passed = self.u_screen[rows, patients] < model.screening_pass[arm]
+        passed = self.passed_screening(model, rows, patients, arm)
         if model.visit is not None:
             return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)
         draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
@@ -223,18 +242,20 @@ class Cohort:
         return y, responder, np.zeros(arm.shape, bool)
 
     def outcomes_block(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
-                       arm: np.ndarray, missing: str = "complete_case") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       arm: np.ndarray, missing: str = "complete_case",
+                       screen_failures: str = "observed") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`outcomes` of patients start..start+width-1 of the trials at `rows`, arm (rows, width) per patient.
 
         Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
         """
         cols = slice(start, start + arm.shape[1])
         safe = np.maximum(arm, 0)
-        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         if model.visit is not None:
             patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
             r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing)
+            passed = self.passed_screening(model, r, patients, safe)
+            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing, screen_failures)
+        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                          passed, draw))

@@ -134,6 +134,7 @@ def compile_visits(s: Scenario) -> VisitPlan:
         dropout=DropoutModel(loss_by_52_weeks=per_arm(d.loss_by_52_weeks, 0.08), odds_ratio_per_point=d.odds_ratio_per_point,
                              mechanism=d.mechanism, explant_by_12_weeks=per_arm(d.explant_by_12_weeks)),
         confusion=confusion, trial_nonspecific_sd=spec.trial_nonspecific_sd,
+        screening_correlation=spec.screening_correlation,
     )
 
 
@@ -286,4 +287,5 @@ def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotyp
         conjugate = FLAT
     preset = prior if isinstance(prior, str) and prior != "flat" else "exact"
     return AnalysisPlan(engine=design.analysis.engine, conjugate=conjugate, preset=preset, binary=endpoint.binary,
-                        n_arms=n_arms, n_phenotypes=n_phenotypes, missing=design.analysis.missing)
+                        n_arms=n_arms, n_phenotypes=n_phenotypes, missing=design.analysis.missing,
+                        screen_failures=design.analysis.screen_failures)

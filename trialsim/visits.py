@@ -40,6 +40,7 @@ class VisitPlan:
     dropout: DropoutModel
     confusion: tuple[tuple[float, ...], ...] | None
     trial_nonspecific_sd: float
+    screening_correlation: float = 0.0  # of the screening trial's result with the nonspecific responsiveness
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,9 @@ class DesignResult:
 class _Trials:
     """The batch being simulated: cohort, truth and what the design has observed so far."""
 
-    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case"):
-        self.cohort, self.truth, self.missing = cohort, truth, missing
+    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case",
+                 screen_failures: str = "observed"):
+        self.cohort, self.truth, self.missing, self.screen_failures = cohort, truth, missing, screen_failures
         n = len(cohort.trials)
         self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool),
                             np.zeros((n, n_max), bool))
@@ -111,7 +112,7 @@ class _Trials:
         window = slice(start, start + new_arm.shape[1])
         arm = np.where(todo, new_arm, -1)
         y, responder, missing = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm,
-                                                           self.missing)
+                                                           self.missing, self.screen_failures)
         obs = self.obs
         obs.missing[rows, window] = np.where(todo, missing, obs.missing[rows, window])
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
@@ -130,7 +131,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
-    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing)
+    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing, plan.analysis.screen_failures)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     excluded = rule.comparators(n_arms) == EXCLUDED

@@ -28,6 +28,7 @@ class AnalysisPlan:
     n_arms: int = 2
     n_phenotypes: int = 1
     missing: str = "complete_case"  # visit model: patients lost before the endpoint (complete_case, locf, nonresponder)
+    screen_failures: str = "observed"  # visit model: patients failing their arm's screening trial (observed, nonresponder, excluded)
 
 
 class ExactInference(Inference):

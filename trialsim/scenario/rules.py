@@ -79,6 +79,8 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
         for dname, design in s.designs.items():
             if design.analysis.missing != "complete_case":
                 yield f"designs.{dname}.analysis.missing", "applies to the visit model's dropout: add a 'patients' block"
+            if design.analysis.screen_failures != "observed":
+                yield f"designs.{dname}.analysis.screen_failures", "applies to the visit model: add a 'patients' block"
         return
     if not s.endpoint.plugin.uses_pain_scores:
         yield "patients", f"the visit model generates pain scores; endpoint type '{s.endpoint.type}' does not use them"

@@ -308,6 +308,10 @@ class Analysis(Strict):
     # visit model: patients lost before the endpoint are left out (complete case), carried forward from
     # their last visit (locf; baseline if none) or counted as non-responders with no change (SCS trials)
     missing: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
+    # visit model, randomisation before the screening trial: patients who fail it (never implanted) are
+    # analysed as observed (intention to treat), as non-responders with no change (ITT), or left out
+    # (implanted-only); sham patients go through the same screening procedure
+    screen_failures: Literal["observed", "nonresponder", "excluded"] = "observed"
 
 
 class Design(Strict):
@@ -408,6 +412,9 @@ class PatientsSpec(Strict):
     nonspecific_sd: NonNegativeFloat = 0.1691  # solved with the pain model (implanted sham)
     specific_onset_weeks: NonNegativeFloat = 2.0
     trial_nonspecific_sd: NonNegativeFloat = 0.0  # between-trial SD of the nonspecific part (assurance)
+    # correlation of the screening trial's result with the patient's nonspecific responsiveness: passing
+    # predicts response only imperfectly (TRIAL-STIM, Eldabe 2020); 0: passing is independent of prognosis
+    screening_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
     odi: OdiSpec = Field(default_factory=OdiSpec)
     opioids: OpioidSpec = Field(default_factory=OpioidSpec)
     dropout: DropoutSpec = Field(default_factory=DropoutSpec)
