@@ -68,7 +68,8 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
     phenotypes = tuple(scenario.phenotype_names)
     events = tuple(sorted({e for arm in scenario.arms for e in arm.adverse_events}))
     screening = np.array([a.screening_pass for a in scenario.arms], dtype=float)
-    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint) for name, d in scenario.designs.items()}
+    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint, events)
+               for name, d in scenario.designs.items()}
     log = scenario.logistics
     cohort = CohortPlan(
         population=compile_population(scenario), arms=arms,
@@ -196,7 +197,8 @@ def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ..
     )
 
 
-def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint) -> DesignPlan:
+def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint,
+                   events: tuple[str, ...] = ()) -> DesignPlan:
     looks = design.looks
     look_plan = LookPlan(
         at_patients=tuple(looks.at_patients) if looks.at_patients is not None else None,
@@ -208,7 +210,7 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
     comparator = compile_comparators(design, arms)
     return DesignPlan(
         name=name, looks=look_plan, allocation=compile_allocation(design, arms, control, comparator),
-        decisions=compile_decisions(design, control, look_plan.n_looks, comparator),
+        decisions=compile_decisions(design, control, look_plan.n_looks, comparator, events),
         analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.main_control,
         selection=compile_selection(design, arms),
     )
@@ -254,7 +256,7 @@ def compile_allocation(design: Design, arms: tuple[str, ...], control: int | Non
 
 
 def compile_decisions(design: Design, control: int | None, n_looks: int,
-                      comparator: np.ndarray | None = None) -> DecisionRule:
+                      comparator: np.ndarray | None = None, events: tuple[str, ...] = ()) -> DecisionRule:
     d = design.decisions
 
     def per_look(value: float | list[float] | None) -> np.ndarray | None:
@@ -273,6 +275,7 @@ def compile_decisions(design: Design, control: int | None, n_looks: int,
         equivalence_only_first=d.equivalence.only_first if d.equivalence else True,
         futility_only_first=d.futility.only_first if d.futility else True,
         comparator=comparator,
+        harm=(tuple(events.index(e) for e in d.harm.events), d.harm.limit, d.harm.threshold) if d.harm else None,
     )
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ..inference.base import Posterior
 from ..summarise.selection import TrialOutcomes
@@ -53,6 +54,7 @@ class DecisionRule:
     # matched controls: each arm's comparator (arms,), -1 for the comparators themselves, EXCLUDED for arms
     # the design leaves out; None: `control` for all
     comparator: np.ndarray | None = None
+    harm: tuple[tuple[int, ...], float, float] | None = None  # (adverse-event type indices, limit, threshold)
 
     @property
     def new_control(self) -> bool:
@@ -108,6 +110,19 @@ def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.nd
     state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
     state.stop_look[ending] = look
     return pr_best
+
+
+def drop_harmful(rule: DecisionRule, state: TrialState, trials: np.ndarray, n: np.ndarray, events: np.ndarray,
+                 look: int) -> None:
+    """The harm rule, before the look's efficacy decisions: drop active non-control arms with
+    Pr(rate > limit) > threshold under a Beta(1 + events, 1 + n - events) posterior (trials, arms)."""
+    _, limit, threshold = rule.harm
+    pr_above = special.betaincc(1.0 + events, 1.0 + n - events, limit)
+    harmful = state.active[trials] & (rule.comparators(state.fate.shape[1]) >= 0 if rule.control is not None
+                                      else True) & (pr_above > threshold)
+    rows, arms = np.nonzero(harmful)
+    state.fate[trials[rows], arms] = ArmFate.HARMFUL
+    state.fate_look[trials[rows], arms] = look
 
 
 def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Stop, look: int) -> None:

@@ -17,6 +17,7 @@ class Observed:
     y: np.ndarray  # outcome on the internal higher-is-better scale (0 where not randomised)
     responder: np.ndarray  # bool
     missing: np.ndarray  # bool: randomised but no outcome data (the visit model's dropout, complete case)
+    harm: np.ndarray | None = None  # bool: had an adverse event the design's harm rule counts
 
 
 def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, baseline: np.ndarray,

@@ -22,7 +22,7 @@ from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
-from .decisions import EXCLUDED, DecisionRule, against_own, close_by_phenotype, decide, outcomes
+from .decisions import EXCLUDED, DecisionRule, against_own, close_by_phenotype, decide, drop_harmful, outcomes
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
@@ -93,11 +93,12 @@ class _Trials:
     """The batch being simulated: cohort, truth and what the design has observed so far."""
 
     def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case",
-                 screen_failures: str = "observed"):
+                 screen_failures: str = "observed", harm_events: tuple[int, ...] | None = None):
         self.cohort, self.truth, self.missing, self.screen_failures = cohort, truth, missing, screen_failures
+        self.harm_events = harm_events
         n = len(cohort.trials)
         self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool),
-                            np.zeros((n, n_max), bool))
+                            np.zeros((n, n_max), bool), None if harm_events is None else np.zeros((n, n_max), bool))
         self.n_arms = n_arms
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
@@ -118,7 +119,21 @@ class _Trials:
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
         obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
         obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
+        if self.harm_events is not None:  # the adverse events the harm rule counts, from the event streams
+            patients = np.broadcast_to(cols, arm.shape)
+            had = self.cohort.adverse_events(np.broadcast_to(rows[:, None], arm.shape), patients, np.maximum(arm, 0))
+            obs.harm[rows, window] = np.where(todo, had[..., list(self.harm_events)].any(axis=-1), obs.harm[rows, window])
 
+    def harm_counts(self, rows: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(patients, patients with a counted adverse event) per trial x arm among patients 0..hi-1."""
+        width = int(hi.max(initial=0))
+        arm = self.obs.arm[rows, :width]
+        inside = (arm >= 0) & (np.arange(width) < hi[:, None])
+        cell = np.arange(len(rows))[:, None] * self.n_arms + np.maximum(arm, 0)
+        size = len(rows) * self.n_arms
+        n = np.bincount(cell[inside], minlength=size).reshape(len(rows), self.n_arms)
+        e = np.bincount(cell[inside & self.obs.harm[rows, :width]], minlength=size).reshape(len(rows), self.n_arms)
+        return n.astype(float), e.astype(float)
 
 def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Inference,
                observer: Observer | None = None) -> DesignResult:
@@ -131,7 +146,8 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
-    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing, plan.analysis.screen_failures)
+    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing, plan.analysis.screen_failures,
+                    rule.harm[0] if rule.harm is not None else None)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     excluded = rule.comparators(n_arms) == EXCLUDED
@@ -148,6 +164,8 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
             break
         n_look = schedule.analysed[idx, look]
         _randomise_between_looks(batch, idx, prev_r[idx], schedule.randomised[idx, look], probs, alloc, state)
+        if rule.harm is not None:  # adverse events are known for everyone randomised by now
+            drop_harmful(rule, state, idx, *batch.harm_counts(idx, schedule.randomised[idx, look]), look)
         data = scatter_add(data, idx, batch.statistics(idx, prev_n[idx], n_look))
         final_look = schedule.final[idx] == look
         look_data = data.take(idx)

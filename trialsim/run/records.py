@@ -194,6 +194,7 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["guesses"].attrs["description"] = "end-of-trial guesses of analysed patients (trialsim.blinding; Bang 2004)"
     ds["estimate_blinded"].attrs["description"] = ("posterior mean under the truth's perfectly blinded twin, same "
                                                    "patients and design (equals estimate for a blinded truth)")
+    ds["harm_rule"] = ("design", [plan.designs[d].decisions.harm is not None for d in designs])
     ds["unblinded"] = ("truth", [plan.truths[t].blinded is not None for t in truths])
     ds["blinding_model"] = ("truth", [plan.truths[t].model.blinding is not None for t in truths])
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)

@@ -179,6 +179,13 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if getattr(dec, field) is not None and d.main_control is None:
             yield f"{path}.decisions.{field}", f"{field} is judged against a control: set design.control"
     yield from _check_control_rules(path, d, names)
+    if dec.harm is not None:
+        events = sorted({e for arm in s.arms for e in arm.adverse_events})
+        for i, e in enumerate(dec.harm.events):
+            if e not in events:
+                yield f"{path}.decisions.harm.events[{i}]", _unknown("adverse event", e, events)
+        if dec.on_superior == "new_control":
+            yield f"{path}.decisions.harm", "the harm rule applies to designs without a control or with on_superior 'graduate'"
     prior = d.analysis.prior
     if d.analysis.engine == "exact" and prior in ("vague", "sceptical", "informative"):
         yield f"{path}.analysis.prior", f"preset '{prior}' belongs to engine 'pymc'; the exact engine takes 'flat' or a conjugate prior"

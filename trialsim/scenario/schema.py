@@ -257,6 +257,15 @@ class Equivalence(Strict):
     only_first: bool = True
 
 
+class Harm(Strict):
+    """Drop an arm at a look when Pr(its adverse-event rate > limit) > threshold, from a Beta(1 + events,
+    1 + patients - events) posterior of the randomised patients with any of `events`. Controls are not judged."""
+
+    events: list[str] = Field(min_length=1)
+    limit: Probability
+    threshold: Probability = 0.9
+
+
 class Decisions(Strict):
     superiority: PerLook = 0.975
     superiority_delta: float = 0.0  # vs control: Pr(arm - control > delta)
@@ -274,6 +283,7 @@ class Decisions(Strict):
     selection_preferences: list[str] = Field(default_factory=list)  # for "list" and "list or best"
     select_last_arm: bool = False
     te_comp: str | None = None  # treatment-effect comparator; default: the (first) control
+    harm: Harm | None = None  # adverse events in decisions: a harm stopping rule per arm
 
     @property
     def strategies(self) -> list[str]:

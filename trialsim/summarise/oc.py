@@ -119,6 +119,15 @@ def effectiveness(cell: xr.Dataset) -> Rows:
     return rows
 
 
+def harm(cell: xr.Dataset) -> Rows:
+    """Designs with a harm rule: each arm dropped for harm, and any arm."""
+    if "harm_rule" not in cell or not bool(cell["harm_rule"].values):
+        return []
+    harmful = cell["arm_fate"].values == ArmFate.HARMFUL
+    return ([(f"prob_harmful_{a}", *proportion(harmful[:, i])) for i, a in enumerate(cell["arm"].values)]
+            + [("prob_any_harmful", *proportion(harmful.any(axis=1)))])
+
+
 def comparisons(cell: xr.Dataset) -> Rows:
     """Each arm-vs-own-control difference (designs with a control): bias and RMSE of the estimated
     difference against the true one, on the endpoint's scale."""
@@ -260,7 +269,7 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
     internal = cell["true_value"].values * (1 if higher_is_better else -1)  # only order and ratios matter
     return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
             + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell) + comparisons(cell)
-            + blinding(cell)
+            + blinding(cell) + harm(cell)
             + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
             + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell))
 
