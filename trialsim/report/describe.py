@@ -92,6 +92,13 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, arms: list[str] = 
         scope = "arm and control" if d.main_control else "all active arms"
         lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}"
                      + (first_only if new_control and dec.equivalence.only_first else ""))
+    if dec.harm:
+        lines.append(f"    drop for harm (non-control arms): Pr(rate of {', '.join(dec.harm.events)} > {dec.harm.limit:g}) > "
+                     f"{dec.harm.threshold:g}, Beta posterior of the randomised patients")
+    if d.analysis.screen_failures != "observed":
+        words = {"nonresponder": "counted as non-responders with no change (ITT)",
+                 "excluded": "left out (implanted-only analysis)"}
+        lines.append(f"    patients failing the screening trial: {words[d.analysis.screen_failures]}")
     strategies = " | ".join(dec.strategies) + (f" (preferences {', '.join(dec.selection_preferences)})"
                                                if dec.selection_preferences else "")
     comparator = dec.te_comp or d.main_control
@@ -132,6 +139,13 @@ def describe(s: Scenario) -> str:
         lines.append(f"  {name}: " + ", ".join(f"{a} {v:.3g}" for a, v in zip(s.arm_names, values)))
         if truth.description:
             lines.append(f"    {truth.description.strip()}")
+        b = plan.truths[name].model.blinding
+        if b is not None:
+            lines.append("    blinding: Pr(believes active) " + ", ".join(f"{a} {p:.2f}" for a, p in
+                                                                      zip(s.arm_names, b.believes_active))
+                         + f"; expectation share {b.expectation_share:g} of the nonspecific part; "
+                         + f"{b.dont_know:.0%} answer 'don't know'"
+                         + ("; also run under perfect blinding on the same patients" if not b.perfect else ""))
     lines += ["", f"Designs ({len(s.designs)}):"]
     for name, design in s.designs.items():
         lines += describe_design(name, design, plan.endpoint, s.arm_names)
