@@ -84,3 +84,26 @@ def test_blinding_needs_the_visit_model_and_known_arms():
     del data["patients"]
     with pytest.raises(ScenarioError, match="visit model"):
         parse_scenario(data)
+
+
+def test_patients_table_holds_the_simulators_patients_under_unblinding_and_a_correlated_screen():
+    from trialsim.cohort import Cohort
+    from trialsim.compile import compile_scenario
+    from trialsim.report.patients import patients_table
+
+    data = scenario_dict("clbp_blinding.yaml")
+    data["truths"] = {"effect_paresthesia": data["truths"]["effect_paresthesia"]}
+    data["patients"]["screening_correlation"] = 0.5
+    plan = compile_scenario(parse_scenario(data))
+    n = 80
+    table = patients_table(plan, "effect_paresthesia", n, 1)
+    rows = table[table.visit_week == plan.cohort.visit.visits[plan.cohort.visit.primary]]
+    cohort = Cohort(plan.cohort, plan.seed, np.arange(1))
+    cohort.reach(np.arange(1), np.full(1, n))
+    model = plan.truths["effect_paresthesia"].model
+    for a, arm in enumerate(plan.arms):
+        mine = rows[rows.arm == arm].sort_values("patient")
+        change, _, _ = cohort.outcomes(plan.endpoint, model, np.zeros(n, int), np.arange(n), np.full(n, a))
+        np.testing.assert_array_equal(change, mine.change.to_numpy())
+        passed = cohort.passed_screening(model, np.zeros(n, int), np.arange(n), np.full(n, a))
+        np.testing.assert_array_equal(passed, mine.passed_screening.to_numpy().astype(bool))

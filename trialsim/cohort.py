@@ -16,14 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from . import rng
 from .blinding import belief_uniforms
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
-from .patients.draws import patient_draws
+from .patients.draws import patient_draws, screening_uniform
 from .patients.dropout import analysed_change, analysed_responder, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
@@ -163,10 +162,8 @@ class Cohort:
         patient's nonspecific responsiveness z (Gaussian copula): a more responsive patient (z < 0:
         more relief) passes more often, so passing predicts response only imperfectly (TRIAL-STIM)."""
         u = self.u_screen[rows, patients]
-        rho = 0.0 if self.plan.visit is None else self.plan.visit.screening_correlation
-        if rho != 0.0:
-            z = self.z_nonspecific[rows, patients]
-            u = special.ndtr(rho * z + np.sqrt(1.0 - rho * rho) * special.ndtri(np.clip(u, 1e-300, 1 - 1e-16)))
+        if self.plan.visit is not None and self.plan.visit.screening_correlation != 0.0:
+            u = screening_uniform(u, self.z_nonspecific[rows, patients], self.plan.visit.screening_correlation)
         return u < model.screening_pass[arm]
 
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,

@@ -122,6 +122,7 @@ def latent_shifts(
     draws: EffectDraws,
     passed: np.ndarray | None = None,
     trial_shift: float = 0.0,
+    expectation: float | np.ndarray = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shift of latent pain (n, arms, visits) and the response class (n, arms), every arm.
 
@@ -139,5 +140,5 @@ def latent_shifts(
     for j, week in enumerate(np.asarray(visit_weeks, dtype=float)):
         shift[..., j], responder = element_shift(arrays, float(week), arm, phenotype[:, None],
                                                  draws.z_nonspecific[:, None], draws.u_class, draws.u_loss, got,
-                                                 trial_shift)
+                                                 trial_shift, expectation)
     return shift, responder
