@@ -23,7 +23,7 @@ from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
 from .patients.draws import patient_draws, screening_uniform
-from .patients.dropout import analysed_change, analysed_responder, observed_elements
+from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
 from .patients.effects import element_shift
@@ -152,9 +152,10 @@ class Cohort:
         if vp.confusion is not None:
             true = self.phenotype[rows, lo:hi].ravel()
             self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion), u_observed).reshape(shape)
-        if self.dropout_draws:
-            self.u_drop[rows, lo:hi] = u_drop.reshape(shape + (-1,))
-            self.u_explant[rows, lo:hi] = u_explant.reshape(shape)
+        if self.dropout_draws:  # stored as what the dropout model compares (arm-free)
+            logit_u, exposure = dropout_exposures(u_drop, u_explant)
+            self.u_drop[rows, lo:hi] = logit_u.reshape(shape + (-1,))
+            self.u_explant[rows, lo:hi] = exposure.reshape(shape)
 
     def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
                          arm: np.ndarray) -> np.ndarray:
@@ -166,47 +167,44 @@ class Cohort:
             u = screening_uniform(u, self.z_nonspecific[rows, patients], self.plan.visit.screening_correlation)
         return u < model.screening_pass[arm]
 
-    def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                        arm: np.ndarray, passed: np.ndarray, missing: str,
+    def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, at, arm: np.ndarray,
+                        passed: np.ndarray, missing: str,
                         screen_failures: str = "observed") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(outcome, responder, missing) of the visit model at the primary visit (elements broadcast together).
+        """(outcome, responder, no data) of the visit model at the primary visit.
 
-        Dropout follows patients.dropout under the assigned arm; `missing` says how the analysis
-        treats a patient who left: complete_case (no data), locf (the last observed visit, baseline
-        if none) or nonresponder (a non-response, change 0)."""
-        vp, t = self.plan.visit, self.trials[rows]
-        arrays = model.visit.arrays
+        `at` indexes patients with `rows` (an index array broadcasting with rows, or a slice of
+        consecutive patients). Dropout follows patients.dropout under the assigned arm; `missing`
+        says how the analysis treats a patient who left: complete_case (no data), locf (the last
+        observed visit, baseline if none) or nonresponder (a non-response, change 0)."""
+        vp, arrays = self.plan.visit, model.visit.arrays
+        patients = at if not isinstance(at, slice) else np.arange(at.start, at.stop)[None, :]
+        t = self.trials[rows] if not isinstance(at, slice) else self.trials[rows][:, None]
         # a class draw only if some share is a mixture, a loss draw only if some response wanes
         mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
         u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
         wanes = np.isfinite(arrays.loss_half_life_weeks).any()
         u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
-        phenotype, z = self.phenotype[rows, patients], self.z_nonspecific[rows, patients]
+        phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
+        trial_shift = self.trial_shift[rows] if not isinstance(at, slice) else self.trial_shift[rows][:, None]
         weeks = vp.visits[: vp.primary + 1] if self.dropout_draws else vp.visits[vp.primary: vp.primary + 1]
         first = vp.primary + 1 - len(weeks)
+        pain, error = self.pain_visits[rows, at], self.error_visits[rows, at]
         nrs = np.empty(arm.shape + (len(weeks),))
-        expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, patients], arm)
+        expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, at], arm)
         for j, week in enumerate(weeks):
-            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, self.trial_shift[rows],
-                                     expectation)
-            treated = apply_shift(self.pain_visits[rows, patients, first + j], shift)
-            nrs[..., j] = measure(treated, self.error_visits[rows, patients, first + j], vp.pain.integer)
-        baseline = self.baseline_nrs[rows, patients]
+            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation)
+            nrs[..., j] = measure(apply_shift(pain[..., first + j], shift), error[..., first + j], vp.pain.integer)
         change = nrs - baseline[..., None]
         responder = -change >= endpoint.responder_reduction * baseline[..., None]
         gone = np.zeros(arm.shape, bool)
         if self.dropout_draws:
             seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
-                                        self.u_drop[rows, patients], self.u_explant[rows, patients])
-            gone = ~seen[..., -1]
-            if missing == "locf":
-                change = analysed_change(change, seen, "locf")
-                responder = analysed_responder(responder, seen, "locf").astype(bool)
-                gone = np.zeros(arm.shape, bool)
-            elif missing == "nonresponder":
-                change = analysed_change(change, seen, "nonresponder")
-                responder = analysed_responder(responder, seen, "nonresponder").astype(bool)
-                gone = np.zeros(arm.shape, bool)
+                                        self.u_drop[rows, at], self.u_explant[rows, at])
+            if missing == "complete_case":
+                gone = ~seen[..., -1]
+            else:  # the patient counts, with an imputed outcome
+                change = analysed_change(change, seen, missing)
+                responder = analysed_responder(responder, seen, missing).astype(bool)
         change, responder = change[..., -1], responder[..., -1]
         if screen_failures == "nonresponder":  # never implanted: no change, not a responder (ITT)
             change, responder = np.where(passed, change, 0.0), responder & passed
@@ -248,10 +246,8 @@ class Cohort:
         cols = slice(start, start + arm.shape[1])
         safe = np.maximum(arm, 0)
         if model.visit is not None:
-            patients = np.broadcast_to(np.arange(start, start + arm.shape[1])[None, :], arm.shape)
-            r = np.broadcast_to(np.asarray(rows)[:, None], arm.shape)
-            passed = self.passed_screening(model, r, patients, safe)
-            return self._visit_outcomes(endpoint, model, r, patients, safe, passed, missing, screen_failures)
+            passed = self.passed_screening(model, np.asarray(rows), cols, safe)
+            return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing, screen_failures)
         passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],

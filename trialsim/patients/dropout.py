@@ -43,26 +43,36 @@ def observed_visits(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs: 
     u_explant (n,) uniforms shared by the arms (common random numbers)."""
     n, k, v = nrs.shape
     arm = np.broadcast_to(np.arange(k), (n, k))
-    observed, explant = observed_elements(model, visit_weeks, np.broadcast_to(baseline_nrs[:, None], (n, k)), nrs,
-                                          arm, k, np.broadcast_to(u_drop[:, None, :], (n, k, v)),
-                                          np.broadcast_to(u_explant[:, None], (n, k)))
-    return observed, explant
+    logit_u, exposure = dropout_exposures(u_drop, u_explant)
+    return observed_elements(model, visit_weeks, np.broadcast_to(baseline_nrs[:, None], (n, k)), nrs, arm, k,
+                             np.broadcast_to(logit_u[:, None, :], (n, k, v)), np.broadcast_to(exposure[:, None], (n, k)))
+
+
+def dropout_exposures(u_drop: np.ndarray, u_explant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Uniforms as what the dropout model compares: logit(u) with the leaving log-odds, and the
+    explant's exponential exposure -log(u) with the hazard (arm-free: computed once per patient)."""
+    return special.logit(u_drop), -np.log(u_explant)
 
 
 def observed_elements(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs: np.ndarray, nrs: np.ndarray,
-                      arm: np.ndarray, n_arms: int, u_drop: np.ndarray, u_explant: np.ndarray
+                      arm: np.ndarray, n_arms: int, logit_u_drop: np.ndarray, explant_exposure: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """`observed_visits` for elements each under its own arm: nrs and u_drop (..., visits), the rest (...)."""
+    """`observed_visits` for elements each under its own arm: nrs and logit_u_drop (..., visits), the rest (...).
+
+    A patient leaves before visit j when logit(u_j) < the leaving log-odds (u_j < p_j)."""
     weeks = np.asarray(visit_weeks, dtype=float)
     hazard = -np.log1p(-_per_arm(model.loss_by_52_weeks, n_arms)) / 52.0  # per week
     q = -np.expm1(-hazard[:, None] * np.diff(np.concatenate([[0.0], weeks]))[None, :])  # (arms, visits)
-    previous = np.concatenate([baseline_nrs[..., None], nrs[..., :-1]], axis=-1)
-    pain = previous if model.mechanism == "mar" else nrs
-    logit = special.logit(q)[arm] + np.log(model.odds_ratio_per_point) * (pain - model.pain_centre)
-    leaves = u_drop < special.expit(logit)
+    with np.errstate(divide="ignore"):
+        log_odds = special.logit(q)[arm]
+    if model.odds_ratio_per_point != 1.0:
+        previous = np.concatenate([baseline_nrs[..., None], nrs[..., :-1]], axis=-1)
+        pain = previous if model.mechanism == "mar" else nrs
+        log_odds = log_odds + np.log(model.odds_ratio_per_point) * (pain - model.pain_centre)
+    leaves = logit_u_drop < log_odds
     explant_hazard = -np.log1p(-_per_arm(model.explant_by_12_weeks, n_arms)) / 12.0
     with np.errstate(divide="ignore"):
-        explant_week = np.where(explant_hazard[arm] > 0, -np.log(u_explant) / explant_hazard[arm], np.inf)
+        explant_week = explant_exposure / explant_hazard[arm]  # inf where the arm has no explants
     gone = np.logical_or.accumulate(leaves, axis=-1) | (explant_week[..., None] < weeks)
     return ~gone, explant_week
 

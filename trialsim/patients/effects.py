@@ -16,6 +16,7 @@ patients who pass an arm's screening trial receive its specific part.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +87,11 @@ class ArmArrays:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _course_weights(courses: tuple[TimeCourse, ...], week: float) -> np.ndarray:
+    return np.array([c.weights(np.array([week]))[0] for c in courses])
+
+
 def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np.ndarray, z_nonspecific: np.ndarray,
                   u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0,
                   expectation: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +99,7 @@ def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np
 
     u_class, u_loss: the element's uniforms under its arm. `expectation` multiplies the arm's mean
     nonspecific shift (trialsim.blinding: what the patient believes they are on)."""
-    course = np.array([c.weights(np.array([week]))[0] for c in arrays.courses])[arm]
+    course = _course_weights(arrays.courses, float(week))[arm]
     nonspecific = (arrays.nonspecific[arm] * expectation + trial_shift
                    + arrays.nonspecific_sd[arm] * z_nonspecific) * course
     responder = u_class < arrays.responder_share[arm, phenotype]

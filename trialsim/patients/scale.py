@@ -30,8 +30,12 @@ def true_pain(eta: np.ndarray) -> np.ndarray:
 
 def apply_shift(pain: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """True pain after an effect `shift` (log of the pain ratio for improvements)."""
-    worse = NRS_MAX * special.expit(special.logit(pain / NRS_MAX) + np.maximum(shift, 0.0))
-    return np.where(shift <= 0, pain * np.exp(np.minimum(shift, 0.0)), worse)
+    pain, shift = np.broadcast_arrays(pain, shift)
+    out = pain * np.exp(np.minimum(shift, 0.0))
+    worse = shift > 0
+    if worse.any():  # rare: odds only where pain gets worse
+        out[worse] = NRS_MAX * special.expit(special.logit(pain[worse] / NRS_MAX) + shift[worse])
+    return out
 
 
 def measure(pain: np.ndarray, error: np.ndarray, integer: bool = True) -> np.ndarray:
