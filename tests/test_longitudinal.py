@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from trialsim.cohort import Cohort
@@ -20,7 +21,7 @@ from trialsim.run.runner import simulate
 from trialsim.scenario import ScenarioError, parse_scenario
 from trialsim.summarise.oc import oc_table
 
-from .conftest import scenario_dict, subset
+from .conftest import SCENARIOS, scenario_dict, subset
 
 RECORDS = ("size", "stop_reason", "stop_look", "arm_fate", "estimate", "final_pr_best", "pr_best_last",
            "n_randomised", "duration_weeks", "selected_arm")
@@ -239,3 +240,25 @@ def test_durability_is_a_separate_decision_on_the_same_patients():
 def test_durability_rules(weeks, words):
     with pytest.raises(ScenarioError, match=words):
         with_durability(longitudinal_scenario({"none": {}}), weeks)
+
+
+def test_with_screening_populations_matched_controls_and_harm():
+    """Issue 12 alongside: a longitudinal design with matched controls, screen failures as
+    non-responders and a harm rule runs and imputes; an implanted-only design with a durability
+    visit runs; durability is refused with matched controls."""
+    data = yaml.safe_load((SCENARIOS / "clbp_screening.yaml").read_text())
+    data["patients"]["visits"] = [4, 8, 12, 26, 52]
+    base = {"allocation": {"rule": "fixed", "block_size": 4}, "looks": {"at_patients": [80, 140, 200]}}
+    data["designs"] = {
+        "matched": {**base, "controls": {"scs": "sham"},
+                    "analysis": {"longitudinal": "regression", "screen_failures": "nonresponder"},
+                    "decisions": {"harm": {"events": ["infection"], "limit": 0.08, "threshold": 0.9}}},
+        "implanted": {**base, "control": "sham", "analysis": {"longitudinal": "locf", "screen_failures": "excluded"},
+                      "durability": {"weeks": 52}},
+    }
+    ds = run(subset(data, truths=["sham_anchored"]), n=10)
+    assert (ds["imputed_n"].sum("trial") > 0).all()
+    assert ds["durable"].sel(design="matched").sum() == 0
+    data["designs"]["matched"]["durability"] = {"weeks": 52}
+    with pytest.raises(ScenarioError, match="matched"):
+        parse_scenario(data)

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
+from .blinding import belief_uniforms
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
-from .patients.draws import patient_draws
+from .patients.draws import patient_draws, screening_uniform
 from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
@@ -86,6 +87,7 @@ class Cohort:
         self.dropout = np.zeros(shape, bool)
         self.u_screen = np.zeros(shape)
         self.u_randomise = np.zeros(shape)
+        self.u_belief, self.u_dont_know = np.zeros(shape), np.zeros(shape)  # blinding (trialsim.blinding)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
         if plan.visit is not None:  # untreated true pain and measurement error at the visits up to the primary one
             v = plan.visit.n_kept  # (or a later durability visit)
@@ -130,6 +132,7 @@ class Cohort:
         self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
         self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
+        self.u_belief[rows, cols], self.u_dont_know[rows, cols] = belief_uniforms(self.seed, trials, lo, hi)
         self.filled[rows] = hi
 
     def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
@@ -154,8 +157,19 @@ class Cohort:
             self.u_drop[rows, lo:hi] = logit_u.reshape(shape + (-1,))
             self.u_explant[rows, lo:hi] = exposure.reshape(shape)
 
+    def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
+                         arm: np.ndarray) -> np.ndarray:
+        """Passed the arm's screening trial. Under the visit model the result may correlate with the
+        patient's nonspecific responsiveness z (Gaussian copula): a more responsive patient (z < 0:
+        more relief) passes more often, so passing predicts response only imperfectly (TRIAL-STIM)."""
+        u = self.u_screen[rows, patients]
+        if self.plan.visit is not None and self.plan.visit.screening_correlation != 0.0:
+            u = screening_uniform(u, self.z_nonspecific[rows, patients], self.plan.visit.screening_correlation)
+        return u < model.screening_pass[arm]
+
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, at, arm: np.ndarray,
-                        passed: np.ndarray, missing: str, early: tuple[int, ...] = ()) -> tuple[np.ndarray, ...]:
+                        passed: np.ndarray, missing: str, screen_failures: str = "observed",
+                        early: tuple[int, ...] = ()) -> tuple[np.ndarray, ...]:
         """(outcome, responder, no data) of the visit model at the primary visit, then, if `early` lists
         earlier visit indices, the change in NRS and `seen` (still followed) at those visits.
 
@@ -178,8 +192,9 @@ class Cohort:
         first = vp.primary + 1 - len(weeks)
         pain, error = self.pain_visits[rows, at], self.error_visits[rows, at]
         nrs = np.empty(arm.shape + (len(weeks),))
+        expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, at], arm)
         for j, week in enumerate(weeks):
-            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, trial_shift)
+            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation)
             nrs[..., j] = measure(apply_shift(pain[..., first + j], shift), error[..., first + j], vp.pain.integer)
         change = nrs - baseline[..., None]
         responder = -change >= endpoint.responder_reduction * baseline[..., None]
@@ -193,23 +208,34 @@ class Cohort:
             else:  # the patient counts, with an imputed outcome
                 change = analysed_change(change, seen, missing)
                 responder = analysed_responder(responder, seen, missing).astype(bool)
-        y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
+        final, responder = change[..., -1], responder[..., -1]
+        if screen_failures == "nonresponder":  # never implanted: no change, not a responder (ITT)
+            final, responder = np.where(passed, final, 0.0), responder & passed
+            if early:
+                change = np.where(passed[..., None], change, 0.0)
+        elif screen_failures == "excluded":  # implanted-only analysis
+            gone = gone | ~passed
+            if early:
+                seen = seen & passed[..., None]
+        y, responder = endpoint.visit_outcomes(final, responder)
         if early:  # complete cases only (longitudinal designs): `change` is as measured
             return y, responder, gone, change[..., list(early)], seen[..., list(early)]
         return y, responder, gone
 
     def outcomes_block_early(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
-                             arm: np.ndarray, missing: str, visits: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+                             arm: np.ndarray, missing: str, visits: tuple[int, ...],
+                             screen_failures: str = "observed") -> tuple[np.ndarray, ...]:
         """`outcomes_block` under the visit model, plus the change in NRS and `seen` at earlier `visits`
         (indices), from the same latent pain and draws (common random numbers); `seen` is False from
         the visit a patient left follow-up (patients.dropout under the assigned arm)."""
         cols = slice(start, start + arm.shape[1])
         safe = np.maximum(arm, 0)
-        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
-        return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing, visits)
+        passed = self.passed_screening(model, np.asarray(rows), cols, safe)
+        return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing,
+                                    screen_failures, visits)
 
     def later_visit(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, arm: np.ndarray,
-                    visit: int) -> tuple[np.ndarray, np.ndarray]:
+                    visit: int, screen_failures: str = "observed") -> tuple[np.ndarray, np.ndarray]:
         """(outcome on the endpoint's scale, followed) at a later `visit` (index, kept by the cohort) of
         patients 0..width-1 under arm (rows, width), for a durability decision: the same patients and
         draws as the endpoint."""
@@ -219,7 +245,7 @@ class Cohort:
         self.reach(rows, np.full(len(rows), width))
         at, safe = slice(0, width), np.maximum(arm, 0)
         patients, t = np.arange(width)[None, :], self.trials[rows][:, None]
-        passed = self.u_screen[rows, at] < model.screening_pass[safe]
+        passed = self.passed_screening(model, rows, at, safe)
         mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
         u_class = rng.draws_at(self.outcome_keys, safe, t, patients, column=1) if mixed else np.zeros(arm.shape)
         wanes = np.isfinite(arrays.loss_half_life_weeks).any()
@@ -227,9 +253,10 @@ class Cohort:
         phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
         visits = range(visit + 1) if self.dropout_draws else range(visit, visit + 1)
         nrs = np.empty(arm.shape + (len(visits),))
+        expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, at], safe)
         for j, v in enumerate(visits):
             shift, _ = element_shift(arrays, vp.visits[v], safe, phenotype, z, u_class, u_loss, passed,
-                                     self.trial_shift[rows][:, None])
+                                     self.trial_shift[rows][:, None], expectation)
             nrs[..., j] = measure(apply_shift(self.pain_visits[rows, at, v], shift), self.error_visits[rows, at, v],
                                   vp.pain.integer)
         change = nrs[..., -1] - baseline
@@ -238,6 +265,10 @@ class Cohort:
             seen = observed_elements(vp.dropout, np.asarray(vp.visits[: visit + 1]), baseline, nrs, safe,
                                      len(self.plan.arms), self.u_drop[rows, at, : visit + 1],
                                      self.u_explant[rows, at])[0][..., -1]
+        if screen_failures == "nonresponder":  # never implanted: no change (as at the primary visit)
+            change = np.where(passed, change, 0.0)
+        elif screen_failures == "excluded":  # implanted-only analysis
+            seen = seen & passed
         responder = -change >= endpoint.responder_reduction * baseline
         return endpoint.visit_outcomes(change, responder)[0], seen
 
@@ -256,7 +287,7 @@ class Cohort:
         dropout is separate: `dropout`).
         """
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
-        passed = self.u_screen[rows, patients] < model.screening_pass[arm]
+        passed = self.passed_screening(model, rows, patients, arm)
         if model.visit is not None:
             return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)
         draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
@@ -265,16 +296,18 @@ class Cohort:
         return y, responder, np.zeros(arm.shape, bool)
 
     def outcomes_block(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
-                       arm: np.ndarray, missing: str = "complete_case") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       arm: np.ndarray, missing: str = "complete_case",
+                       screen_failures: str = "observed") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`outcomes` of patients start..start+width-1 of the trials at `rows`, arm (rows, width) per patient.
 
         Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
         """
         cols = slice(start, start + arm.shape[1])
         safe = np.maximum(arm, 0)
-        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         if model.visit is not None:
-            return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing)
+            passed = self.passed_screening(model, np.asarray(rows), cols, safe)
+            return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing, screen_failures)
+        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
         draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                          passed, draw))

@@ -17,11 +17,12 @@ import numpy as np
 from scipy import stats
 
 from . import endpoints
+from .blinding import BELIEF_BY_KIND, BlindingPlan
 from .cohort import CohortPlan
 from .design import boundaries as gs
-from .design.allocation import AllocationRule, start_probabilities
+from .design.allocation import AllocationRule, matched_start, start_probabilities
 from .design.boundaries import Boundaries
-from .design.decisions import DecisionRule
+from .design.decisions import EXCLUDED, DecisionRule
 from .design.parallel import Durability, DesignPlan, TruthPlan
 from .plan import TrialPlan
 from .design.schedule import LookPlan
@@ -73,7 +74,7 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
     events = tuple(sorted({e for arm in scenario.arms for e in arm.adverse_events}))
     screening = np.array([a.screening_pass for a in scenario.arms], dtype=float)
     visit_plan = compile_visits(scenario) if scenario.patients is not None else None
-    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint, visit_plan)
+    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint, events, visit_plan)
                for name, d in scenario.designs.items()}
     log = scenario.logistics
     cohort = CohortPlan(
@@ -84,13 +85,17 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
         pain_scores=endpoint.uses_pain_scores, max_patients=max(d.n_max for d in designs.values()),
         visit=visit_plan,
     )
-    truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening))
+    kinds = tuple(a.kind for a in scenario.arms)
+    truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening, kinds))
               for name, t in scenario.truths.items()}
     if cohort.visit is not None:
         prevalence = cohort.population.prevalence
         truths = {name: replace(t, model=replace(t.model, visit=compile_visit_truth(
             scenario.truths[name], scenario.patients, cohort.visit, arms, phenotypes, prevalence, screening,
             endpoint.responder_reduction))) for name, t in truths.items()}
+    # an unblinded truth also runs under perfect blinding on the same patients (the bias unblinding causes)
+    truths = {name: replace(t, blinded=replace(t, model=replace(t.model, blinding=t.model.blinding.blinded())))
+              if t.model.blinding is not None and not t.model.blinding.perfect else t for name, t in truths.items()}
     sim = scenario.simulation
     return TrialPlan(
         name=scenario.name, arms=arms, phenotypes=phenotypes, adverse_events=events, endpoint=endpoint,
@@ -138,6 +143,7 @@ def compile_visits(s: Scenario) -> VisitPlan:
         confusion=confusion, trial_nonspecific_sd=spec.trial_nonspecific_sd,
         # the cohort keeps latent pain up to the latest durability visit of any design
         kept=max([spec.visits.index(d.durability.weeks) + 1 for d in s.designs.values() if d.durability], default=0),
+        screening_correlation=spec.screening_correlation,
     )
 
 
@@ -177,7 +183,16 @@ def _per_phenotype(value: float | dict[str, float] | None, phenotypes: tuple[str
     return np.full(len(phenotypes), float(value))
 
 
-def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ...], screening: np.ndarray) -> EffectModel:
+def compile_blinding(truth: Truth, arms: tuple[str, ...], kinds: tuple[str, ...]) -> BlindingPlan | None:
+    b = truth.blinding
+    if b is None:
+        return None
+    p = np.array([b.believes_active.get(a, BELIEF_BY_KIND[k]) for a, k in zip(arms, kinds)], float)
+    return BlindingPlan(p, b.expectation_share, b.dont_know)
+
+
+def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ...], screening: np.ndarray,
+                  kinds: tuple[str, ...] | None = None) -> EffectModel:
     given = [truth.arms[a] for a in arms]
     return EffectModel(
         nonspecific=np.array([a.nonspecific or 0.0 for a in given], dtype=float),
@@ -186,11 +201,12 @@ def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ..
         rate=np.array([_per_phenotype(a.rate, phenotypes) for a in given]),
         mean=np.array([_per_phenotype(a.mean, phenotypes) for a in given]),
         screening_pass=screening,
+        blinding=compile_blinding(truth, arms, kinds or ("custom",) * len(arms)),
     )
 
 
 def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint,
-                   visits: VisitPlan | None = None) -> DesignPlan:
+                   events: tuple[str, ...] = (), visits: VisitPlan | None = None) -> DesignPlan:
     looks = design.looks
     look_plan = LookPlan(
         at_patients=tuple(looks.at_patients) if looks.at_patients is not None else None,
@@ -198,13 +214,14 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
         at_weeks=tuple(looks.at_weeks) if looks.at_weeks is not None else None,
         max_patients=looks.max_patients,
     )
-    control = arms.index(design.control) if design.control else None
-    allocation = compile_allocation(design, arms, control)
+    control = arms.index(design.main_control) if design.main_control else None
+    comparator = compile_comparators(design, arms)
+    allocation = compile_allocation(design, arms, control, comparator)
     bounds = compile_boundaries(design, allocation, look_plan)
     return DesignPlan(
         name=name, looks=look_plan, allocation=allocation,
-        decisions=compile_decisions(design, control, look_plan.n_looks, bounds),
-        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes, visits), control=design.control,
+        decisions=compile_decisions(design, control, look_plan.n_looks, bounds, comparator, events),
+        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes, visits), control=design.main_control,
         selection=compile_selection(design, arms), boundaries=bounds,
         durability=None if design.durability is None or visits is None else Durability(
             visits.visits.index(design.durability.weeks), design.durability.weeks, design.durability.threshold,
@@ -212,9 +229,18 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
     )
 
 
+def compile_comparators(design: Design, arms: tuple[str, ...]) -> np.ndarray | None:
+    """Matched controls: each arm's comparator index, -1 for the comparators; None with one control."""
+    if not design.controls:
+        return None
+    controls = set(design.controls.values())
+    return np.array([arms.index(design.controls[a]) if a in design.controls else (-1 if a in controls else EXCLUDED)
+                     for a in arms], np.int64)
+
+
 def compile_selection(design: Design, arms: tuple[str, ...]) -> SelectionPlan:
     d = design.decisions
-    comparator = d.te_comp or design.control
+    comparator = d.te_comp or design.main_control
     return SelectionPlan(strategies=tuple(d.strategies), preferences=tuple(arms.index(a) for a in d.selection_preferences),
                          select_last_arm=d.select_last_arm, te_comp=arms.index(comparator) if comparator else None,
                          estimate=design.analysis.estimate)
@@ -266,10 +292,19 @@ def compile_boundaries(design: Design, allocation: AllocationRule, looks: LookPl
 
 
 
-def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None) -> AllocationRule:
+def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None,
+                       comparator: np.ndarray | None = None) -> AllocationRule:
     a, k = design.allocation, len(arms)
     ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arms], dtype=float) if a.rule == "fixed" else None
     control_prob = "sqrt-based" if a.control_prob == "sqrt" else a.control_prob
+    if comparator is not None:
+        if ratio is not None:
+            ratio = np.where(comparator == EXCLUDED, 0.0, ratio)
+        start = ratio / ratio.sum() if ratio is not None else matched_start(comparator, control_prob)
+        return AllocationRule(adaptive=a.rule != "fixed", start=start, power=None if a.power == "thall_wathen" else
+                              (1.0 if a.rule == "thompson" else float(a.power)), min_prob=a.min_prob,
+                              max_prob=a.max_prob, control=control, control_prob=control_prob, burn_in=a.burn_in,
+                              stratified=a.stratify_by_phenotype, block_size=a.block_size, comparator=comparator)
     power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
     return AllocationRule(
         adaptive=a.rule != "fixed", start=start_probabilities(k, control, control_prob, ratio), power=power,
@@ -279,7 +314,8 @@ def compile_allocation(design: Design, arms: tuple[str, ...], control: int | Non
     )
 
 
-def compile_decisions(design: Design, control: int | None, n_looks: int, bounds: Boundaries | None = None) -> DecisionRule:
+def compile_decisions(design: Design, control: int | None, n_looks: int, bounds: Boundaries | None = None,
+                      comparator: np.ndarray | None = None, events: tuple[str, ...] = ()) -> DecisionRule:
     d = design.decisions
 
     def per_look(value: float | list[float] | None) -> np.ndarray | None:
@@ -304,6 +340,8 @@ def compile_decisions(design: Design, control: int | None, n_looks: int, bounds:
         on_superior=d.on_superior,
         equivalence_only_first=d.equivalence.only_first if d.equivalence else True,
         futility_only_first=d.futility.only_first if d.futility else True,
+        comparator=comparator,
+        harm=(tuple(events.index(e) for e in d.harm.events), d.harm.limit, d.harm.threshold) if d.harm else None,
     )
 
 
@@ -320,7 +358,8 @@ def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotyp
     preset = prior if isinstance(prior, str) and prior != "flat" else "exact"
     return AnalysisPlan(engine=design.analysis.engine, conjugate=conjugate, preset=preset, binary=endpoint.binary,
                         n_arms=n_arms, n_phenotypes=n_phenotypes, variance=design.analysis.variance,
-                        missing=design.analysis.missing, longitudinal=design.analysis.longitudinal,
+                        missing=design.analysis.missing, screen_failures=design.analysis.screen_failures,
+                        longitudinal=design.analysis.longitudinal,
                         early_visits=early_visits(design, visits))
 
 

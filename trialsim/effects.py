@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from .blinding import BlindingPlan
     from .visits import VisitEffects
 
 
@@ -25,3 +26,4 @@ class EffectModel:
     mean: np.ndarray  # (arms, phenotypes) outcome mean (continuous)
     screening_pass: np.ndarray  # (arms,)
     visit: "VisitEffects | None" = None  # the visit model's effects (scenario `patients` block)
+    blinding: "BlindingPlan | None" = None  # the truth's blinding (visit model); None: perfect, no beliefs

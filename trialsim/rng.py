@@ -37,6 +37,7 @@ class Stream(IntEnum):
     ADVERSE_EVENTS = 7  # keyed by event name
     INFERENCE = 8  # posterior sampling, keyed by design (a Generator per trial)
     PAIN = 9  # the visit model: entry candidates, pain over visits, secondary outcomes (patients/draws.py columns)
+    BLINDING = 10  # columns: belief of being on active treatment (shared by every arm), "don't know" at the end
 
 
 def name_key(name: str) -> int:

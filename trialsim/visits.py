@@ -12,17 +12,21 @@ loss of response of each arm from that arm's outcome stream (keyed by name).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import rng
-from .patients.draws import ARM_BASE, MAX_ARMS, PATIENT_BASE
+from .patients.draws import ARM_BASE, BELIEF, MAX_ARMS, PATIENT_BASE
 from .patients.effects import ArmArrays, ArmEffect
 from .patients.model import PatientModel
 from .patients.pain import PainModel
 from .patients.secondary import OdiModel, OpioidModel
 from .patients.dropout import DropoutModel
 from .rng import Stream
+
+if TYPE_CHECKING:
+    from .blinding import BlindingPlan
 
 TRUE_VALUE_PATIENTS = 100_000  # patients simulated for an arm's true value (Monte Carlo SE ~0.005 NRS)
 
@@ -41,6 +45,7 @@ class VisitPlan:
     confusion: tuple[tuple[float, ...], ...] | None
     trial_nonspecific_sd: float
     kept: int = 0  # visits the cohort keeps (0: up to the primary one; more for a durability visit)
+    screening_correlation: float = 0.0  # of the screening trial's result with the nonspecific responsiveness
 
     @property
     def n_kept(self) -> int:
@@ -66,6 +71,7 @@ class StreamDraws:
         self.pain = rng.stream_key(seed, Stream.PAIN)[None]
         self.cohort = rng.stream_key(seed, Stream.COHORT)[None]
         self.screening = rng.stream_key(seed, Stream.SCREENING)[None]
+        self.blinding = rng.stream_key(seed, Stream.BLINDING)[None]
         self.outcomes = np.stack([rng.stream_key(seed, Stream.OUTCOMES, a) for a in arms])
 
     def _route(self, column: int) -> tuple[np.ndarray, int, int]:
@@ -74,6 +80,8 @@ class StreamDraws:
             return self.cohort, 0, 0
         if column == PATIENT_BASE + 2:  # screening trial: the screening stream
             return self.screening, 0, 0
+        if column == BELIEF:  # belief of being on active treatment: the blinding stream's column 0
+            return self.blinding, 0, 0
         if ARM_BASE <= column < ARM_BASE + 2 * MAX_ARMS:  # class and loss: columns 1, 2 of the arm's outcome stream
             return self.outcomes, (column - ARM_BASE) // 2, 1 + (column - ARM_BASE) % 2
         return self.pain, 0, column
@@ -101,8 +109,12 @@ class StreamDraws:
 
 
 def patient_model(plan: VisitPlan, effects: tuple[ArmEffect, ...], prevalence: np.ndarray,
-                  screening_pass: np.ndarray, responder_reduction: float) -> PatientModel:
+                  screening_pass: np.ndarray, responder_reduction: float, blinding: BlindingPlan | None = None
+                  ) -> PatientModel:
     return PatientModel(
+        screening_correlation=plan.screening_correlation,
+        believes_active=None if blinding is None else tuple(float(p) for p in blinding.believes_active),
+        expectation_share=0.0 if blinding is None else blinding.expectation_share,
         arms=effects, prevalence=tuple(float(p) for p in prevalence), visit_weeks=plan.visits, pain=plan.pain,
         odi=plan.odi, opioids=plan.opioids, dropout=plan.dropout,
         screening_pass=tuple(float(s) for s in screening_pass), confusion=plan.confusion,

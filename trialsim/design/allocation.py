@@ -27,6 +27,20 @@ def sqrt_share(k: np.ndarray | int) -> np.ndarray:
     return np.where(k > 0, np.sqrt(k) / (np.sqrt(k) + np.maximum(k, 1e-300)), 1.0)
 
 
+def matched_start(comparator: np.ndarray, control_prob: float | str | None) -> np.ndarray:
+    """Matched controls before adaptation: every arm 1, each control its share of its family
+    (`match` or none: 1, as an arm of the family; a number or sqrt-based: that share)."""
+    w = np.where(comparator < 0, 0.0, 1.0)
+    for c in np.unique(comparator[comparator >= 0]):
+        k = int((comparator == c).sum())
+        if control_prob is None or control_prob == "match":
+            w[c] = 1.0
+        else:
+            s = float(sqrt_share(k)) if control_prob in SQRT_VARIANTS + ("sqrt",) else float(control_prob)
+            w[c] = k * s / max(1.0 - s, 1e-12)
+    return w / w.sum()
+
+
 def start_probabilities(n_arms: int, control: int | None, control_prob: float | list[float] | str | None,
                         ratio: np.ndarray | None = None) -> np.ndarray:
     """Allocation before any adaptation (adaptr's start_probs), from the first patient.
@@ -64,6 +78,8 @@ class AllocationRule:
     burn_in: int
     stratified: bool
     block_size: int | None
+    # matched controls: each arm's comparator (arms,), -1 for the controls; None: one control (or none)
+    comparator: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.control_prob == "sqrt":  # the older name of "sqrt-based"
@@ -87,7 +103,9 @@ class AllocationRule:
         burning = n < self.burn_in
         if not np.any(burning):
             return adapted
-        if self.control is None or self.control_prob is None:
+        if self.comparator is not None:
+            burn = self._adapt(np.ones(pr_best.shape), active, 1.0, control)
+        elif self.control is None or self.control_prob is None:
             burn = fixed
         else:  # burn-in: equal shares but the control's, which follows its rule from the first patient
             burn = self._adapt(np.ones(pr_best.shape), active, 1.0, control)
@@ -97,6 +115,8 @@ class AllocationRule:
                control: np.ndarray | None = None) -> np.ndarray:
         weights = np.where(active, pr_best, 0.0) ** power
         ones = np.ones(weights.shape[:-1])
+        if self.comparator is not None:
+            return self._adapt_matched(weights, active, power)
         if self.control is None or self.control_prob is None:
             return apply_bounds(weights, active, self.min_prob, self.max_prob, ones)
         n_trials, n_arms = active.shape[0], active.shape[-1]
@@ -128,6 +148,26 @@ class AllocationRule:
         control_share = np.where(k > 0, control_share, 1.0)
         p = apply_bounds(weights, others, self.min_prob, self.max_prob, 1.0 - control_share)
         return np.where(is_control, control_share[..., None], p) * active
+
+    def _adapt_matched(self, weights: np.ndarray, active: np.ndarray, power: float | np.ndarray) -> np.ndarray:
+        """Matched controls: arms by their weights (Pr(beating their own control)^power, see
+        design.parallel), each control at its share of its family (`match`: the family's best
+        arm's weight); min/max bounds on the non-control arms, controls exempt as adaptr's match."""
+        comparator = self.comparator
+        is_control = comparator < 0
+        weights = np.where(is_control, 0.0, weights)
+        for c in np.unique(comparator[~is_control]):
+            family = active & (comparator == c)
+            k = family.sum(axis=-1)
+            if self.control_prob == "match":
+                share = np.where(family, weights, 0.0).max(axis=-1)
+            else:
+                s = sqrt_share(k) if self.control_prob == "sqrt-based" else np.full(k.shape, float(self.control_prob))
+                total = np.where(family, weights, 0.0).sum(axis=-1)
+                share = np.where(total > 0, total, k) * s / np.maximum(1.0 - s, 1e-12)
+            weights[..., c] = np.where(k > 0, share, 0.0)
+        lo, hi = np.where(is_control, 0.0, self.min_prob), np.where(is_control, 1.0, self.max_prob)
+        return apply_bounds(weights, active, lo, hi, np.ones(weights.shape[:-1]))
 
     @property
     def _other_start(self) -> float:

@@ -24,13 +24,18 @@ Two families of rules, chosen by whether the design has a control:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ..inference.base import Posterior
 from ..summarise.selection import TrialOutcomes
 from .state import ArmFate, Stop, TrialState
+
+
+EXCLUDED = -2  # comparator code of an arm a matched-control design does not randomise
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,42 @@ class DecisionRule:
     on_superior: str = "graduate"  # with a control: "graduate" or "new_control"
     equivalence_only_first: bool = True  # new_control: equivalence judged against the first control only
     futility_only_first: bool = True
+    # matched controls: each arm's comparator (arms,), -1 for the comparators themselves, EXCLUDED for arms
+    # the design leaves out; None: `control` for all
+    comparator: np.ndarray | None = None
+    harm: tuple[tuple[int, ...], float, float] | None = None  # (adverse-event type indices, limit, threshold)
 
     @property
     def new_control(self) -> bool:
         return self.control is not None and self.on_superior == "new_control"
+
+    @property
+    def matched(self) -> bool:
+        return self.comparator is not None
+
+    def comparators(self, n_arms: int) -> np.ndarray:
+        """Each arm's comparator, -1 for a control (one control: every other arm against it)."""
+        if self.comparator is not None:
+            return self.comparator
+        out = np.full(n_arms, -1 if self.control is None else self.control, np.int64)
+        if self.control is not None:
+            out[self.control] = -1
+        return out
+
+
+def against_own(prob: Callable[[np.ndarray, float], np.ndarray], comparator: np.ndarray, n_trials: int,
+                value: float) -> np.ndarray:
+    """(trials, arms) prob(control, value) with each arm's column taken against its own comparator.
+
+    `prob` is a Posterior method (prob_better, prob_equivalent_to); a control's own column is
+    that of the first control. One call per distinct comparator, so an arm is never judged
+    against another family's control."""
+    controls = np.unique(comparator[comparator >= 0])
+    out = prob(np.full(n_trials, controls[0]), value)
+    for c in controls[1:]:
+        cols = comparator == c
+        out[:, cols] = prob(np.full(n_trials, c), value)[:, cols]
+    return out
 
 
 def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int,
@@ -73,6 +110,19 @@ def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.nd
     state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
     state.stop_look[ending] = look
     return pr_best
+
+
+def drop_harmful(rule: DecisionRule, state: TrialState, trials: np.ndarray, n: np.ndarray, events: np.ndarray,
+                 look: int) -> None:
+    """The harm rule, before the look's efficacy decisions: drop active non-control arms with
+    Pr(rate > limit) > threshold under a Beta(1 + events, 1 + n - events) posterior (trials, arms)."""
+    _, limit, threshold = rule.harm
+    pr_above = special.betaincc(1.0 + events, 1.0 + n - events, limit)
+    harmful = state.active[trials] & (rule.comparators(state.fate.shape[1]) >= 0 if rule.control is not None
+                                      else True) & (pr_above > threshold)
+    rows, arms = np.nonzero(harmful)
+    state.fate[trials[rows], arms] = ArmFate.HARMFUL
+    state.fate_look[trials[rows], arms] = look
 
 
 def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Stop, look: int) -> None:
@@ -109,27 +159,38 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
 
 def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
                             look: int) -> np.ndarray:
-    control = np.full(len(trials), rule.control)
-    is_control = np.arange(state.fate.shape[1]) == rule.control
+    n_arms = state.fate.shape[1]
+    comparator = rule.comparators(n_arms)
+    is_control = comparator < 0
+    n = len(trials)
+
+    def vs_own(prob: Callable[[np.ndarray, float], np.ndarray], value: float) -> np.ndarray:
+        return against_own(prob, comparator, n, value)
+
     fate = state.fate[trials]
     judged = (fate == ArmFate.ACTIVE) & ~is_control
-    effective = judged & (post.prob_better(control, rule.superiority_delta) > rule.superiority[look])
+    effective = judged & (vs_own(post.prob_better, rule.superiority_delta) > rule.superiority[look])
     fate[effective] = ArmFate.EFFECTIVE
     judged &= ~effective
     if rule.inferiority is not None:
-        inferior = judged & (post.prob_better(control, 0.0) < rule.inferiority[look])
+        inferior = judged & (vs_own(post.prob_better, 0.0) < rule.inferiority[look])
         fate[inferior] = ArmFate.INFERIOR
         judged &= ~inferior
     if rule.futility is not None:
         threshold, delta = rule.futility
-        futile = judged & (post.prob_better(control, delta) < threshold)
+        futile = judged & (vs_own(post.prob_better, delta) < threshold)
         fate[futile] = ArmFate.FUTILE
         judged &= ~futile
     if rule.equivalence is not None:
         threshold, margin = rule.equivalence
-        equivalent = judged & (post.prob_equivalent_to(control, margin) > threshold)
+        equivalent = judged & (vs_own(post.prob_equivalent_to, margin) > threshold)
         fate[equivalent] = ArmFate.EQUIVALENT
     state.fate[trials] = fate
+    if rule.matched:  # a control whose arms have all left stops enrolling (closed to every phenotype)
+        left = (fate == ArmFate.ACTIVE) & ~is_control
+        for c in np.unique(comparator[~is_control]):
+            idle = ~left[:, comparator == c].any(axis=1)
+            state.closed[trials[idle], :, c] = True
     done = ~((fate == ArmFate.ACTIVE) & ~is_control).any(axis=1)
     any_effective = (fate == ArmFate.EFFECTIVE).any(axis=1)
     all_equivalent = ((fate == ArmFate.EQUIVALENT) | is_control).all(axis=1)

@@ -19,6 +19,7 @@ class Observed:
     missing: np.ndarray  # bool: randomised but no outcome data (the visit model's dropout, complete case)
     early: np.ndarray | None = None  # (trials, patients, visits) earlier visits' outcome, internal scale (longitudinal designs)
     early_seen: np.ndarray | None = None  # (trials, patients, visits) bool: the patient was still followed at the visit
+    harm: np.ndarray | None = None  # bool: had an adverse event the design's harm rule counts
 
 
 def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, baseline: np.ndarray,

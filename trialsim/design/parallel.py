@@ -23,7 +23,7 @@ from ..inference.engines import AnalysisPlan
 from .boundaries import Boundaries
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
-from .decisions import DecisionRule, close_by_phenotype, decide, outcomes
+from .decisions import EXCLUDED, DecisionRule, against_own, close_by_phenotype, decide, drop_harmful, outcomes
 from .longitudinal import Imputation, combine, pending_patients
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
@@ -66,6 +66,7 @@ class TruthPlan:
     name: str
     endpoint: Endpoint
     model: EffectModel
+    blinded: "TruthPlan | None" = None  # the same truth under perfect blinding (an unblinded truth only)
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,16 @@ class _Trials:
     """The batch being simulated: cohort, truth and what the design has observed so far."""
 
     def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case",
+                 screen_failures: str = "observed", harm_events: tuple[int, ...] | None = None,
                  early_visits: tuple[int, ...] = ()):
-        self.cohort, self.truth, self.missing, self.early_visits = cohort, truth, missing, early_visits
+        self.cohort, self.truth, self.missing, self.screen_failures = cohort, truth, missing, screen_failures
+        self.harm_events, self.early_visits = harm_events, early_visits
         n = len(cohort.trials)
         early = (np.zeros((n, n_max, len(early_visits))), np.zeros((n, n_max, len(early_visits)), bool)) \
             if early_visits else (None, None)
         self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool),
-                            np.zeros((n, n_max), bool), *early)
+                            np.zeros((n, n_max), bool), *early,
+                            harm=None if harm_events is None else np.zeros((n, n_max), bool))
         self.n_arms = n_arms
 
     def with_pending(self, data: LookData, mode: str, rows: np.ndarray, n_look: np.ndarray, randomised: np.ndarray,
@@ -149,10 +153,11 @@ class _Trials:
         arm = np.where(todo, new_arm, -1)
         if self.early_visits:  # with the earlier visits a longitudinal interim may use
             y, responder, missing, change, seen = self.cohort.outcomes_block_early(
-                self.truth.endpoint, self.truth.model, rows, start, arm, self.missing, self.early_visits)
+                self.truth.endpoint, self.truth.model, rows, start, arm, self.missing, self.early_visits,
+                self.screen_failures)
         else:
             y, responder, missing = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm,
-                                                               self.missing)
+                                                               self.missing, self.screen_failures)
         obs = self.obs
         obs.missing[rows, window] = np.where(todo, missing, obs.missing[rows, window])
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
@@ -162,6 +167,21 @@ class _Trials:
             todo3 = todo[..., None]
             obs.early[rows, window] = np.where(todo3, self.truth.endpoint.to_internal(change), obs.early[rows, window])
             obs.early_seen[rows, window] = np.where(todo3, seen, obs.early_seen[rows, window])
+        if self.harm_events is not None:  # the adverse events the harm rule counts, from the event streams
+            patients = np.broadcast_to(cols, arm.shape)
+            had = self.cohort.adverse_events(np.broadcast_to(rows[:, None], arm.shape), patients, np.maximum(arm, 0))
+            obs.harm[rows, window] = np.where(todo, had[..., list(self.harm_events)].any(axis=-1), obs.harm[rows, window])
+
+    def harm_counts(self, rows: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(patients, patients with a counted adverse event) per trial x arm among patients 0..hi-1."""
+        width = int(hi.max(initial=0))
+        arm = self.obs.arm[rows, :width]
+        inside = (arm >= 0) & (np.arange(width) < hi[:, None])
+        cell = np.arange(len(rows))[:, None] * self.n_arms + np.maximum(arm, 0)
+        size = len(rows) * self.n_arms
+        n = np.bincount(cell[inside], minlength=size).reshape(len(rows), self.n_arms)
+        e = np.bincount(cell[inside & self.obs.harm[rows, :width]], minlength=size).reshape(len(rows), self.n_arms)
+        return n.astype(float), e.astype(float)
 
 
 def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Inference,
@@ -176,11 +196,14 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
     longitudinal = plan.analysis.longitudinal if plan.analysis.early_visits else "none"
-    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing,
+    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing, plan.analysis.screen_failures,
+                    rule.harm[0] if rule.harm is not None else None,
                     plan.analysis.early_visits if longitudinal != "none" else ())
     calibration = np.zeros((4, n_trials, plan.looks.n_looks))  # imputed, sum of errors, of squared errors, covered
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
+    excluded = rule.comparators(n_arms) == EXCLUDED
+    state.fate[:, excluded] = ArmFate.EXCLUDED
     last_pr_best = np.zeros((n_trials, n_arms))
     history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), truth.endpoint.binary, cohort.prevalence)
@@ -193,6 +216,8 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
             break
         n_look = schedule.analysed[idx, look]
         _randomise_between_looks(batch, idx, prev_r[idx], schedule.randomised[idx, look], probs, alloc, state)
+        if rule.harm is not None:  # adverse events are known for everyone randomised by now
+            drop_harmful(rule, state, idx, *batch.harm_counts(idx, schedule.randomised[idx, look]), look)
         data = scatter_add(data, idx, batch.statistics(idx, prev_n[idx], n_look))
         final_look = schedule.final[idx] == look
         look_data = data.take(idx)
@@ -226,10 +251,11 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     final_post = infer(final, cohort.trials, contention)
     final_pr_best = final_post.prob_best(contention)
     median = getattr(final_post, "median", None)  # engines without medians record NaN
+    estimate = np.where(excluded, np.nan, final_post.mean())
     trial_outcomes = outcomes(rule, state, final_pr_best, last_pr_best)
     return DesignResult(
-        observed=batch.obs, size=size, state=state, estimate=final_post.mean(),
-        estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
+        observed=batch.obs, size=size, state=state, estimate=estimate,
+        estimate_median=np.where(excluded, np.nan, median()) if median is not None else np.full((n_trials, n_arms), np.nan),
         final_pr_best=final_pr_best, outcomes=trial_outcomes,
         selected=select(trial_outcomes, plan.selection.strategy()), alloc_history=history, looks_skipped=skipped,
         calibration=calibration if longitudinal != "none" else None, **durability(plan, batch, size, infer, state),
@@ -248,7 +274,8 @@ def durability(plan: DesignPlan, batch: _Trials, size: np.ndarray, infer: Infere
     rows = np.arange(len(c.trials))
     width = int(size.max(initial=0))
     arm = np.where(np.arange(width) < size[:, None], obs.arm[:, :width], -1)
-    y, seen = c.later_visit(batch.truth.endpoint, batch.truth.model, rows, arm, d.visit)
+    y, seen = c.later_visit(batch.truth.endpoint, batch.truth.model, rows, arm, d.visit,
+                            plan.analysis.screen_failures)
     later = Observed(arm, batch.truth.endpoint.to_internal(y), obs.responder[:, :width], ~seen)
     data = cell_statistics(later, c.dropout, c.observed_phenotype, c.baseline_nrs, rows, 0, size, batch.n_arms,
                            c.prevalence, batch.truth.endpoint.binary)
@@ -275,6 +302,8 @@ def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndar
     open_arms = state.active[rows][:, None, :] & ~state.closed[rows]
     if alloc.stratified and alloc.adaptive:
         pb = split.prob_best(open_arms.reshape(-1, n_arms)).reshape(rows.size, n_pheno, n_arms)
+    elif alloc.adaptive and rule.matched:  # across control families: Pr(beating its own control), not Pr(best)
+        pb = against_own(post.prob_better, rule.comparator, rows.size, 0.0)[:, None, :]
     elif alloc.adaptive:
         pb = pr_best[:, None, :]
     else:
@@ -303,6 +332,7 @@ def _randomise_between_looks(batch: _Trials, idx: np.ndarray, lo: np.ndarray, hi
         first, last = start - start % size, min(-(-stop // size) * size, cohort.n_patients)
         cohort.reach(idx, np.full(idx.size, last))
         blocks = block_assign(alloc.start, size, cohort.u_randomise[idx, first:last])[:, start - first:stop - first]
-        intact = (state.active[idx].all(axis=1) & ~state.closed[idx].any(axis=(1, 2)))[:, None]
+        kept = state.active[idx] | (state.fate[idx] == ArmFate.EXCLUDED)  # excluded arms have no place in a block
+        intact = (kept.all(axis=1) & ~state.closed[idx].any(axis=(1, 2)))[:, None]
         new = np.where(intact, blocks, new)
     batch.assign(idx, lo, hi, new, start)

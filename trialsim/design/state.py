@@ -22,6 +22,8 @@ class ArmFate(IntEnum):
     INFERIOR = 2
     FUTILE = 3
     EQUIVALENT = 4
+    EXCLUDED = 5  # matched controls: an arm this design does not randomise
+    HARMFUL = 6  # dropped by the harm rule: Pr(adverse-event rate > limit) > threshold
 
 
 @dataclass

@@ -29,6 +29,7 @@ class AnalysisPlan:
     n_phenotypes: int = 1
     variance: str = "pooled"  # frequentist engine: SE of the difference ("pooled" or "unpooled")
     missing: str = "complete_case"  # visit model: patients lost before the endpoint (complete_case, locf, nonresponder)
+    screen_failures: str = "observed"  # visit model: patients failing their arm's screening trial (observed, nonresponder, excluded)
     longitudinal: str = "none"  # interims with the pending patients' earlier visits (design/longitudinal.py)
     early_visits: tuple[int, ...] = ()  # indices into the visit model's visits the interims use
 

@@ -53,12 +53,23 @@ MAX_ATTEMPTS = 200  # candidates per entered patient before giving up (entry rat
 ATTEMPTS_BASE = 0
 VISIT_BASE = ATTEMPTS_BASE + ATTEMPT_COLUMNS * MAX_ATTEMPTS  # (fluctuation, error) of two visits per column
 MAX_VISITS = 50
-PATIENT_BASE = VISIT_BASE + 2 * MAX_VISITS  # phenotype, (unused), screening trial, (unused), then PATIENT_QUADS
+PATIENT_BASE = VISIT_BASE + 2 * MAX_VISITS  # phenotype, belief (blinding), screening trial, (unused), then PATIENT_QUADS
+BELIEF = PATIENT_BASE + 1  # uniform: believes "active" under an arm when below its probability (trialsim.blinding)
 PATIENT_QUADS = PATIENT_BASE + 4  # responsiveness, observed-phenotype, explant and dropout draws, four per column
 ARM_BASE = PATIENT_BASE + 4 + MAX_VISITS  # per arm: response class, loss of response (2 per arm)
 MAX_ARMS = 64
 SECONDARY_BASE = ARM_BASE + 2 * MAX_ARMS  # ODI stable, ODI baseline, opioid user, dose, explant
 SECONDARY_VISIT_BASE = SECONDARY_BASE + 8  # per visit: ODI, opioid noise (3 columns per visit, one unused)
+
+
+def screening_uniform(u: np.ndarray, z: np.ndarray, rho: float) -> np.ndarray:
+    """The screening trial's uniform correlated (Gaussian copula, rho) with the responsiveness z:
+    negative z (more relief) gives smaller uniforms, so responsive patients pass more often."""
+    if rho == 0.0:
+        return u
+    from scipy import special
+
+    return special.ndtr(rho * z + np.sqrt(1.0 - rho * rho) * special.ndtri(np.clip(u, 1e-300, 1 - 1e-16)))
 
 
 def patient_draws(draws: Draws, n_visits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

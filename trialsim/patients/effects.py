@@ -93,13 +93,15 @@ def _course_weights(courses: tuple[TimeCourse, ...], week: float) -> np.ndarray:
 
 
 def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np.ndarray, z_nonspecific: np.ndarray,
-                  u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0,
+                  expectation: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Shift of latent pain at one week and the response class, one per element (all inputs broadcast).
 
-    u_class, u_loss: the element's uniforms under its arm."""
+    u_class, u_loss: the element's uniforms under its arm. `expectation` multiplies the arm's mean
+    nonspecific shift (trialsim.blinding: what the patient believes they are on)."""
     course = _course_weights(arrays.courses, float(week))[arm]
-    nonspecific = (arrays.nonspecific[arm] + trial_shift + arrays.nonspecific_sd[arm] * z_nonspecific) * course
+    nonspecific = (arrays.nonspecific[arm] * expectation + trial_shift
+                   + arrays.nonspecific_sd[arm] * z_nonspecific) * course
     responder = u_class < arrays.responder_share[arm, phenotype]
     other = arrays.nonresponder_effect[arm, phenotype]
     onset = arrays.specific_onset_weeks[arm]
@@ -126,6 +128,7 @@ def latent_shifts(
     draws: EffectDraws,
     passed: np.ndarray | None = None,
     trial_shift: float = 0.0,
+    expectation: float | np.ndarray = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shift of latent pain (n, arms, visits) and the response class (n, arms), every arm.
 
@@ -143,5 +146,5 @@ def latent_shifts(
     for j, week in enumerate(np.asarray(visit_weeks, dtype=float)):
         shift[..., j], responder = element_shift(arrays, float(week), arm, phenotype[:, None],
                                                  draws.z_nonspecific[:, None], draws.u_class, draws.u_loss, got,
-                                                 trial_shift)
+                                                 trial_shift, expectation)
     return shift, responder

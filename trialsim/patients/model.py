@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .draws import (ARM_BASE, MAX_ARMS, PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE, Draws, GeneratorDraws,
-                    patient_draws)
+from .draws import (ARM_BASE, BELIEF, MAX_ARMS, PATIENT_BASE, SECONDARY_BASE, SECONDARY_VISIT_BASE, Draws,
+                    GeneratorDraws, patient_draws, screening_uniform)
 from .dropout import DropoutModel, observed_visits
 from .effects import ArmEffect, EffectDraws, latent_shifts
 from .pain import PainModel, draw_latent_pain
@@ -36,6 +36,9 @@ class PatientModel:
     confusion: tuple[tuple[float, ...], ...] | None = None  # P(observed | true phenotype); None: exact
     responder_reduction: float = 0.5  # responder: NRS reduced by at least this share of baseline
     trial_nonspecific_sd: float = 0.0  # between-trial SD of the nonspecific shift (assurance)
+    screening_correlation: float = 0.0  # of the screening trial's result with responsiveness z (TRIAL-STIM)
+    believes_active: tuple[float, ...] | None = None  # per arm: Pr(believes "active"); None: no blinding model
+    expectation_share: float = 0.0  # of the nonspecific shift, doubled for believers, lost for the others
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,19 @@ def simulate_patients(model: PatientModel, n: int, rng: np.random.Generator | No
     z_nonspecific, u_observed, u_explant, u_drop = patient_draws(draws, len(weeks))
     observed_phenotype = (phenotype if model.confusion is None
                           else misclassify(phenotype, np.asarray(model.confusion), u_observed))
-    passed = draws.uniform(PATIENT_BASE + 2)[:, None] < np.broadcast_to(np.asarray(model.screening_pass, float), (k,))
+    u_screen = screening_uniform(draws.uniform(PATIENT_BASE + 2), z_nonspecific, model.screening_correlation)
+    passed = u_screen[:, None] < np.broadcast_to(np.asarray(model.screening_pass, float), (k,))
+    expectation: float | np.ndarray = 1.0
+    if model.believes_active is not None:  # trialsim.blinding: 1 - e + 2 e B
+        believes = draws.uniform(BELIEF)[:, None] < np.asarray(model.believes_active, float)
+        expectation = 1.0 - model.expectation_share + 2.0 * model.expectation_share * believes
     effect_draws = EffectDraws(
         z_nonspecific=z_nonspecific,
         u_class=np.column_stack([draws.uniform(ARM_BASE + 2 * a) for a in range(k)]),
         u_loss=np.column_stack([draws.uniform(ARM_BASE + 2 * a + 1) for a in range(k)]),
     )
-    shift, responder_class = latent_shifts(model.arms, weeks, phenotype, effect_draws, passed, trial_shift)
+    shift, responder_class = latent_shifts(model.arms, weeks, phenotype, effect_draws, passed, trial_shift,
+                                           expectation)
 
     pain, error, integer = latent.pain, latent.error, model.pain.integer
     screening_nrs, baseline_nrs = (measure(pain[:, j], error[:, j], integer) for j in (0, 1))

@@ -51,7 +51,8 @@ def _control_share(value: object) -> str:
     return f"control share {value:g} from the first patient"
 
 
-def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries | None = None) -> list[str]:
+def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries | None = None,
+                    arms: list[str] = ()) -> list[str]:
     a, dec, looks = d.allocation, d.decisions, d.looks
     lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
     if a.rule == "fixed":
@@ -80,6 +81,20 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
         lines.append(f"    each arm vs the current control (first '{d.control}'): an arm with Pr({better}) > "
                      f"{_thresholds(dec.superiority)} becomes the new control and the old control is dropped (adaptr); "
                      "the trial stops when one arm is left")
+    elif d.controls:
+        better = endpoint.difference(dec.superiority_delta)
+        for control in d.control_arms:
+            judged = [a for a, c in d.controls.items() if c == control]
+            lines.append(f"    matched control '{control}': judges {', '.join(judged)} (they share its patients; no arm "
+                         "is compared with another family's control)")
+        left_out = [arm for arm in arms if arm not in d.controls and arm not in d.control_arms]
+        if left_out:
+            lines.append(f"    arms left out of this design (never randomised): {', '.join(left_out)}")
+        lines.append(f"    each arm vs its own control: effective if Pr({better}) > {_thresholds(dec.superiority)}; an "
+                     "effective arm stops enrolling; a control stops enrolling when its arms have all left; the trial "
+                     "stops when no arm but the controls is left"
+                     + ("; adaptive weights: Pr(arm beats its own control), each control at its share of its family"
+                        if a.rule != "fixed" else ""))
     elif d.control:
         better = endpoint.difference(dec.superiority_delta)
         lines.append(f"    each arm vs control '{d.control}': effective if Pr({better}) > {_thresholds(dec.superiority)}; "
@@ -88,7 +103,7 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
     else:
         lines.append(f"    superiority: Pr(best) > {_thresholds(dec.superiority)}")
     if dec.inferiority is not None:
-        lines.append(f"    drop as inferior: Pr({endpoint.difference(0) if d.control else 'best'}) < "
+        lines.append(f"    drop as inferior: Pr({endpoint.difference(0) if d.main_control else 'best'}) < "
                      f"{_thresholds(dec.inferiority)}")
     first_only = " (against the first control only)"
     new_control = d.control and dec.on_superior == "new_control"
@@ -99,12 +114,19 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
         f = dec.phenotype_futility
         lines.append(f"    close an arm to a phenotype: Pr({endpoint.difference(f.delta)} in that phenotype) < {f.threshold:g}")
     if dec.equivalence:
-        scope = "arm and control" if d.control else "all active arms"
+        scope = "arm and control" if d.main_control else "all active arms"
         lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}"
                      + (first_only if new_control and dec.equivalence.only_first else ""))
+    if dec.harm:
+        lines.append(f"    drop for harm (non-control arms): Pr(rate of {', '.join(dec.harm.events)} > {dec.harm.limit:g}) > "
+                     f"{dec.harm.threshold:g}, Beta posterior of the randomised patients")
+    if d.analysis.screen_failures != "observed":
+        words = {"nonresponder": "counted as non-responders with no change (ITT)",
+                 "excluded": "left out (implanted-only analysis)"}
+        lines.append(f"    patients failing the screening trial: {words[d.analysis.screen_failures]}")
     strategies = " | ".join(dec.strategies) + (f" (preferences {', '.join(dec.selection_preferences)})"
                                                if dec.selection_preferences else "")
-    comparator = dec.te_comp or d.control
+    comparator = dec.te_comp or d.main_control
     lines.append(f"    if no arm is superior, select: {strategies}"
                  + (f"; treatment effects vs '{comparator}'" if comparator else "")
                  + f"; estimates: posterior {d.analysis.estimate}s; analysis: {d.analysis.engine} engine, {d.analysis.prior} prior")
@@ -155,8 +177,15 @@ def describe(s: Scenario) -> str:
         lines.append(f"  {name}: " + ", ".join(f"{a} {v:.3g}" for a, v in zip(s.arm_names, values)))
         if truth.description:
             lines.append(f"    {truth.description.strip()}")
+        b = plan.truths[name].model.blinding
+        if b is not None:
+            lines.append("    blinding: Pr(believes active) " + ", ".join(f"{a} {p:.2f}" for a, p in
+                                                                      zip(s.arm_names, b.believes_active))
+                         + f"; expectation share {b.expectation_share:g} of the nonspecific part; "
+                         + f"{b.dont_know:.0%} answer 'don't know'"
+                         + ("; also run under perfect blinding on the same patients" if not b.perfect else ""))
     lines += ["", f"Designs ({len(s.designs)}):"]
     for name, design in s.designs.items():
-        lines += describe_design(name, design, plan.endpoint, plan.designs[name].boundaries)
+        lines += describe_design(name, design, plan.endpoint, plan.designs[name].boundaries, s.arm_names)
     lines += ["", f"Simulation: {s.simulation.n_trials} trials per design and truth, seed {s.simulation.seed}."]
     return "\n".join(lines)

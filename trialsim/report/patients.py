@@ -29,7 +29,7 @@ def patients_table(plan: TrialPlan, truth: str, n_patients: int | None = None, t
     effects = plan.truths[truth].model.visit
     n = n_patients or plan.cohort.max_patients
     model = patient_model(vp, effects.arms, plan.cohort.population.prevalence, plan.cohort.screening_pass,
-                          plan.endpoint.responder_reduction)
+                          plan.endpoint.responder_reduction, plan.truths[truth].model.blinding)
     frames = []
     trial_key = rng.stream_key(plan.seed, Stream.PAIN, "trial")[None]
     for t in range(trials):

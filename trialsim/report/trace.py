@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cohort import Cohort
+from ..design.decisions import against_own
 from ..design.parallel import LookRecord, run_design
 from ..design.state import ArmFate, Stop
 from ..inference.engines import make_inference
@@ -66,7 +67,12 @@ def trace_trial(plan: TrialPlan, design: str, truth: str, trial: int) -> TrialTr
             return
         post, state = rec.posterior, rec.state
         control = int(state.control[rec.trials[0]])
-        better = None if control < 0 else post.prob_better(np.array([control]), 0.0)[0]
+        rule = design_plan.decisions
+        if rule.matched:  # each arm against its own control
+            better = against_own(post.prob_better, rule.comparator, 1, 0.0)[0]
+            better = np.where(rule.comparator >= 0, better, np.nan)
+        else:
+            better = None if control < 0 else post.prob_better(np.array([control]), 0.0)[0]
         out.looks.append(LookTrace(
             look=rec.look, analysed=int(rec.analysed[0]), randomised=int(rec.randomised[0]),
             n=rec.data.n.sum(-1)[0].astype(int), mean=endpoint.from_internal(post.mean()[0]),
@@ -99,7 +105,8 @@ def format_trace(t: TrialTrace) -> str:
             if control:
                 row += "          -" if k == lk.control or np.isnan(lk.pr_better[k]) else f" {lk.pr_better[k]:10.4f}"
             alloc = "-" if np.isnan(lk.allocation[k]) else f"{lk.allocation[k]:.3f}"
-            status = "control" if k == lk.control and fate == ArmFate.ACTIVE else fate.name.lower()
+            is_control = k == lk.control or k in t.plan.designs[t.design].decisions.comparators(len(arms))
+            status = "control" if is_control and fate == ArmFate.ACTIVE else fate.name.lower()
             lines.append(row + f" {alloc:>10s}  {status}" + (f" ({left})" if left else ""))
         if lk.stop:
             lines.append(f"  -> trial stops: {Stop(lk.stop).name.lower()}")

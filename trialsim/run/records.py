@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..blinding import GUESSES, BlindingPlan, guesses
 from ..cohort import Cohort
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
@@ -56,15 +57,19 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "n_by_phenotype": ("arm", "phenotype"),
     "closed": ("phenotype", "arm"),
     "adverse_events": ("arm", "adverse_event"),
+    "guesses": ("arm", "guess"),
+    "estimate_blinded": ("arm",),
     "allocation": ("look", "arm"),
 }
 
 
 def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_history: bool,
-                   fit_counts: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+                   fit_counts: tuple[np.ndarray, np.ndarray], blinding: BlindingPlan | None = None,
+                   blinded: DesignResult | None = None) -> dict[str, np.ndarray]:
     """The per-trial record arrays of one design on one chunk of one truth.
 
-    fit_counts: (model fits, fits flagged by their diagnostics) per trial.
+    fit_counts: (model fits, fits flagged by their diagnostics) per trial. blinding: the truth's
+    (end-of-trial guesses); blinded: the same design under the truth's perfectly blinded twin.
     """
     n_trials, n_arms = result.estimate.shape
     obs = result.observed
@@ -100,6 +105,9 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
     calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
+    guess = guesses(blinding, cohort.u_belief[:, :n_max], cohort.u_dont_know[:, :n_max], arm)
+    guess_counts = per_arm(observed, guess, len(GUESSES))
+    estimate = endpoint.from_internal(result.estimate)
     return {
         "size": result.size.astype(np.int32),
         "duration_weeks": duration,
@@ -122,7 +130,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
-        "estimate": endpoint.from_internal(result.estimate),
+        "estimate": estimate,
         "estimate_median": endpoint.from_internal(result.estimate_median),
         "final_pr_best": result.final_pr_best,
         "pr_best_last": result.outcomes.pr_best_last,
@@ -135,6 +143,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_by_phenotype": by_pheno.astype(np.int32),
         "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
+        "guesses": guess_counts.astype(np.int32),
+        "estimate_blinded": estimate if blinded is None else endpoint.from_internal(blinded.estimate),
         "allocation": allocation,
     }
 
@@ -181,7 +191,7 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
         data_vars,
         coords={
             "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": list(plan.arms),
-            "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events),
+            "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events), "guess": list(GUESSES),
             "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
             "interim": np.arange(1, data_vars["imputed_by_look"][1].shape[3] + 1),
             "imputation_stat": ["n", "error_sum", "error_sq_sum", "covered"],
@@ -189,6 +199,10 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     )
     ds["true_value"] = (("truth", "arm"), plan.true_values())
     ds["control_arm"] = ("design", [plan.designs[d].control or "" for d in designs])
+    # each arm's comparator ("" for a control and without one): matched controls give several
+    arms_ = list(plan.arms)
+    ds["comparator"] = (("design", "arm"), [[arms_[c] if c >= 0 else "" for c in
+                                             plan.designs[d].decisions.comparators(len(arms_))] for d in designs])
     ds["n_looks"] = ("design", [plan.designs[d].looks.n_looks for d in designs])
     ds["stratified"] = ("design", [plan.designs[d].allocation.stratified for d in designs])
     ds["phenotype_futility"] = ("design", [plan.designs[d].decisions.phenotype_futility is not None for d in designs])
@@ -201,6 +215,13 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["select_last_arm"] = ("design", [sel[d].select_last_arm for d in designs])
     ds["te_comp_arm"] = ("design", [arms[sel[d].te_comp] if sel[d].te_comp is not None else "" for d in designs])
     ds["estimate_kind"] = ("design", [sel[d].estimate for d in designs])
+    ds["comparator"].attrs["description"] = "the arm each arm is judged against ('' for controls, or no control)"
+    ds["guesses"].attrs["description"] = "end-of-trial guesses of analysed patients (trialsim.blinding; Bang 2004)"
+    ds["estimate_blinded"].attrs["description"] = ("posterior mean under the truth's perfectly blinded twin, same "
+                                                   "patients and design (equals estimate for a blinded truth)")
+    ds["harm_rule"] = ("design", [plan.designs[d].decisions.harm is not None for d in designs])
+    ds["unblinded"] = ("truth", [plan.truths[t].blinded is not None for t in truths])
+    ds["blinding_model"] = ("truth", [plan.truths[t].model.blinding is not None for t in truths])
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected (the design's first selection strategy)"

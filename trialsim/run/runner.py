@@ -76,8 +76,11 @@ def simulate_chunk(plan: TrialPlan, settings: RunSettings, start: int, stop: int
         for dname, design in plan.designs.items():
             infer = make_inference(design.analysis, plan.seed, dname)
             result = run_design(design, cohort, truth, infer)
+            blinded = None
+            if truth.blinded is not None:  # the same design, patients and truth under perfect blinding
+                blinded = run_design(design, cohort, truth.blinded, make_inference(design.analysis, plan.seed, dname))
             per_cell[(tname, dname)] = design_records(plan, cohort, result, settings.keep_history,
-                                                      infer.fit_counts(cohort.trials))
+                                                      infer.fit_counts(cohort.trials), truth.model.blinding, blinded)
     return ChunkRecords(start, stop, stack_chunk(per_cell, list(plan.truths), list(plan.designs)))
 
 

@@ -101,6 +101,8 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
                 yield f"designs.{dname}.analysis.longitudinal", "uses the visit model's earlier visits: add a 'patients' block"
             if design.durability is not None:
                 yield f"designs.{dname}.durability", "uses the visit model's later visits: add a 'patients' block"
+            if design.analysis.screen_failures != "observed":
+                yield f"designs.{dname}.analysis.screen_failures", "applies to the visit model: add a 'patients' block"
         return
     for dname, design in s.designs.items():
         yield from _check_longitudinal(f"designs.{dname}.analysis", design.analysis, s, spec.visits)
@@ -108,7 +110,10 @@ def _check_patients(s: Scenario) -> Iterator[Problem]:
         if d is not None:
             if d.weeks not in spec.visits or d.weeks <= s.logistics.endpoint_weeks:
                 yield f"designs.{dname}.durability.weeks", f"week {d.weeks:g} is not a visit (patients.visits) after the endpoint"
-            if design.control is None:
+            if design.controls is not None:
+                yield f"designs.{dname}.durability", ("is judged against one control; not available with matched "
+                                                      "controls (designs.X.controls): give the design a control")
+            elif design.control is None:
                 yield f"designs.{dname}.durability", "is judged against the control: give the design a control"
             if s.endpoint.plugin.family != "normal":
                 yield f"designs.{dname}.durability", f"applies to a continuous endpoint; '{s.endpoint.type}' is a rate"
@@ -162,6 +167,12 @@ def _every_arm_once(path: str, given: dict, names: list[str], missing: str) -> I
 
 def _check_truth(s: Scenario, path: str, truth: Truth) -> Iterator[Problem]:
     names, phenos = s.arm_names, s.phenotype_names
+    if truth.blinding is not None:
+        if s.patients is None:
+            yield f"{path}.blinding", "the blinding model acts on the visit model's nonspecific part: add a 'patients' block"
+        for arm in truth.blinding.believes_active:
+            if arm not in names:
+                yield f"{path}.blinding.believes_active.{arm}", _unknown("arm", arm, names)
     yield from _every_arm_once(f"{path}.arms", truth.arms, names, "truth; give every arm an effect")
     kind = s.endpoint.type
     needed = s.endpoint.plugin.truth_fields
@@ -194,7 +205,8 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
             yield f"{path}.allocation.ratio", "ratio applies to rule 'fixed'; adaptive rules start equal"
     k = len(names)
     if a.block_size is not None:
-        ratio = [(a.ratio or {}).get(n, 1.0) for n in names]
+        used = names if not d.controls else [n for n in names if n in d.controls or n in d.controls.values()]
+        ratio = [(a.ratio or {}).get(n, 1.0) for n in used]
         per_block = [r / sum(ratio) * a.block_size for r in ratio]
         if any(abs(c - round(c)) > 1e-9 for c in per_block):
             yield (f"{path}.allocation.block_size",
@@ -204,7 +216,8 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.allocation.min_prob", f"{a.min_prob} x {k} arms exceeds 1; lower it below {1 / k:.3f}"
     if a.max_prob * k < 1 - 1e-9:
         yield f"{path}.allocation.max_prob", f"{a.max_prob} x {k} arms is below 1; raise it above {1 / k:.3f}"
-    if a.control_prob is not None and d.control is None:
+    yield from _check_matched_controls(path, d, names)
+    if a.control_prob is not None and d.main_control is None:
         yield f"{path}.allocation.control_prob", "needs a control arm: set design.control"
     if a.rule == "fixed" and (a.burn_in or a.min_prob or a.max_prob < 1 or a.control_prob is not None):
         yield f"{path}.allocation", "burn_in, min_prob, max_prob and control_prob apply to adaptive rules; use ratio for fixed"
@@ -215,9 +228,16 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if isinstance(value, list) and len(value) != n_looks:
             yield f"{path}.decisions.{field}", f"{len(value)} thresholds for {n_looks} looks; give one per look or a single value"
     for field in ("futility", "phenotype_futility"):
-        if getattr(dec, field) is not None and d.control is None:
+        if getattr(dec, field) is not None and d.main_control is None:
             yield f"{path}.decisions.{field}", f"{field} is judged against a control: set design.control"
     yield from _check_control_rules(path, d, names)
+    if dec.harm is not None:
+        events = sorted({e for arm in s.arms for e in arm.adverse_events})
+        for i, e in enumerate(dec.harm.events):
+            if e not in events:
+                yield f"{path}.decisions.harm.events[{i}]", _unknown("adverse event", e, events)
+        if dec.on_superior == "new_control":
+            yield f"{path}.decisions.harm", "the harm rule applies to designs without a control or with on_superior 'graduate'"
     prior = d.analysis.prior
     if d.analysis.engine == "exact" and prior in ("vague", "sceptical", "informative"):
         yield f"{path}.analysis.prior", f"preset '{prior}' belongs to engine 'pymc'; the exact engine takes 'flat' or a conjugate prior"
@@ -252,7 +272,9 @@ def _check_frequentist(path: str, d: Design) -> Iterator[Problem]:
     if not frequentist:
         yield f"{path}.analysis.engine", "decisions.boundaries are tested by engine 'frequentist'; set analysis.engine: frequentist"
     if d.control is None:
-        yield f"{path}.control", "boundaries test each arm against a control: set design.control"
+        yield f"{path}.control", "boundaries test each arm against one control: set design.control (not controls)"
+    if d.decisions.harm is not None:
+        yield f"{path}.decisions.harm", "the harm rule belongs to Bayesian designs; boundaries decide efficacy only"
     if d.allocation.rule != "fixed":
         yield f"{path}.allocation.rule", "boundaries are planned on fixed allocation (information fractions); use rule 'fixed'"
     if d.decisions.on_superior != "graduate":
@@ -269,10 +291,38 @@ def _check_frequentist(path: str, d: Design) -> Iterator[Problem]:
             yield f"{sub}.parameter", "the power spending function needs rho > 0"
 
 
+def _check_matched_controls(path: str, d: Design, names: list[str]) -> Iterator[Problem]:
+    """Matched controls: every arm is judged against its own comparator, is one, or is left out."""
+    if d.controls is None:
+        return
+    p = f"{path}.controls"
+    if d.control is not None:
+        yield f"{path}.control", "give either control (one comparator) or controls (one per arm), not both"
+    for arm, comparator in d.controls.items():
+        if arm not in names:
+            yield f"{p}.{arm}", _unknown("arm", arm, names)
+        if comparator not in names:
+            yield f"{p}.{arm}", _unknown("arm", comparator, names)
+        if comparator in d.controls:
+            yield f"{p}.{arm}", f"'{comparator}' is a comparator and is itself judged against a control"
+    if d.decisions.on_superior != "graduate":
+        yield f"{path}.decisions.on_superior", "matched controls judge each arm against its own comparator: use 'graduate'"
+    if d.decisions.phenotype_futility is not None:
+        yield f"{path}.decisions.phenotype_futility", "enrichment is not available with matched controls"
+    a = d.allocation
+    if a.stratify_by_phenotype and a.rule != "fixed":
+        yield f"{path}.allocation.stratify_by_phenotype", "adaptive allocation with matched controls is not stratified"
+    if isinstance(a.control_prob, list) or a.control_prob in ("sqrt-based start", "sqrt-based fixed"):
+        yield (f"{path}.allocation.control_prob", "with matched controls give each control's share of its family: "
+               "a number, 'sqrt-based' or 'match'")
+    if a.rule != "fixed" and a.control_prob is None:
+        yield f"{path}.allocation.control_prob", "adaptive matched controls need each control's share: a number, 'sqrt-based' or 'match'"
+
+
 def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Problem]:
     """The new-control rule, control shares and selection strategies."""
     dec, a = d.decisions, d.allocation
-    if dec.on_superior == "new_control" and d.control is None:
+    if dec.on_superior == "new_control" and d.main_control is None:
         yield f"{path}.decisions.on_superior", "'new_control' replaces a control: set design.control"
     if isinstance(a.control_prob, list) and len(a.control_prob) != len(names) - 1:
         yield (f"{path}.allocation.control_prob",
@@ -280,7 +330,7 @@ def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Pro
                f"{len(names) - 1} values, got {len(a.control_prob)}")
     for i, strategy in enumerate(dec.strategies):
         where = f"{path}.decisions.selection" + (f"[{i}]" if isinstance(dec.selection, list) else "")
-        if strategy in ("control", "final control", "control or best") and d.control is None:
+        if strategy in ("control", "final control", "control or best") and d.main_control is None:
             yield where, f"strategy '{strategy}' needs a control: set design.control"
         if strategy.startswith("list") and not dec.selection_preferences:
             yield where, f"strategy '{strategy}' needs decisions.selection_preferences (arms in order of preference)"
@@ -291,7 +341,7 @@ def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Pro
             yield f"{path}.decisions.selection_preferences[{i}]", _unknown("arm", arm, names)
     if dec.te_comp is not None and dec.te_comp not in names:
         yield f"{path}.decisions.te_comp", _unknown("arm", dec.te_comp, names)
-    if dec.select_last_arm and d.control is None:
+    if dec.select_last_arm and d.main_control is None:
         yield f"{path}.decisions.select_last_arm", "select_last_arm applies to designs with a control"
     if d.analysis.estimate == "median" and d.analysis.engine != "exact":
         yield f"{path}.analysis.estimate", "posterior medians come from the exact engine; use 'mean' with pymc"

@@ -145,10 +145,25 @@ class ArmTruth(Strict):
     nonspecific_sd: NonNegativeFloat | None = None  # between-patient SD of the nonspecific part (log pain ratio)
 
 
+class Blinding(Strict):
+    """Who believes they are on active treatment, and what that does (visit model only).
+
+    A patient believes "active" with the arm's probability (arms not listed: their kind's default,
+    trialsim/blinding.py, docs/references.md). The expectation share of an arm's nonspecific part
+    is doubled for believers and lost for the others, so the truth's figures hold under perfect
+    blinding (probability 0.5 in every arm). At the end of the trial a share answers "don't know";
+    the rest guess what they believe (Bang's blinding index, Bang 2004)."""
+
+    believes_active: dict[str, Probability] = Field(default_factory=dict)
+    expectation_share: Probability = 0.4  # share of the nonspecific part that is expectation (assumption, L)
+    dont_know: Probability = 0.0
+
+
 class Truth(Strict):
     description: str = ""
     sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (pooled; docs/references.md)
     arms: dict[str, ArmTruth]
+    blinding: Blinding | None = None  # None: perfect blinding
 
 
 ControlShare = Literal["sqrt", "sqrt-based", "sqrt-based start", "sqrt-based fixed", "match"]
@@ -267,6 +282,15 @@ class GroupSequential(Strict):
     futility: BetaSpending | None = None
 
 
+class Harm(Strict):
+    """Drop an arm at a look when Pr(its adverse-event rate > limit) > threshold, from a Beta(1 + events,
+    1 + patients - events) posterior of the randomised patients with any of `events`. Controls are not judged."""
+
+    events: list[str] = Field(min_length=1)
+    limit: Probability
+    threshold: Probability = 0.9
+
+
 class Decisions(Strict):
     superiority: PerLook = 0.975
     superiority_delta: float = 0.0  # vs control: Pr(arm - control > delta)
@@ -284,6 +308,7 @@ class Decisions(Strict):
     selection_preferences: list[str] = Field(default_factory=list)  # for "list" and "list or best"
     select_last_arm: bool = False
     te_comp: str | None = None  # treatment-effect comparator; default: the (first) control
+    harm: Harm | None = None  # adverse events in decisions: a harm stopping rule per arm
 
     @property
     def strategies(self) -> list[str]:
@@ -320,6 +345,10 @@ class Analysis(Strict):
     # visit model: patients lost before the endpoint are left out (complete case), carried forward from
     # their last visit (locf; baseline if none) or counted as non-responders with no change (SCS trials)
     missing: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
+    # visit model, randomisation before the screening trial: patients who fail it (never implanted) are
+    # analysed as observed (intention to treat), as non-responders with no change (ITT), or left out
+    # (implanted-only); sham patients go through the same screening procedure
+    screen_failures: Literal["observed", "nonresponder", "excluded"] = "observed"
     # interim analyses with the pending patients' earlier visits (design/longitudinal.py): none (only
     # patients with the endpoint), locf (their last earlier visit as the endpoint; a naive reference) or
     # regression (per-arm regression of the endpoint on the last earlier visit, learned from completers)
@@ -342,11 +371,28 @@ class Durability(Strict):
 class Design(Strict):
     description: str = ""
     control: str | None = None
+    # matched controls (Katz 2021): each active arm -> its own comparator, e.g. {scs: sham_implanted,
+    # rtms: sham_rtms, exercise: usual_care}; arms sharing a comparator share its patients
+    controls: dict[str, str] | None = None
     allocation: Allocation = Field(default_factory=Allocation)
     looks: Looks
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
     durability: Durability | None = None  # "effective at 3 months and durable at 12" (visit model, a control)
+
+    @property
+    def main_control(self) -> str | None:
+        """The control (the first comparator of a matched-control design)."""
+        if self.controls:
+            return next(iter(self.controls.values()))
+        return self.control
+
+    @property
+    def control_arms(self) -> list[str]:
+        """Every comparator, first seen first."""
+        if self.controls:
+            return list(dict.fromkeys(self.controls.values()))
+        return [self.control] if self.control else []
 
 
 class PainSpec(Strict):
@@ -421,6 +467,9 @@ class PatientsSpec(Strict):
     nonspecific_sd: NonNegativeFloat = 0.1691  # solved with the pain model (implanted sham)
     specific_onset_weeks: NonNegativeFloat = 2.0
     trial_nonspecific_sd: NonNegativeFloat = 0.0  # between-trial SD of the nonspecific part (assurance)
+    # correlation of the screening trial's result with the patient's nonspecific responsiveness: passing
+    # predicts response only imperfectly (TRIAL-STIM, Eldabe 2020); 0: passing is independent of prognosis
+    screening_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
     odi: OdiSpec = Field(default_factory=OdiSpec)
     opioids: OpioidSpec = Field(default_factory=OpioidSpec)
     dropout: DropoutSpec = Field(default_factory=DropoutSpec)

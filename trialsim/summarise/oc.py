@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..blinding import bang_index
 from ..design.state import ArmFate
 from .selection_metrics import remaining, selected_under, selection, stopping
 
@@ -101,13 +102,83 @@ def size_and_outcomes(cell: xr.Dataset) -> Rows:
 
 
 def effectiveness(cell: xr.Dataset) -> Rows:
-    """Sham-controlled: each arm declared effective vs the control; any arm (family-wise under the null)."""
+    """Sham-controlled: each arm declared effective vs its control; any arm (family-wise under the null);
+    with matched controls also any arm of each control's family."""
     c = _control_index(cell)
     if c is None:
         return []
+    comparator = _comparators(cell)
     effective = cell["arm_fate"].values == ArmFate.EFFECTIVE
-    rows = [(f"prob_effective_{a}", *proportion(effective[:, i])) for i, a in enumerate(cell["arm"].values) if i != c]
-    return rows + [("prob_any_effective", *proportion(effective.any(axis=1)))]
+    arms = list(cell["arm"].values)
+    rows = [(f"prob_effective_{a}", *proportion(effective[:, i])) for i, a in enumerate(arms) if comparator[i] >= 0]
+    rows.append(("prob_any_effective", *proportion(effective.any(axis=1))))
+    families = np.unique(comparator[comparator >= 0])
+    if families.size > 1:
+        rows += [(f"prob_any_effective_vs_{arms[f]}", *proportion(effective[:, comparator == f].any(axis=1)))
+                 for f in families]
+    return rows
+
+
+def harm(cell: xr.Dataset) -> Rows:
+    """Designs with a harm rule: each arm dropped for harm, and any arm."""
+    if "harm_rule" not in cell or not bool(cell["harm_rule"].values):
+        return []
+    harmful = cell["arm_fate"].values == ArmFate.HARMFUL
+    return ([(f"prob_harmful_{a}", *proportion(harmful[:, i])) for i, a in enumerate(cell["arm"].values)]
+            + [("prob_any_harmful", *proportion(harmful.any(axis=1)))])
+
+
+def comparisons(cell: xr.Dataset) -> Rows:
+    """Each arm-vs-own-control difference (designs with a control): bias and RMSE of the estimated
+    difference against the true one, on the endpoint's scale."""
+    if _control_index(cell) is None:
+        return []
+    comparator = _comparators(cell)
+    estimate, truth = cell["estimate"].values, cell["true_value"].values
+    rows: Rows = []
+    for i, a in enumerate(cell["arm"].values):
+        c = comparator[i]
+        if c >= 0:
+            err = (estimate[:, i] - estimate[:, c]) - (truth[i] - truth[c])
+            rows += [(f"bias_diff_{a}", *mean(err)), (f"rmse_diff_{a}", *rmse(err))]
+    return rows
+
+
+def blinding(cell: xr.Dataset) -> Rows:
+    """Truths with a blinding model: Bang's blinding index per arm (mean over trials of each trial's
+    index, MCSE sd / sqrt(trials)); unblinded truths also the bias unblinding causes in each
+    arm-vs-own-control estimate: estimate minus the same design's estimate under the perfectly
+    blinded twin on the same patients (paired, so its MCSE is small)."""
+    if "blinding_model" not in cell or not bool(cell["blinding_model"].values):
+        return []
+    comparator = _comparators(cell)
+    controls = set(comparator[comparator >= 0].tolist())
+    counts = cell["guesses"].values  # (trial, arm, guess)
+    rows: Rows = []
+    for i, a in enumerate(cell["arm"].values):
+        bi = bang_index(counts[:, i], i in controls)
+        bi = bi[np.isfinite(bi)]
+        if bi.size:
+            rows.append((f"bang_bi_{a}", *mean(bi)))
+    if bool(cell["unblinded"].values):
+        est, twin = cell["estimate"].values, cell["estimate_blinded"].values
+        for i, a in enumerate(cell["arm"].values):
+            c = comparator[i]
+            if c >= 0:
+                rows.append((f"unblinding_bias_{a}", *mean((est[:, i] - est[:, c]) - (twin[:, i] - twin[:, c]))))
+    return rows
+
+
+def _comparators(cell: xr.Dataset) -> np.ndarray:
+    """Each arm's comparator index, -1 for controls (older results: the design's one control)."""
+    arms = list(cell["arm"].values)
+    if "comparator" in cell:
+        return np.array([arms.index(str(c)) if str(c) else -1 for c in cell["comparator"].values])
+    c = _control_index(cell)
+    out = np.full(len(arms), -1 if c is None else c)
+    if c is not None:
+        out[c] = -1
+    return out
 
 
 def patients_per_arm(cell: xr.Dataset) -> Rows:
@@ -251,7 +322,8 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
     """
     internal = cell["true_value"].values * (1 if higher_is_better else -1)  # only order and ratios matter
     return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
-            + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell)
+            + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell) + comparisons(cell)
+            + blinding(cell) + harm(cell)
             + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
             + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell) + imputation(cell)
             + durability(cell))
