@@ -11,7 +11,7 @@ from .conftest import SCENARIOS
 
 def test_calibrated_threshold_is_the_smallest_meeting_the_target():
     scenario = load_scenario(SCENARIOS / "validation" / "adaptr_overview_null.yaml")
-    c = calibrate(scenario, "adaptr_vignette", "null", target=0.05, n_trials=300, seed=1, lower=0.95, upper=0.9999,
+    c = calibrate(scenario, "adaptr_vignette", "no_effect", target=0.05, n_trials=300, seed=1, lower=0.95, upper=0.9999,
                   tolerance=1e-4)
     assert c.estimate <= 0.05
     assert abs(c.inferiority - (1 - c.threshold)) < 1e-12

@@ -147,4 +147,4 @@ def test_trace_matches_the_full_run(tmp_path):
 
 
 def test_trace_unknown_design_is_bad_input():
-    assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "null"), "did you mean 'adaptive'?")
+    assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "no_effect"), "did you mean 'adaptive'?")

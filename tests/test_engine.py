@@ -22,7 +22,7 @@ def calendar_scenario(weeks: list[float]):
 
 def schedule_of(scenario, design: str, n: int = 50):
     raw = draw_raw(scenario, 1, np.arange(n), scenario.designs[design].looks.n_max)
-    cohort = build_cohort(scenario, effect_model(scenario, scenario.truths["null"]), raw)
+    cohort = build_cohort(scenario, effect_model(scenario, scenario.truths["no_effect"]), raw)
     plan = DesignPlan.from_design(design, scenario.designs[design], scenario.arm_names)
     return cohort, look_schedule(plan, cohort, scenario.logistics.endpoint_weeks)
 

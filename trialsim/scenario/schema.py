@@ -9,14 +9,62 @@ the package trusts a validated `Scenario`.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
+                      model_validator)
 
+# Names become coordinates, CSV cells and file names: identifiers only, never read as missing
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_NAME_LENGTH = 64
+# pandas' and R's default missing-value strings that a name could spell (compared case-insensitively)
+MISSING_NAMES = {"null", "na", "nan", "none", "-nan", "nil"}
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr of a value for a message, cut to `limit` characters (a 20 MB string stays off stderr)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _name(value: str) -> str:
+    if not value:
+        raise ValueError("a name cannot be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"name {shown(value)} has {len(value)} characters; use at most {MAX_NAME_LENGTH}")
+    if not NAME_PATTERN.match(value):
+        raise ValueError(f"name {shown(value)} may hold only letters, digits, '_' and '-'")
+    if value.lower() in MISSING_NAMES:
+        raise ValueError(f"name {shown(value)} reads as a missing value in CSV files; choose another (e.g. 'no_effect')")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
-PerLook = Union[Probability, list[Probability]]
+NrsChange = Annotated[float, Field(ge=-10.0, le=10.0)]  # a change on the 0-10 scale
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "<list>"
+    if isinstance(value, dict):
+        return "<mapping>"
+    return "<text>" if isinstance(value, str) else "<number>"
+
+
+def either(message: str, select: Callable[[Any], str | None] = _kind, **branches: Any) -> Any:
+    """A union that picks its branch from the input (number, list, mapping, text), so a bad value
+    gets the one error of the branch it meant, not one per branch. Tags are <...>: never a name."""
+    tagged = tuple(Annotated[t, Tag(f"<{k}>")] for k, t in branches.items())
+    return Annotated[Union[tagged], Discriminator(select, custom_error_type="kind", custom_error_message=message)]
+
+
+PerLook = either("must be a probability or a list of them, one per look",
+                 number=Probability, list=list[Probability])
 
 ARM_KINDS = (
     "sham_implanted", "sham_noninvasive", "usual_care", "scs_conventional", "scs_10khz",
@@ -30,7 +78,8 @@ DEFAULT_PHENOTYPES = {
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `true` is not a number nor "0.5" a probability; allow_inf_nan: every float finite
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class TruncatedNormal(Strict):
@@ -44,8 +93,24 @@ class TruncatedNormal(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> "TruncatedNormal":
         if not self.min < self.max:
-            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+            raise ValueError(f"min ({self.min:g}) must be below max ({self.max:g})")
+        if not self.min <= self.mean <= self.max:
+            raise ValueError(f"mean ({self.mean:g}) must lie between min ({self.min:g}) and max ({self.max:g})")
         return self
+
+    def check_scale(self, lo: float, hi: float, scale: str) -> "TruncatedNormal":
+        if self.min < lo or self.max > hi:
+            raise ValueError(f"the {scale} scale runs from {lo:g} to {hi:g}; min ({self.min:g}) and max "
+                             f"({self.max:g}) must lie within it")
+        return self
+
+
+def _on_scale(field: str, lo: float, hi: float, scale: str) -> Any:
+    """A field validator keeping a baseline distribution within its score's range."""
+    def check(cls: type, v: TruncatedNormal | None) -> TruncatedNormal | None:
+        return v if v is None else v.check_scale(lo, hi, scale)
+
+    return field_validator(field)(classmethod(check))
 
 
 def _nrs(mean: float, sd: float) -> TruncatedNormal:
@@ -57,15 +122,21 @@ class Phenotype(Strict):
     baseline_nrs: TruncatedNormal | None = None  # None: the population's
     baseline_odi: TruncatedNormal | None = None
 
+    _nrs_scale = _on_scale("baseline_nrs", 0.0, 10.0, "NRS")
+    _odi_scale = _on_scale("baseline_odi", 0.0, 100.0, "ODI")
+
 
 class Population(Strict):
-    phenotypes: dict[str, Phenotype] = Field(
+    phenotypes: dict[Name, Phenotype] = Field(
         default_factory=lambda: {k: Phenotype(prevalence=v) for k, v in DEFAULT_PHENOTYPES.items()}
     )
     # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (clbp.md, SCS RCTs)
     baseline_nrs: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=7.6, sd=1.2, min=6.0, max=10.0))
     # Typical mean ODI 45-55 at SCS trial entry (clbp.md, EVOKE/DISTINCT)
     baseline_odi: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=50.0, sd=12.0, min=0.0, max=100.0))
+
+    _nrs_scale = _on_scale("baseline_nrs", 0.0, 10.0, "NRS")
+    _odi_scale = _on_scale("baseline_odi", 0.0, 100.0, "ODI")
 
     @field_validator("phenotypes")
     @classmethod
@@ -85,16 +156,16 @@ class Accrual(Strict):
 
 class Logistics(Strict):
     accrual: Accrual = Field(default_factory=lambda: Accrual(per_week=5.0))
-    dropout: Probability = 0.0  # lost before the endpoint
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # lost before the endpoint; 1 would leave no data
     endpoint_weeks: NonNegativeFloat = 12.0
 
 
 class Arm(Strict):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: Name
     kind: Literal[ARM_KINDS] = "custom"  # type: ignore[valid-type]
     description: str = ""
     screening_pass: Probability = 1.0  # implanted arms: Pr(passing the screening trial)
-    adverse_events: dict[str, Probability] = Field(default_factory=dict)
+    adverse_events: dict[Name, Probability] = Field(default_factory=dict)
 
 
 class Endpoint(Strict):
@@ -119,7 +190,8 @@ class Endpoint(Strict):
         return self.type == "nrs_change"
 
 
-PerPhenotype = Union[float, dict[str, float]]
+PerPhenotype = either("must be an NRS change or a mapping of phenotype to NRS change",
+                      number=NrsChange, mapping=dict[Name, NrsChange])
 
 
 class ArmTruth(Strict):
@@ -127,27 +199,30 @@ class ArmTruth(Strict):
     improvement) = nonspecific + specific (specific only for patients who pass
     screening). Binary endpoints: `rate` of the event."""
 
-    nonspecific: float | None = None
+    nonspecific: NrsChange | None = None
     specific: PerPhenotype = 0.0
     sd: PositiveFloat | None = None
-    rate: Union[Probability, dict[str, Probability], None] = None
+    rate: Optional[either("must be a rate or a mapping of phenotype to rate",  # noqa: UP007
+                          number=Probability, mapping=dict[Name, Probability])] = None
 
 
 class Truth(Strict):
     description: str = ""
     sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (clbp.md)
-    arms: dict[str, ArmTruth]
+    arms: dict[Name, ArmTruth]
 
 
 class Allocation(Strict):
     rule: Literal["fixed", "pr_best", "thompson"] = "fixed"
-    ratio: dict[str, PositiveFloat] | None = None  # fixed: relative allocation, default equal
+    ratio: dict[Name, PositiveFloat] | None = None  # fixed: relative allocation, default equal
     block_size: Annotated[int, Field(ge=1)] | None = None  # fixed: permuted blocks
-    power: Union[NonNegativeFloat, Literal["thall_wathen"]] = 1.0  # pr_best ** power
+    power: either("must be a number or 'thall_wathen'",  # pr_best ** power
+                  number=NonNegativeFloat, text=Literal["thall_wathen"]) = 1.0
     burn_in: Annotated[int, Field(ge=0)] = 0  # patients randomised equally before adapting
     min_prob: Probability = 0.0
     max_prob: Probability = 1.0
-    control_prob: Union[Probability, Literal["sqrt", "match"], None] = None
+    control_prob: Optional[either("must be a probability, 'sqrt' or 'match'",  # noqa: UP007
+                                  number=Probability, text=Literal["sqrt", "match"])] = None
     stratify_by_phenotype: bool = False
 
     @model_validator(mode="after")
@@ -248,10 +323,18 @@ class NormalGammaPrior(Strict):
     rate: PositiveFloat = 1.0
 
 
+def _prior_type(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"<{kind}>" if kind in ("beta", "normal_gamma") else None
+
+
 class Analysis(Strict):
     engine: Literal["exact", "pymc"] = "exact"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
-    prior: Union[Literal["flat", "vague", "sceptical", "informative"], BetaPrior, NormalGammaPrior] = "flat"
+    prior: either("must be a preset (flat, vague, sceptical, informative) or a mapping with type beta or normal_gamma",
+                  text=Literal["flat", "vague", "sceptical", "informative"],
+                  mapping=either("a prior's type must be 'beta' or 'normal_gamma'", _prior_type,
+                                 beta=BetaPrior, normal_gamma=NormalGammaPrior)) = "flat"
 
 
 class Design(Strict):
@@ -262,21 +345,31 @@ class Design(Strict):
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_selection(cls, data: Any) -> Any:
+        """Without an explicit selection: the control if the design has one, else none."""
+        decisions = data.get("decisions", {}) if isinstance(data, dict) else None
+        if isinstance(decisions, dict) and "selection" not in decisions:
+            chosen = "control" if data.get("control") is not None else "none"
+            data = {**data, "decisions": {**decisions, "selection": chosen}}
+        return data
+
 
 class Simulation(Strict):
     n_trials: Annotated[int, Field(ge=1)] = 1000
-    seed: Annotated[int, Field(ge=0)] = 20261127
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 20261127
 
 
 class Scenario(Strict):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: Name
     description: str = ""
     population: Population = Field(default_factory=Population)
     logistics: Logistics = Field(default_factory=Logistics)
     arms: list[Arm]
     endpoint: Endpoint = Field(default_factory=Endpoint)
-    truths: dict[str, Truth]
-    designs: dict[str, Design]
+    truths: dict[Name, Truth]
+    designs: dict[Name, Design]
     simulation: Simulation = Field(default_factory=Simulation)
 
     @property
