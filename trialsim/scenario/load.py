@@ -41,8 +41,8 @@ def closest(name: str, valid: list[str]) -> str | None:
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
-        if isinstance(part, int):
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and loc[i + 1:i + 2] != ("[key]",):  # a list index, not a numeric mapping key
             out += f"[{part}]"
         elif part == "[key]" or str(part).startswith("<") or "[" in str(part) or str(part).startswith("function-"):
             continue  # pydantic's key marker, union branch tags (<number>, ...) and validator tags
