@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -11,10 +13,12 @@ import pandas as pd
 import xarray as xr
 
 from .checkpoint import ChunkStore, RunIdentity
+from .errors import OutputFolderError
 from .io import write_netcdf, write_oc_csv, write_oc_markdown
+from .limits import check_fits
 from .oc import oc_table
 from .records import ChunkRecords
-from .runner import simulate
+from .runner import DEFAULT_CHUNK, simulate
 from .scenario import Scenario, load_scenario, scenario_hash
 
 OUTPUT_FILES = ("trials.nc", "oc.csv", "oc.md")
@@ -26,8 +30,12 @@ class RunResult:
     oc: pd.DataFrame
 
 
-class OutputConflict(Exception):
+class OutputConflict(OutputFolderError):
     """The output folder holds results of another scenario or seed."""
+
+
+# what reading a damaged checkpoint or trials.nc raises (json, numpy's npz, h5netcdf)
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
 
 
 def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
@@ -37,6 +45,8 @@ def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    check_fits(scenario, kwargs.get("n_trials") or scenario.simulation.n_trials,
+               kwargs.get("chunk_size", DEFAULT_CHUNK), kwargs.get("workers", 1), kwargs.get("keep_history", False))
     trials = simulate(scenario, **kwargs)
     return RunResult(trials, oc_table(scenario, trials))
 
@@ -49,14 +59,63 @@ def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
     return paths
 
 
-def _identity_in(out: Path, store: ChunkStore) -> RunIdentity | None:
-    """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any."""
-    found = store.identity()
+def _identity_in(out: Path, store: ChunkStore, overwrite: bool) -> RunIdentity | None:
+    """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any.
+
+    Unreadable results are refused (they may be someone's only copy) unless `overwrite`.
+    """
+    try:
+        found = store.identity()
+    except UNREADABLE:
+        if overwrite:
+            return None
+        raise OutputFolderError(f"{store.manifest} is damaged or incomplete; pass --overwrite to start afresh "
+                                "in this folder, or choose another --out") from None
     if found is None and (out / "trials.nc").is_file():
-        with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
-            found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
-                                ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0)
+        try:
+            with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
+                found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
+                                    ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0)
+        except UNREADABLE:
+            if overwrite:
+                return None
+            raise OutputFolderError(f"{out / 'trials.nc'} is not a trialsim result (not readable as netCDF); pass "
+                                    "--overwrite to replace it, or choose another --out") from None
     return found
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse an output folder that cannot be created or written, before anything is written."""
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError(f"{out} is a file; give a folder")
+    existing = out
+    while not existing.exists():  # the nearest ancestor that exists decides
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise OutputFolderError(f"{existing} is a file, so {out} cannot be created; choose another folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"{existing} is not writable; choose another folder")
+
+
+def _make_folder(out: Path) -> list[Path]:
+    """Create `out` and missing parents; the folders created, so a refused run can remove them."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _remove_empty(missing)
+        raise OutputFolderError(f"cannot create {out} ({err.strerror or err}); choose another folder") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None, seed: int | None = None,
@@ -73,15 +132,23 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     """
     out = Path(out)
     seed = scenario.simulation.seed if seed is None else seed
+    n = n_trials or scenario.simulation.n_trials
     identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history)
+    check_output_folder(out)
     store = ChunkStore(out)
-    existing = _identity_in(out, store)
+    existing = _identity_in(out, store, overwrite)
     if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
         raise OutputConflict(f"{out} holds results of another run ({existing.describe()}); this run has "
                              f"{identity.describe()}. Choose another --out, or pass --overwrite to replace them")
-    done = store.load() if resume and store.identity() == identity else []
-    if not done:
-        store.start(identity)
+    check_fits(scenario, n, DEFAULT_CHUNK, 1 if executor is not None else workers, keep_history)
+    done = _saved_chunks(store) if resume and existing == identity else []
+    created = _make_folder(out)
+    try:
+        if not done:
+            store.start(identity)
+    except OSError as err:
+        _remove_empty([store.dir, *created])
+        raise OutputFolderError(f"cannot write in {out} ({err.strerror or err}); choose another folder") from None
     if on_resume:
         on_resume(sum(c.stop - c.start for c in done))
 
@@ -95,3 +162,12 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     result = RunResult(trials, oc_table(scenario, trials))
     write_outputs(result, out, scenario.name)
     return result
+
+
+def _saved_chunks(store: ChunkStore) -> list[ChunkRecords]:
+    """The chunks of an earlier run; a damaged one is refused rather than silently recomputed."""
+    try:
+        return store.load()
+    except UNREADABLE:
+        raise OutputFolderError(f"a saved chunk in {store.dir} is damaged; run without --resume to start again "
+                                "(the finished results in the folder are kept until the new run replaces them)") from None

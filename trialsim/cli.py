@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from .errors import InputProblem, OutputFolderError
 from .scenario import ScenarioError, load_scenario
+from .scenario.schema import shown
 
 
 class BadInput(click.ClickException):
@@ -23,24 +26,59 @@ class BadInput(click.ClickException):
         click.echo(self.format_message(), err=True)
 
 
+def _option_name(err: click.UsageError) -> str | None:
+    """The option (or argument) a click error is about: its longest spelling."""
+    param = getattr(err, "param", None)
+    if param is None:
+        return None
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return max(param.opts, key=len)
+
+
+def _one_line(err: click.UsageError) -> str:
+    """click's usage error (three lines with usage text) as `--option: problem`."""
+    where = _option_name(err)
+    message = err.message if isinstance(err, click.BadParameter) else err.format_message()
+    if isinstance(err, click.MissingParameter):
+        message = "required; give a value"
+    message = " ".join(message.split())
+    return f"{where}: {message}" if where else message
+
+
+class Commands(click.Group):
+    """The command group with the one error path: every known kind of bad input becomes
+    `WHERE: problem` lines on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except ScenarioError as err:
+            raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+        except InputProblem as err:
+            raise BadInput([f"{err.where or ctx.meta.get('scenario_file', 'input')}: {err}"]) from None
+        except click.UsageError as err:
+            if err.ctx is not None and err.ctx.resilient_parsing:
+                raise
+            raise BadInput([_one_line(err)]) from None
+
+
 def _load(path: str):
-    try:
-        return load_scenario(path)
-    except ScenarioError as err:
-        raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+    click.get_current_context().meta["scenario_file"] = path  # where problems of the run itself are reported
+    return load_scenario(path)  # a ScenarioError becomes bad input in Commands.invoke
 
 
-scenario_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+scenario_argument = click.argument("file", type=str)
 
 
-@click.group()
+@click.group(cls=Commands)
 @click.version_option(package_name="trialsim")
 def main() -> None:
     """Simulate Bayesian adaptive clinical trials and their operating characteristics."""
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=str)
 def validate(files: tuple[str, ...]) -> None:
     """Check scenario files; exit 0 if all are valid, 2 otherwise."""
     problems: list[str] = []
@@ -70,10 +108,9 @@ def describe(file: str) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local worker processes.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
+@click.option("--scheduler", default=None, metavar="ADDRESS", callback=lambda ctx, param, v: _scheduler_address(v),
               help="Run on an existing Dask cluster (e.g. tcp://host:8786) instead of local processes.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: results/<scenario name>).")
+@click.option("--out", type=Path, default=None, help="Output folder (default: results/<scenario name>).")
 @click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
               help="Inference engine for every design (default: each design's analysis.engine).")
 @click.option("--resume", is_flag=True, help="Reuse the chunks an earlier run saved in the output folder.")
@@ -83,10 +120,11 @@ def describe(file: str) -> None:
 def run(file: str, n_trials: int | None, seed: int | None, workers: int, scheduler: str | None, out: Path | None,
         engine: str | None, resume: bool, overwrite: bool, history: bool, quiet: bool) -> None:
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
-    from .api import OutputConflict, run_to_folder
+    from .api import run_to_folder
+    from .io import inside
 
     scenario = _load(file)
-    out = out or Path("results") / scenario.name
+    out = out or inside(Path("results"), scenario.name)
     n = n_trials or scenario.simulation.n_trials
     bar = None
 
@@ -105,8 +143,6 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
             result = run_to_folder(scenario, out, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
                                    keep_history=history, resume=resume, overwrite=overwrite, executor=executor,
                                    on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting)
-    except OutputConflict as err:
-        raise BadInput([f"--out: {err}"]) from None
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -127,18 +163,26 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
               help="Inference engine (default: the design's analysis.engine).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=Path, default=None,
               help="Folder for each look's posterior as netCDF (default: results/<name>/trace_<design>_<truth>_<trial>).")
 def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engine: str | None, out: Path | None) -> None:
     """Show how one simulated trial unfolded, look by look, and save each look's posterior."""
+    from .api import check_output_folder
+    from .io import inside
+    from .limits import check_fits
     from .trace import format_trace, save_posteriors, trace_trial
 
     scenario = _load(file)
     _check_names(file, scenario, design, truth)
+    folder = out or inside(Path("results"), scenario.name, f"trace_{design}_{truth}_{trial}")
+    check_output_folder(folder)
+    check_fits(scenario, 1, 1)
     result = trace_trial(scenario, design, truth, trial, seed, engine)
     click.echo(format_trace(result))
-    folder = out or Path("results") / scenario.name / f"trace_{design}_{truth}_{trial}"
-    paths = save_posteriors(result, folder)
+    try:
+        paths = save_posteriors(result, folder)
+    except OSError as err:
+        raise OutputFolderError(f"cannot write in {folder} ({err.strerror or err}); choose another folder") from None
     click.echo(f"\nSaved {len(paths)} posteriors (ArviZ netCDF) in {folder}", err=True)
 
 
@@ -153,7 +197,7 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
               help="Trials per evaluation (the same seed every time).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("--range", "bounds", type=(float, float), default=(0.9, 0.99999), show_default=True,
-              help="Search range of the threshold.")
+              callback=lambda ctx, param, v: _threshold_range(v), help="Search range of the threshold.")
 @click.option("--asymmetric", is_flag=True, help="Keep the inferiority threshold (default: set it to 1 - superiority).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -178,8 +222,28 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
                f"(MCSE {result.mcse:.4f}) under '{truth}', {n_trials} trials, {result.evaluations} evaluations")
     if write_to:
         text = yaml.safe_dump(result.scenario.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
-        atomic_write(write_to, lambda p: p.write_text(text))
+        try:
+            atomic_write(write_to, lambda p: p.write_text(text))
+        except OSError as err:
+            raise InputProblem(f"cannot write {write_to} ({err.strerror or err})", "--write") from None
         click.echo(f"Wrote {write_to}", err=True)
+
+
+def _threshold_range(bounds: tuple[float, float]) -> tuple[float, float]:
+    lower, upper = bounds
+    if not 0 < lower < upper < 1:
+        raise click.BadParameter(f"the thresholds are probabilities: give 0 < LOWER < UPPER < 1, got {lower:g} {upper:g}")
+    return bounds
+
+
+# Dask scheduler addresses: tcp://host:8786, tls://..., or host:port (tcp)
+SCHEDULER = re.compile(r"^((tcp|tls|ucx|ws|wss|inproc)://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9\]]:\d{1,5}/?$")
+
+
+def _scheduler_address(address: str | None) -> str | None:
+    if address is not None and not SCHEDULER.match(address):
+        raise click.BadParameter(f"{shown(address)} is not a Dask scheduler address; give one such as tcp://host:8786")
+    return address
 
 
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
@@ -189,7 +253,7 @@ def _check_names(file: str, scenario, design: str, truth: str) -> None:
     for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
         if name not in valid:
             hint = closest(name, valid)
-            raise BadInput([f"{option}: no {option[2:]} '{name}' in {file}"
+            raise BadInput([f"{option}: no {option[2:]} {shown(name)} in {file}"
                             + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
 
 
@@ -207,12 +271,15 @@ def _executor(scheduler: str | None):
     if scheduler is None:
         yield None
         return
-    from distributed import Client
-
+    try:
+        from distributed import Client
+    except ImportError:
+        raise BadInput(["--scheduler: needs the 'distributed' package (pip install distributed)"]) from None
     try:
         client = Client(scheduler, timeout="5s")
-    except (OSError, TimeoutError) as err:
-        raise BadInput([f"--scheduler: cannot reach a Dask scheduler at {scheduler} ({err})"]) from None
+    except (OSError, TimeoutError, ValueError) as err:
+        reason = " ".join(str(err).split())
+        raise BadInput([f"--scheduler: cannot reach a Dask scheduler at {scheduler} ({shown(reason, 120)[1:-1]})"]) from None
     try:
         yield client.get_executor()
     finally:

@@ -83,6 +83,7 @@ def simulate_chunk(scenario: Scenario, settings: RunSettings, start: int, stop: 
 def iter_chunks(scenario: Scenario, settings: RunSettings, todo: list[tuple[int, int]],
                 workers: int = 1, executor: Executor | None = None) -> Iterator[ChunkRecords]:
     """Yield chunk records as they finish (order not guaranteed with several workers)."""
+    workers = min(workers, len(todo))  # one chunk keeps one worker busy: never start idle processes
     if executor is None and workers <= 1:
         for lo, hi in todo:
             yield simulate_chunk(scenario, settings, lo, hi)
