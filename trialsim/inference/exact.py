@@ -149,7 +149,8 @@ class GridPosterior:
         # a shared grid coarser than half the intended resolution misses narrow arms: one grid per arm
         apart = h > MIN_SHARED_RESOLUTION * narrow / points_per_sd
         if apart.any():
-            own_h = np.maximum(width / points_per_sd, (arm_hi - arm_lo) / (MAX_POINTS - 1))
+            # twice as fine: another arm's CDF is interpolated between this grid's points, not read off it
+            own_h = np.maximum(width / (2 * points_per_sd), (arm_hi - arm_lo) / (MAX_POINTS - 1))
             own_n = np.maximum(np.ceil((arm_hi - arm_lo) / own_h) + 1, MIN_POINTS)
             own = apart[:, None] & self.use
             self.lo, self.h, self.n = np.where(own, arm_lo, self.lo), np.where(own, own_h, self.h), np.where(own, own_n, self.n)
