@@ -137,13 +137,18 @@ def _cdf_anywhere(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarra
 
 
 @inline
-def _other_band(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, j: int,
-                k: int, i: int, lower: float, upper: float, lo_off: tuple[int, float, int],
-                hi_off: tuple[int, float, int]) -> float:
-    """Pr(x + lower < theta_j < x + upper) at point i of arm k's grid: read off the grid when j shares it."""
-    if lo[b, j] == lo[b, k] and h[b, j] == h[b, k] and n[b, j] == n[b, k]:
-        return _band(cdf, pdf, b, j, i, lo_off, hi_off, h[b, k], n[b, k])
-    x = lo[b, k] + i * h[b, k]
+def _common_grid(lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int) -> bool:
+    """Whether every arm of trial b has the same grid (the usual case: other arms' CDFs are read off it)."""
+    for k in range(1, lo.shape[1]):
+        if lo[b, k] != lo[b, 0] or h[b, k] != h[b, 0] or n[b, k] != n[b, 0]:
+            return False
+    return True
+
+
+@inline
+def _band_anywhere(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, j: int,
+                   x: float, lower: float, upper: float) -> float:
+    """Pr(x + lower < theta_j < x + upper) at any x, from arm j's own grid."""
     return _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + upper) - _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + lower)
 
 
@@ -158,22 +163,47 @@ def others_within(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarra
     n_trials, n_arms, _ = pdf.shape
     out = np.zeros((n_trials, n_arms))
     for b in range(n_trials):
+        common = _common_grid(lo, h, n, b)
         for k in range(n_arms):
-            if not active[b, k]:
-                continue
-            hk, nk = h[b, k], n[b, k]
-            lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
-            acc = 0.0
-            for i in range(nk):
-                f = pdf[b, k, i]
-                if f == 0.0:
-                    continue
-                for j in range(n_arms):
-                    if j != k and active[b, j]:
-                        f *= _other_band(cdf, pdf, lo, h, n, b, j, k, i, lower, upper, lo_off, hi_off)
-                acc += f * _weight(i, nk, hk)
-            out[b, k] = max(acc, 0.0)
+            if active[b, k]:
+                out[b, k] = max(_within_common(pdf, cdf, h, n, active, b, k, lower, upper) if common else
+                                _within_apart(pdf, cdf, lo, h, n, active, b, k, lower, upper), 0.0)
     return out
+
+
+@inline
+def _within_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray, b: int, k: int,
+                   lower: float, upper: float) -> float:
+    """others_within for one arm when all arms share its grid: other arms' CDFs read off the grid."""
+    hk, nk = h[b, k], n[b, k]
+    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
+    acc = 0.0
+    for i in range(nk):
+        f = pdf[b, k, i]
+        if f == 0.0:
+            continue
+        for j in range(pdf.shape[1]):
+            if j != k and active[b, j]:
+                f *= _band(cdf, pdf, b, j, i, lo_off, hi_off, hk, nk)
+        acc += f * _weight(i, nk, hk)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="never")  # the rare path: kept out of the usual path's code
+def _within_apart(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
+                  b: int, k: int, lower: float, upper: float) -> float:
+    """others_within for one arm when arms have grids of their own: other arms' CDFs interpolated."""
+    hk, nk = h[b, k], n[b, k]
+    acc = 0.0
+    for i in range(nk):
+        f = pdf[b, k, i]
+        if f == 0.0:
+            continue
+        for j in range(pdf.shape[1]):
+            if j != k and active[b, j]:
+                f *= _band_anywhere(cdf, pdf, lo, h, n, b, j, lo[b, k] + i * hk, lower, upper)
+        acc += f * _weight(i, nk, hk)
+    return acc
 
 
 def prob_best(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
@@ -202,21 +232,40 @@ def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h:
     out = np.full((n_trials, n_arms), np.nan)
     for b in range(n_trials):
         c = control[b]
-        hc, nc = h[b, c], n[b, c]
-        lo_off, hi_off = _offset(lower, hc), _offset(upper, hc)
+        common = _common_grid(lo, h, n, b)
         for k in range(n_arms):
             if k == c:
                 out[b, k] = 1.0 if lower < 0.0 < upper else 0.0
-                continue
-            if not use[b, k]:
-                continue
-            acc = 0.0
-            for i in range(nc):
-                f = pdf[b, c, i]
-                if f != 0.0:
-                    acc += f * _other_band(cdf, pdf, lo, h, n, b, k, c, i, lower, upper, lo_off, hi_off) * _weight(i, nc, hc)
-            out[b, k] = min(max(acc, 0.0), 1.0)
+            elif use[b, k]:
+                acc = (_difference_common(pdf, cdf, h, n, b, c, k, lower, upper) if common else
+                       _difference_apart(pdf, cdf, lo, h, n, b, c, k, lower, upper))
+                out[b, k] = min(max(acc, 0.0), 1.0)
     return out
+
+
+@inline
+def _difference_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, c: int, k: int,
+                       lower: float, upper: float) -> float:
+    hc, nc = h[b, c], n[b, c]
+    lo_off, hi_off = _offset(lower, hc), _offset(upper, hc)
+    acc = 0.0
+    for i in range(nc):
+        f = pdf[b, c, i]
+        if f != 0.0:
+            acc += f * _band(cdf, pdf, b, k, i, lo_off, hi_off, hc, nc) * _weight(i, nc, hc)
+    return acc
+
+
+@inline
+def _difference_apart(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, c: int,
+                      k: int, lower: float, upper: float) -> float:
+    hc, nc = h[b, c], n[b, c]
+    acc = 0.0
+    for i in range(nc):
+        f = pdf[b, c, i]
+        if f != 0.0:
+            acc += f * _band_anywhere(cdf, pdf, lo, h, n, b, k, lo[b, c] + i * hc, lower, upper) * _weight(i, nc, hc)
+    return acc
 
 
 def warm_up() -> None:
