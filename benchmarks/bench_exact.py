@@ -1,63 +1,135 @@
-"""Trials per second of the exact engine, on one core and on two.
+"""Trials per second of the exact engine, and time to the first trial, against an earlier commit.
 
-    python benchmarks/bench_exact.py [--repeats 3]
+    python benchmarks/bench_exact.py [--repeats 3] [-n 10000] [--against d70702d] [--workers 1 2]
 
-Designs: adaptr's README example (3 arms, looks at 300..2000 by 100, Pr(best)^0.5,
-minimum 0.15, equivalence 0.9 within 0.05) and the bundled five-arm sham-controlled
-CLBP scenario (its adaptive design under one truth, and the whole scenario: 2 designs x
-3 truths). Medians of repeated runs, measured in one process one after another.
+Cases: adaptr's Overview design (alternative truth; 3 arms, 18 looks, binary), adaptr's README
+design, and the bundled five-arm sham-controlled CLBP scenario (its adaptive design under one
+truth, and the whole scenario: 2 designs x 3 truths). Each case runs in a fresh process for this
+checkout and for the commit given by --against (extracted with `git archive`), one after the
+other on the same machine; medians of repeated runs after a warm-up run.
+
+Time to first trial: `trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10` as a new
+process, timed until it prints that simulation starts ("Simulating ..."), until it exits, and
+(for this checkout) until its first chunk of trials is done.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
-from trialsim.runner import simulate
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE_RESTRUCTURE = "d70702d"  # the last commit before the compile step and named streams
+
+CASES = [  # label, scenario file, truth, design (None: all), cells
+    ("adaptr Overview design, alternative truth", "validation/adaptr_overview_alt.yaml", None, None, 1),
+    ("adaptr README design (3 arms, 18 looks)", "validation/adaptr_readme.yaml", None, None, 1),
+    ("CLBP 5-arm adaptive design, sham_anchored truth", "clbp_sham_multiarm.yaml", "sham_anchored", "adaptive", 1),
+    ("CLBP scenario, all 2 designs x 3 truths", "clbp_sham_multiarm.yaml", None, None, 6),
+]
+
+# Runs in a child process with PYTHONPATH set to the checkout under test; works with the API
+# before the restructure (runner.simulate(scenario, ...)) and after (run.runner.simulate(plan, ...)).
+CHILD = r"""
+import json, statistics, sys, time
+from pathlib import Path
 from trialsim.scenario import load_scenario, parse_scenario
-
-ROOT = Path(__file__).resolve().parents[1] / "scenarios"
-
-
-def one_cell(path: Path, truth: str, design: str):
-    s = load_scenario(path)
+path, truth, design, n, workers, repeats = json.loads(sys.argv[1])
+s = load_scenario(path)
+if truth:
     data = s.model_dump(mode="json")
     data["truths"] = {truth: data["truths"][truth]}
     data["designs"] = {design: data["designs"][design]}
-    return parse_scenario(data)
+    s = parse_scenario(data)
+try:
+    from trialsim.api import plan_for
+    from trialsim.run.runner import simulate
+    go = lambda k: simulate(plan_for(s, n_trials=k), workers=workers)
+except ImportError:
+    from trialsim.runner import simulate
+    go = lambda k: simulate(s, n_trials=k, workers=workers)
+go(min(n, 200))  # warm-up: compiled kernels, forked pool, caches
+times = []
+for _ in range(repeats):
+    began = time.perf_counter()
+    go(n)
+    times.append(time.perf_counter() - began)
+print(json.dumps(statistics.median(times)))
+"""
 
 
-def timed(scenario, n_trials: int, workers: int, repeats: int) -> float:
-    simulate(scenario, n_trials=min(n_trials, 200), workers=workers)  # warm-up: compile, fork, caches
-    times = []
+def checkout(ref: str, into: Path) -> Path:
+    """The tree of commit `ref` extracted into a folder (nothing in this checkout changes)."""
+    archive = into / "src.tar"
+    with open(archive, "wb") as fh:
+        subprocess.run(["git", "-C", str(ROOT), "archive", ref], stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "src", filter="data")
+    return into / "src"
+
+
+def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> float:
+    _, path, truth, design, _ = case
+    args = json.dumps([str(tree / "scenarios" / path), truth, design, n, workers, repeats])
+    env = os.environ | {"PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-c", CHILD, args], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def first_trial(tree: Path, repeats: int) -> tuple[float, float]:
+    """Median seconds from process start to 'Simulating ...' on stderr, and to exit."""
+    env = os.environ | {"PYTHONPATH": str(tree)}
+    starts, ends = [], []
     for _ in range(repeats):
-        began = time.perf_counter()
-        simulate(scenario, n_trials=n_trials, workers=workers)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        with tempfile.TemporaryDirectory() as out:
+            began = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "trialsim.cli", "run",
+                                     str(tree / "scenarios/validation/adaptr_overview_alt.yaml"), "-n", "10",
+                                     "--out", out], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    text=True)
+            start = None
+            for line in proc.stderr:
+                if start is None and line.startswith("Simulating"):
+                    start = time.perf_counter() - began
+            proc.wait()
+            starts.append(start)
+            ends.append(time.perf_counter() - began)
+    return statistics.median(starts), statistics.median(ends)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("-n", "--n-trials", type=int, default=10_000)
+    parser.add_argument("--against", default=BEFORE_RESTRUCTURE, help="git commit to compare with")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
     args = parser.parse_args()
-    cases = [
-        ("adaptr README design (3 arms, 18 looks)", load_scenario(ROOT / "validation" / "adaptr_readme.yaml"), 1),
-        ("CLBP 5-arm adaptive design, sham_anchored truth", one_cell(ROOT / "clbp_sham_multiarm.yaml", "sham_anchored", "adaptive"), 1),
-        ("CLBP scenario, all 2 designs x 3 truths", load_scenario(ROOT / "clbp_sham_multiarm.yaml"), 6),
-    ]
-    print(f"{args.n_trials} trials per design and truth; median of {args.repeats} runs\n")
-    print(f"{'case':50s} {'workers':>7s} {'seconds':>8s} {'trials/s':>9s} {'speed-up':>8s}")
-    for label, scenario, cells in cases:
-        base = None
-        for workers in (1, 2):
-            seconds = timed(scenario, args.n_trials, workers, args.repeats)
-            rate = args.n_trials * cells / seconds
-            base = base or seconds
-            print(f"{label:50s} {workers:7d} {seconds:8.2f} {rate:9.0f} {base / seconds:8.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this checkout": ROOT, f"commit {args.against}": checkout(args.against, Path(tmp))}
+        print(f"{args.n_trials} trials per design and truth; median of {args.repeats} runs; one process per case\n")
+        print(f"{'case':50s} {'workers':>7s} {'code':>16s} {'seconds':>8s} {'trials/s':>9s}")
+        for case in CASES:
+            for workers in args.workers:
+                rates = {}
+                for code, tree in trees.items():
+                    took = seconds(tree, case, args.n_trials, workers, args.repeats)
+                    rates[code] = args.n_trials * case[4] / took
+                    print(f"{case[0]:50s} {workers:7d} {code:>16s} {took:8.2f} {rates[code]:9.0f}")
+                this, other = rates.values()
+                print(f"{'':50s} {'':7s} {'speed-up':>16s} {this / other:8.2f}x")
+        print("\ntime to first trial: trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10 "
+              f"(median of {2 * args.repeats + 1} new processes)")
+        for code, tree in trees.items():
+            start, end = first_trial(tree, 2 * args.repeats + 1)
+            print(f"  {code:>16s}: simulation starts after {start:.2f} s; the run ends after {end:.2f} s")
 
 
 if __name__ == "__main__":

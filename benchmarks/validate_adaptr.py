@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialsim.api import run
-from trialsim.validation import compare, read_reference
+from trialsim.summarise.validation import compare, read_reference
 
 HERE = Path(__file__).resolve().parents[1] / "scenarios" / "validation"
 

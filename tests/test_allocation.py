@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trialsim.allocation import AllocationRule, apply_bounds, block_assign, randomise
+from trialsim.design.allocation import AllocationRule, apply_bounds, block_assign, randomise
 
 
 def rule(**kw) -> AllocationRule:

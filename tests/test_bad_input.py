@@ -66,8 +66,8 @@ def test_overwrite_replaces_a_damaged_folder(tmp_path):
 
 def test_workers_are_capped_at_the_number_of_chunks(monkeypatch):
     """-w 1000 for one chunk starts no process; for three chunks at most three."""
-    from trialsim import runner
-    from trialsim.scenario import load_scenario
+    from trialsim.api import plan_for
+    from trialsim.run import runner
 
     started = []
 
@@ -77,10 +77,10 @@ def test_workers_are_capped_at_the_number_of_chunks(monkeypatch):
             super().__init__(max_workers=1)
 
     monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
-    scenario = load_scenario(SCENARIOS / "validation" / "adaptr_readme.yaml")
-    runner.simulate(scenario, n_trials=2, seed=1, workers=1000)
+    scenario = SCENARIOS / "validation" / "adaptr_readme.yaml"
+    runner.simulate(plan_for(scenario, n_trials=2, seed=1), workers=1000)
     assert started == []
-    runner.simulate(scenario, n_trials=6, seed=1, workers=1000, chunk_size=2)
+    runner.simulate(plan_for(scenario, n_trials=6, seed=1), workers=1000, chunk_size=2)
     assert started == [3]
 
 

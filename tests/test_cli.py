@@ -44,7 +44,8 @@ def test_validate_bundled_files():
 def test_describe_in_plain_words():
     result = invoke("describe", CLBP)
     assert result.exit_code == 0, result.output
-    assert "each arm vs control 'sham': effective if Pr(arm - control > 0) > 0.975" in result.output
+    # words follow the endpoint's direction: lower NRS change is better
+    assert "each arm vs control 'sham': effective if Pr(arm - control < 0 NRS points) > 0.975" in result.output
     assert "sham_anchored: sham -2.24, scs -3.03" in result.output
 
 
@@ -148,3 +149,10 @@ def test_trace_matches_the_full_run(tmp_path):
 
 def test_trace_unknown_design_is_bad_input():
     assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "no_effect"), "did you mean 'adaptive'?")
+
+
+def test_an_override_a_design_cannot_take_is_bad_input(tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", str(SCENARIOS / "clbp_enrichment.yaml"), "--engine", "exact", "--out", str(out))
+    assert_bad_input(result, "--engine exact: designs.hierarchical.analysis.prior: preset 'vague' belongs to engine 'pymc'")
+    assert not out.exists()

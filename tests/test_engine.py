@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from trialsim.api import run
-from trialsim.cohort import build_cohort, draw_raw
-from trialsim.engine import DesignPlan, look_schedule
-from trialsim.response import effect_model
+from trialsim.api import plan_for, run
+from trialsim.cohort import Cohort
+from trialsim.design.schedule import look_schedule
 from trialsim.scenario import parse_scenario
 
 from .conftest import scenario_dict
@@ -21,10 +20,9 @@ def calendar_scenario(weeks: list[float]):
 
 
 def schedule_of(scenario, design: str, n: int = 50):
-    raw = draw_raw(scenario, 1, np.arange(n), scenario.designs[design].looks.n_max)
-    cohort = build_cohort(scenario, effect_model(scenario, scenario.truths["no_effect"]), raw)
-    plan = DesignPlan.from_design(design, scenario.designs[design], scenario.arm_names)
-    return cohort, look_schedule(plan, cohort, scenario.logistics.endpoint_weeks)
+    plan = plan_for(scenario, seed=1)
+    cohort = Cohort(plan.cohort, plan.seed, np.arange(n))
+    return cohort, look_schedule(plan.designs[design].looks, cohort.arrival_week, plan.cohort.endpoint_weeks)
 
 
 def test_calendar_looks_follow_accrual_and_follow_up():

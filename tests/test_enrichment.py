@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from trialsim.cohort import build_cohort, draw_raw
-from trialsim.engine import DesignPlan, look_schedule, run_design
+from trialsim.api import plan_for
+from trialsim.cohort import Cohort
+from trialsim.design.parallel import run_design
+from trialsim.design.schedule import look_schedule
 from trialsim.inference.engines import make_inference
-from trialsim.response import effect_model
-from trialsim.runner import simulate
+from trialsim.run.runner import simulate
 from trialsim.scenario import load_scenario, parse_scenario
 
 from .conftest import SCENARIOS
@@ -22,10 +23,9 @@ def exact_only():
 
 
 def test_closed_arms_get_no_more_patients_of_that_phenotype():
-    scenario = exact_only()
-    plan = DesignPlan.from_design("independent_exact", scenario.designs["independent_exact"], scenario.arm_names)
-    raw = draw_raw(scenario, 5, np.arange(150), plan.n_max)
-    cohort = build_cohort(scenario, effect_model(scenario, scenario.truths["neuropathic_scs"]), raw)
+    full = plan_for(exact_only(), seed=5)
+    plan = full.designs["independent_exact"]
+    cohort = Cohort(full.cohort, full.seed, np.arange(150))
     closed_at: dict[tuple[int, int, int], int] = {}  # (trial, phenotype, arm) -> look index
 
     def observe(rec):
@@ -33,18 +33,18 @@ def test_closed_arms_get_no_more_patients_of_that_phenotype():
             for p, k in zip(*np.nonzero(rec.state.closed[t])):
                 closed_at.setdefault((int(t), int(p), int(k)), rec.look)
 
-    infer = make_inference(scenario, "independent_exact", None, 5)
-    result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, observer=observe)
-    schedule = look_schedule(plan, cohort, scenario.logistics.endpoint_weeks)
+    infer = make_inference(plan.analysis, full.seed, "independent_exact")
+    result = run_design(plan, cohort, full.truths["neuropathic_scs"], infer, observer=observe)
+    schedule = look_schedule(plan.looks, cohort.arrival_week, full.cohort.endpoint_weeks)
     assert closed_at, "the scenario should close some arm to some phenotype"
     for (t, p, k), look in closed_at.items():
         later = np.arange(plan.n_max) >= schedule.randomised[t, look]
-        assigned = (result.arm[t] == k) & (cohort.phenotype[t, : plan.n_max] == p) & later
+        assigned = (result.observed.arm[t] == k) & (cohort.phenotype[t, : plan.n_max] == p) & later
         assert not assigned.any(), (t, p, k, look)
 
 
 def test_enrichment_closes_where_the_arm_does_not_work():
-    ds = simulate(exact_only(), n_trials=300, seed=2)
+    ds = simulate(plan_for(exact_only(), n_trials=300, seed=2))
     closed = ds.closed.sel(design="independent_exact", truth="neuropathic_scs", arm="scs").mean("trial")
     assert float(closed.sel(phenotype="nociceptive")) > float(closed.sel(phenotype="neuropathic")) + 0.05
 
@@ -55,8 +55,8 @@ def test_pymc_runs_are_reproducible_and_chunk_independent():
     data["designs"] = {"hierarchical": data["designs"]["hierarchical"]}
     data["truths"] = {"neuropathic_scs": data["truths"]["neuropathic_scs"]}
     scenario = parse_scenario(data)
-    a = simulate(scenario, n_trials=4, seed=8, chunk_size=1)
-    b = simulate(scenario, n_trials=4, seed=8, chunk_size=4)
+    a = simulate(plan_for(scenario, n_trials=4, seed=8), chunk_size=1)
+    b = simulate(plan_for(scenario, n_trials=4, seed=8), chunk_size=4)
     for ds in (a, b):
         ds.attrs.pop("created"), ds.attrs.pop("elapsed_seconds")
     xr.testing.assert_identical(a, b)

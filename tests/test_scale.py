@@ -13,7 +13,8 @@ import pytest
 import xarray as xr
 
 from trialsim.api import OutputConflict, run_to_folder
-from trialsim.runner import simulate
+from trialsim.api import plan_for
+from trialsim.run.runner import simulate
 from trialsim.scenario import load_scenario
 
 from .conftest import SCENARIOS
@@ -38,8 +39,8 @@ def alt():
 
 
 def test_results_do_not_depend_on_chunking(alt):
-    a = simulate(alt, n_trials=300, chunk_size=7)
-    b = simulate(alt, n_trials=300, chunk_size=250)
+    a = simulate(plan_for(alt, n_trials=300), chunk_size=7)
+    b = simulate(plan_for(alt, n_trials=300), chunk_size=250)
     xr.testing.assert_identical(comparable(a), comparable(b))
 
 
@@ -88,7 +89,7 @@ def test_dask_cluster_equals_local_processes(alt, tmp_path):
                                  "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "dask")],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-    local = simulate(alt, n_trials=800, seed=4, workers=2)
+    local = simulate(plan_for(alt, n_trials=800, seed=4), workers=2)
     dask_ds = load(tmp_path / "dask")
     xr.testing.assert_identical(dask_ds.drop_attrs(), comparable(local).drop_attrs())
     assert dask_ds.attrs["scenario_hash"] == local.attrs["scenario_hash"]

@@ -8,18 +8,20 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import xarray as xr
-
-from .checkpoint import ChunkStore, RunIdentity
+from .compile import Overrides, compile_scenario
 from .errors import OutputFolderError
-from .io import write_netcdf, write_oc_csv, write_oc_markdown
 from .limits import check_fits
-from .oc import oc_table
-from .records import ChunkRecords
-from .runner import DEFAULT_CHUNK, simulate
-from .scenario import Scenario, load_scenario, scenario_hash
+from .plan import TrialPlan
+from .run.checkpoint import ChunkStore, RunIdentity
+from .run.records import ChunkRecords
+from .run.runner import DEFAULT_CHUNK, simulate
+from .scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:  # heavy imports wait until results exist: time to the first trial
+    import pandas as pd
+    import xarray as xr
 
 OUTPUT_FILES = ("trials.nc", "oc.csv", "oc.md")
 
@@ -38,20 +40,31 @@ class OutputConflict(OutputFolderError):
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
 
 
-def run(scenario: Scenario | str | Path, **kwargs) -> RunResult:
-    """Simulate a scenario (object or YAML path) and compute its OC table.
-
-    Keyword arguments go to `runner.simulate` (n_trials, seed, workers, ...).
-    """
+def plan_for(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
+             engine: str | None = None) -> TrialPlan:
+    """The compiled plan of a scenario (object or YAML path) with overrides (validated like the file)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    check_fits(scenario, kwargs.get("n_trials") or scenario.simulation.n_trials,
-               kwargs.get("chunk_size", DEFAULT_CHUNK), kwargs.get("workers", 1), kwargs.get("keep_history", False))
-    trials = simulate(scenario, **kwargs)
-    return RunResult(trials, oc_table(scenario, trials))
+    return compile_scenario(scenario, Overrides(engine=engine, n_trials=n_trials, seed=seed))
+
+
+def run(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
+        engine: str | None = None, **kwargs) -> RunResult:
+    """Simulate a scenario (object or YAML path) and compute its OC table.
+
+    Other keyword arguments go to `run.runner.simulate` (workers, chunk_size, keep_history, executor, ...).
+    """
+    from .summarise.oc import oc_table
+
+    plan = plan_for(scenario, n_trials, seed, engine)
+    check_fits(plan, kwargs.get("chunk_size", DEFAULT_CHUNK), kwargs.get("workers", 1), kwargs.get("keep_history", False))
+    trials = simulate(plan, **kwargs)
+    return RunResult(trials, oc_table(trials))
 
 
 def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
+    from .io import write_netcdf, write_oc_csv, write_oc_markdown
+
     paths = [out / name for name in OUTPUT_FILES]
     write_netcdf(result.trials, paths[0])
     write_oc_csv(result.oc, paths[1])
@@ -72,6 +85,8 @@ def _identity_in(out: Path, store: ChunkStore, overwrite: bool) -> RunIdentity |
         raise OutputFolderError(f"{store.manifest} is damaged or incomplete; pass --overwrite to start afresh "
                                 "in this folder, or choose another --out") from None
     if found is None and (out / "trials.nc").is_file():
+        import xarray as xr
+
         try:
             with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
                 found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
@@ -131,16 +146,15 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     refused unless `overwrite`. `on_resume` receives the number of trials reused.
     """
     out = Path(out)
-    seed = scenario.simulation.seed if seed is None else seed
-    n = n_trials or scenario.simulation.n_trials
-    identity = RunIdentity(scenario_hash(scenario), seed, engine or "", keep_history)
+    plan = plan_for(scenario, n_trials, seed, engine)
+    identity = RunIdentity(plan.scenario_hash, plan.seed, plan.engine_override, keep_history)
     check_output_folder(out)
     store = ChunkStore(out)
     existing = _identity_in(out, store, overwrite)
     if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
         raise OutputConflict(f"{out} holds results of another run ({existing.describe()}); this run has "
                              f"{identity.describe()}. Choose another --out, or pass --overwrite to replace them")
-    check_fits(scenario, n, DEFAULT_CHUNK, 1 if executor is not None else workers, keep_history)
+    check_fits(plan, DEFAULT_CHUNK, 1 if executor is not None else workers, keep_history)
     done = _saved_chunks(store) if resume and existing == identity else []
     created = _make_folder(out)
     try:
@@ -157,10 +171,12 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
         if on_chunk:
             on_chunk(chunk)
 
-    trials = simulate(scenario, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
-                      keep_history=keep_history, executor=executor, on_chunk=checkpoint, done=done)
-    result = RunResult(trials, oc_table(scenario, trials))
-    write_outputs(result, out, scenario.name)
+    trials = simulate(plan, workers=workers, keep_history=keep_history, executor=executor, on_chunk=checkpoint,
+                      done=done)
+    from .summarise.oc import oc_table
+
+    result = RunResult(trials, oc_table(trials))
+    write_outputs(result, out, plan.name)
     return result
 
 

@@ -68,6 +68,13 @@ def _load(path: str):
     return load_scenario(path)  # a ScenarioError becomes bad input in Commands.invoke
 
 
+def _compile(scenario, **overrides):
+    """The compiled plan; an override the scenario cannot take is a ScenarioError (bad input in Commands.invoke)."""
+    from .compile import Overrides, compile_scenario
+
+    return compile_scenario(scenario, Overrides(**overrides))
+
+
 scenario_argument = click.argument("file", type=str)
 
 
@@ -96,7 +103,7 @@ def validate(files: tuple[str, ...]) -> None:
 @scenario_argument
 def describe(file: str) -> None:
     """Print the designs, arms and truths of a scenario in plain words."""
-    from .describe import describe as describe_text
+    from .report.describe import describe as describe_text
 
     click.echo(describe_text(_load(file)))
 
@@ -123,7 +130,9 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
     from .api import run_to_folder
     from .io import inside
 
+    _warm_up_in_background()
     scenario = _load(file)
+    _compile(scenario, engine=engine)  # overrides are validated before anything is written
     out = out or inside(Path("results"), scenario.name)
     n = n_trials or scenario.simulation.n_trials
     bar = None
@@ -167,17 +176,20 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
               help="Folder for each look's posterior as netCDF (default: results/<name>/trace_<design>_<truth>_<trial>).")
 def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engine: str | None, out: Path | None) -> None:
     """Show how one simulated trial unfolded, look by look, and save each look's posterior."""
+    from dataclasses import replace
+
     from .api import check_output_folder
     from .io import inside
     from .limits import check_fits
-    from .trace import format_trace, save_posteriors, trace_trial
+    from .report.trace import format_trace, save_posteriors, trace_trial
 
     scenario = _load(file)
     _check_names(file, scenario, design, truth)
     folder = out or inside(Path("results"), scenario.name, f"trace_{design}_{truth}_{trial}")
     check_output_folder(folder)
-    check_fits(scenario, 1, 1)
-    result = trace_trial(scenario, design, truth, trial, seed, engine)
+    plan = _compile(scenario, seed=seed, engine=engine)
+    check_fits(replace(plan, n_trials=1), chunk_size=1)
+    result = trace_trial(plan, design, truth, trial)
     click.echo(format_trace(result))
     try:
         paths = save_posteriors(result, folder)
@@ -248,13 +260,23 @@ def _scheduler_address(address: str | None) -> str | None:
 
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
     """--design and --truth must name entries of the file."""
-    from .scenario.load import closest
+    from .scenario.hints import closest
 
     for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
         if name not in valid:
             hint = closest(name, valid)
             raise BadInput([f"{option}: no {option[2:]} {shown(name)} in {file}"
                             + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
+
+
+def _warm_up_in_background() -> None:
+    """Load the compiled kernels while the scenario is read and checked (they release the GIL
+    in LLVM), so that the first trial does not wait for numba's cold start."""
+    import threading
+
+    from .run.runner import warm_up_kernels
+
+    threading.Thread(target=warm_up_kernels, daemon=True, name="warm-up").start()
 
 
 def _progress(total: int, quiet: bool):

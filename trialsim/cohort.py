@@ -1,109 +1,53 @@
-"""Virtual patients and their potential outcomes under every arm.
+"""Virtual patients of a chunk of trials, drawn from named streams as the trials reach them.
 
-Every trial draws from its own random stream, derived from the root seed and
-the trial's index only (`trial_stream`), so trial i has the same patients
-whatever the chunking, the number of workers, the design or the truth
-(common random numbers); a truth changes only the outcomes computed from the
-same underlying draws. Each trial draws, in this order, one row of uniforms
-per patient (PATIENT_COLUMNS), one row of outcome draws per patient (one per
-arm) and one row of adverse-event uniforms per patient.
+A `Cohort` is truth-free: phenotype, baseline NRS, arrival, dropout,
+screening and randomisation draws of every patient, each from its own named
+stream (`rng.Stream`), so every design and truth sees the same patients
+(common random numbers). Arrival times are drawn for the maximum sample size
+at once (look schedules need them); the other columns are filled per trial
+up to the patients the trial reaches (`reach`). Outcomes are drawn only for
+patients who are randomised, under the arm they were given (`outcomes`):
+each arm's outcome stream is keyed by its name, so a patient's potential
+outcome under an arm does not depend on the design, or on other arms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
-from scipy import special
 
-from .response import EffectModel, to_internal
-from .scenario.schema import Scenario, TruncatedNormal
+from . import rng
+from .effects import EffectModel
+from .endpoints import Endpoint, Patients
+from .population import Population, truncnorm_from_uniform
+from .rng import Stream
 
-
-class Stream(IntEnum):
-    COHORT = 0  # patients, outcomes and adverse events, drawn by draw_raw
-    INFERENCE = 1  # posterior sampling (PyMC engine), one child per design
-
-
-PATIENT_COLUMNS = ("phenotype", "baseline_nrs", "baseline_odi", "dropout", "screening", "arrival", "randomise")
-
-
-def trial_stream(seed: int, trial: int, stream: Stream, *extra: int) -> np.random.Generator:
-    """The generator of one named stream of one trial (a SeedSequence child)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(trial, int(stream), *extra))))
+FILL_BLOCK = 128  # patients filled per trial at a time, beyond what is asked
 
 
 @dataclass(frozen=True)
-class Cohort:
-    """Patients of a batch of trials, in arrival order. Shapes (trials, patients[, arms])."""
+class CohortPlan:
+    """What the cohort needs from a compiled scenario."""
 
-    trials: np.ndarray  # (trials,) global trial indices
-    phenotype: np.ndarray
-    baseline_nrs: np.ndarray
-    arrival_week: np.ndarray
-    dropout: np.ndarray
-    u_screen: np.ndarray  # passes screening for arm a if u_screen < screening_pass[a]
-    u_randomise: np.ndarray
-    y: np.ndarray  # potential outcome on the internal higher-is-better scale
-    responder: np.ndarray  # potential responder status (events for binary endpoints)
-    u_adverse: np.ndarray  # (trials, patients, event types): an event on arm a if u < adverse_rates[a]
+    population: Population
+    arms: tuple[str, ...]
+    accrual_per_week: float
+    ramp_up_weeks: float
+    dropout: float
+    endpoint_weeks: float
+    screening_pass: np.ndarray  # (arms,)
+    adverse_events: tuple[str, ...]
     adverse_rates: np.ndarray  # (arms, event types)
-    binary: bool  # outcome y is 0/1
-    prevalence: np.ndarray  # (phenotypes,)
-
-    @property
-    def n_patients(self) -> int:
-        return self.phenotype.shape[1]
+    pain_scores: bool  # draw baseline NRS (the endpoint uses pain scores)
+    max_patients: int
 
 
-@dataclass(frozen=True)
-class RawDraws:
-    """The truth-independent random draws of a batch of trials."""
+def arrival_weeks(s: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
+    """Arrival times of a Poisson process whose rate ramps linearly up to `per_week`.
 
-    trials: np.ndarray
-    patients: np.ndarray  # (trials, n, len(PATIENT_COLUMNS)) uniforms
-    outcomes: np.ndarray  # (trials, n, arms) standard normals or uniforms
-    adverse: np.ndarray  # (trials, n, event types) uniforms
-
-    def column(self, name: str) -> np.ndarray:
-        return self.patients[..., PATIENT_COLUMNS.index(name)]
-
-
-def adverse_event_types(scenario: Scenario) -> list[str]:
-    return sorted({e for arm in scenario.arms for e in arm.adverse_events})
-
-
-def draw_raw(scenario: Scenario, seed: int, trials: np.ndarray, n_patients: int) -> RawDraws:
-    """Draw every trial's random numbers from its own streams."""
-    k, binary = len(scenario.arms), scenario.endpoint.type == "binary"
-    n_ae = len(adverse_event_types(scenario))
-    n_trials = len(trials)
-    patients = np.empty((n_trials, n_patients, len(PATIENT_COLUMNS)))
-    outcomes = np.empty((n_trials, n_patients, k))
-    adverse = np.empty((n_trials, n_patients, n_ae))
-    for i, t in enumerate(trials):
-        g = trial_stream(seed, int(t), Stream.COHORT)
-        g.random(out=patients[i])
-        if binary:
-            g.random(out=outcomes[i])
-        else:
-            g.standard_normal(out=outcomes[i])
-        g.random(out=adverse[i])
-    return RawDraws(np.asarray(trials), patients, outcomes, adverse)
-
-
-def truncnorm_from_uniform(u: np.ndarray, dists: list[TruncatedNormal], index: np.ndarray) -> np.ndarray:
-    mean = np.array([d.mean for d in dists])[index]
-    sd = np.array([d.sd for d in dists])[index]
-    lo = special.ndtr((np.array([d.min for d in dists])[index] - mean) / sd)
-    hi = special.ndtr((np.array([d.max for d in dists])[index] - mean) / sd)
-    return mean + sd * special.ndtri(lo + u * (hi - lo))
-
-
-def arrival_weeks(exponentials: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
-    """Arrival times of a Poisson process whose rate ramps linearly up to `per_week`."""
-    s = np.cumsum(exponentials, axis=-1)  # arrivals in operational time
+    `s`: cumulative sums of standard exponentials (arrivals in operational time).
+    """
     if ramp_up_weeks <= 0:
         return s / per_week
     in_ramp = s < per_week * ramp_up_weeks / 2
@@ -111,48 +55,96 @@ def arrival_weeks(exponentials: np.ndarray, per_week: float, ramp_up_weeks: floa
                     s / per_week + ramp_up_weeks / 2)
 
 
-def build_cohort(scenario: Scenario, model: EffectModel, raw: RawDraws) -> Cohort:
-    """Patients and potential outcomes of one truth from the shared raw draws."""
-    pop, logistics, endpoint = scenario.population, scenario.logistics, scenario.endpoint
-    phenos = list(pop.phenotypes.values())
-    prevalence = np.array([p.prevalence for p in phenos])
-    # inverse CDF over a handful of categories: adding threshold indicators beats a binary search
-    u_pheno = raw.column("phenotype")
-    phenotype = np.zeros(u_pheno.shape, np.int16)
-    for threshold in np.cumsum(prevalence)[:-1]:
-        phenotype += u_pheno >= threshold
-    if endpoint.type == "binary":  # generic events: no pain scores involved
-        nrs = np.zeros(phenotype.shape)
-    else:
-        nrs = truncnorm_from_uniform(raw.column("baseline_nrs"), [p.baseline_nrs or pop.baseline_nrs for p in phenos], phenotype)
-    passed = raw.column("screening")[..., None] < model.screening_pass  # (trials, n, arms)
+class Cohort:
+    """Patients of trials `trials` (global indices) in arrival order; arrays (trials, patients)."""
 
-    if model.rate is not None:
-        event = raw.outcomes < model.rate.T[phenotype]
-        responder = event
-        y = to_internal(endpoint, event.astype(float))
-    else:
-        specific = model.specific.T[phenotype] * passed  # (trials, n, arms)
-        change = model.nonspecific + specific + model.sd * raw.outcomes
-        follow_up = np.clip(nrs[..., None] + change, 0.0, 10.0)
-        observed_change = follow_up - nrs[..., None]
-        responder = -observed_change >= endpoint.responder_reduction * nrs[..., None]
-        y = responder.astype(float) if endpoint.type == "responder" else to_internal(endpoint, observed_change)
+    def __init__(self, plan: CohortPlan, seed: int, trials: np.ndarray):
+        self.plan, self.seed = plan, seed
+        self.trials = np.asarray(trials, np.int64)
+        shape = (len(trials), plan.max_patients)
+        self.keys = {s: rng.stream_key(seed, s) for s in (Stream.COHORT, Stream.SCREENING, Stream.DROPOUT,
+                                                          Stream.RANDOMISATION)}
+        self.outcome_keys = np.stack([rng.stream_key(seed, Stream.OUTCOMES, a) for a in plan.arms])
+        self.event_keys = np.stack([rng.stream_key(seed, Stream.ADVERSE_EVENTS, e) for e in plan.adverse_events]
+                                   or [np.zeros(2, np.uint32)])
+        sums = rng.exponential_sums(rng.stream_key(seed, Stream.ARRIVAL), self.trials, plan.max_patients)
+        self.arrival_week = arrival_weeks(sums, plan.accrual_per_week, plan.ramp_up_weeks)
+        self.phenotype = np.zeros(shape, np.int16)
+        self.baseline_nrs = np.zeros(shape)
+        self.dropout = np.zeros(shape, bool)
+        self.u_screen = np.zeros(shape)
+        self.u_randomise = np.zeros(shape)
+        self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
 
-    ae_rates = np.array([[arm.adverse_events.get(e, 0.0) for e in adverse_event_types(scenario)] for arm in scenario.arms])
-    return Cohort(
-        trials=raw.trials, phenotype=phenotype, baseline_nrs=nrs,
-        arrival_week=arrival_weeks(-np.log1p(-raw.column("arrival")), logistics.accrual.per_week,
-                                   logistics.accrual.ramp_up_weeks),
-        dropout=raw.column("dropout") < logistics.dropout, u_screen=raw.column("screening"),
-        u_randomise=raw.column("randomise"),
-        y=y, responder=responder, u_adverse=raw.adverse, adverse_rates=ae_rates.reshape(len(scenario.arms), -1),
-        binary=endpoint.binary, prevalence=prevalence,
-    )
+    @property
+    def n_patients(self) -> int:
+        return self.plan.max_patients
 
+    @property
+    def prevalence(self) -> np.ndarray:
+        return self.plan.population.prevalence
 
-def baseline_odi(scenario: Scenario, raw: RawDraws, phenotype: np.ndarray) -> np.ndarray:
-    """Baseline ODI of each patient (not used by the outcome model; computed on request)."""
-    pop = scenario.population
-    dists = [p.baseline_odi or pop.baseline_odi for p in pop.phenotypes.values()]
-    return truncnorm_from_uniform(raw.column("baseline_odi"), dists, phenotype)
+    def reach(self, rows: np.ndarray, upto: np.ndarray) -> None:
+        """Make sure patients 0..upto-1 of the trials at `rows` are drawn (in blocks, from their streams)."""
+        rows = np.asarray(rows)
+        need = np.broadcast_to(np.minimum(upto, self.plan.max_patients), rows.shape)
+        short = need > self.filled[rows]
+        if not short.any():
+            return
+        rows, need = rows[short], need[short]
+        lo = int(self.filled[rows].min())
+        hi = int(min(max(need.max(), lo + FILL_BLOCK), self.plan.max_patients))
+        cols = slice(lo, hi)
+        trials = self.trials[rows]
+        pop = self.plan.population
+        u_pheno = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0)
+        phenotype = pop.phenotype_of(u_pheno)
+        self.phenotype[rows, cols] = phenotype
+        if self.plan.pain_scores:
+            u_nrs = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=1)
+            self.baseline_nrs[rows, cols] = truncnorm_from_uniform(u_nrs, pop.baseline_nrs, phenotype)
+        self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
+        self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
+        self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
+        self.filled[rows] = hi
+
+    def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""
+        self.reach(rows, np.full(len(rows), hi))
+        u = rng.block(self.keys[Stream.COHORT], self.trials[rows], lo, hi, column=2)
+        return truncnorm_from_uniform(u, self.plan.population.baseline_odi, self.phenotype[rows, lo:hi])
+
+    def outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
+                 arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome on the endpoint's scale, responder) of patients[i] of trial rows[i] under arm[i].
+
+        Inputs broadcast together; the patients must have been reached.
+        """
+        rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
+        draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
+        passed = self.u_screen[rows, patients] < model.screening_pass[arm]
+        return endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients], self.baseline_nrs[rows, patients],
+                                                 passed, draw))
+
+    def outcomes_block(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
+                       arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`outcomes` of patients start..start+width-1 of the trials at `rows`, arm (rows, width) per patient.
+
+        Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
+        """
+        cols = slice(start, start + arm.shape[1])
+        draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
+        safe = np.maximum(arm, 0)
+        passed = self.u_screen[rows, cols] < model.screening_pass[safe]
+        return endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
+                                                 passed, draw))
+
+    def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:
+        """Adverse events of each type under the assigned arm, (..., event types) booleans."""
+        n_types = len(self.plan.adverse_events)
+        rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
+        out = np.zeros(rows.shape + (n_types,), bool)
+        for j in range(n_types):  # one stream per event type, keyed by its name
+            u = rng.draws_at(self.event_keys, j, self.trials[rows], patients)
+            out[..., j] = u < self.plan.adverse_rates[arm, j]
+        return out

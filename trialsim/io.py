@@ -7,9 +7,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-import xarray as xr
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

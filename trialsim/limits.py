@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from .errors import RunTooLarge
-from .scenario import Scenario
+from .plan import TrialPlan
 
 BYTES = 8
 PER_PATIENT = 24  # float columns per patient besides the per-arm ones (draws, cohort, engine state)
@@ -22,19 +22,16 @@ PER_TRIAL = 12  # scalar records per trial (size, stop, duration, ...)
 RECORD_COPIES = 3
 
 
-def run_memory(scenario: Scenario, n_trials: int, chunk_size: int, workers: int = 1, keep_history: bool = False) -> int:
-    """An upper estimate (bytes) of the memory a run of `n_trials` trials needs."""
-    k = len(scenario.arms)
-    phenotypes = len(scenario.population.phenotypes)
-    events = len({e for arm in scenario.arms for e in arm.adverse_events})
-    patients = max(d.looks.n_max for d in scenario.designs.values())
-    looks = max(d.looks.n_looks for d in scenario.designs.values()) if keep_history else 0
-    chunks = -(-n_trials // chunk_size)
+def run_memory(plan: TrialPlan, chunk_size: int, workers: int = 1, keep_history: bool = False) -> int:
+    """An upper estimate (bytes) of the memory a run of `plan.n_trials` trials needs."""
+    k, phenotypes, events = len(plan.arms), len(plan.phenotypes), len(plan.adverse_events)
+    patients = plan.cohort.max_patients
+    looks = max(d.looks.n_looks for d in plan.designs.values()) if keep_history else 0
+    chunks = -(-plan.n_trials // chunk_size)
     in_flight = max(1, min(workers, chunks))
-    chunk = min(chunk_size, n_trials) * patients * (PER_PATIENT + events + PER_PATIENT_ARM * k) * BYTES
+    chunk = min(chunk_size, plan.n_trials) * patients * (PER_PATIENT + events + PER_PATIENT_ARM * k) * BYTES
     per_trial = (PER_TRIAL + 6 * k + 2 * k * phenotypes + k * events + looks * k) * BYTES
-    cells = len(scenario.truths) * len(scenario.designs)
-    return in_flight * chunk + RECORD_COPIES * n_trials * cells * per_trial
+    return in_flight * chunk + RECORD_COPIES * plan.n_trials * len(plan.truths) * len(plan.designs) * per_trial
 
 
 def available_memory() -> int | None:
@@ -61,14 +58,13 @@ def size_text(n_bytes: float) -> str:
     return f"{n_bytes:.3g} PB"
 
 
-def check_fits(scenario: Scenario, n_trials: int, chunk_size: int, workers: int = 1, keep_history: bool = False,
+def check_fits(plan: TrialPlan, chunk_size: int, workers: int = 1, keep_history: bool = False,
                where: str | None = None) -> None:
     """Raise `RunTooLarge` if the run cannot fit in the memory available now."""
-    need = run_memory(scenario, n_trials, chunk_size, workers, keep_history)
+    need = run_memory(plan, chunk_size, workers, keep_history)
     have = available_memory()
     if have is not None and need > have:
-        patients = max(d.looks.n_max for d in scenario.designs.values())
         raise RunTooLarge(
-            f"this run may need about {size_text(need)} of memory ({n_trials:,} trials x {len(scenario.truths)} truths x "
-            f"{len(scenario.designs)} designs, up to {patients:,} patients per trial) but about {size_text(have)} is "
-            "available; use fewer trials (-n) or patients", where)
+            f"this run may need about {size_text(need)} of memory ({plan.n_trials:,} trials x {len(plan.truths)} truths "
+            f"x {len(plan.designs)} designs, up to {plan.cohort.max_patients:,} patients per trial) but about "
+            f"{size_text(have)} is available; use fewer trials (-n) or patients", where)

@@ -42,6 +42,16 @@ class LookData:
         """(n, sum_y, sum_y2) pooled over phenotypes, each (trials, arms)."""
         return self.n.sum(-1), self.sum_y.sum(-1), self.sum_y2.sum(-1)
 
+    def by_phenotype(self) -> "LookData":
+        """Each trial x phenotype as its own 'trial' with one phenotype (trials * phenotypes rows)."""
+        b, k, p = self.n.shape
+
+        def split(v: np.ndarray) -> np.ndarray:
+            return v.transpose(0, 2, 1).reshape(b * p, k, 1)
+
+        return LookData(split(self.n), split(self.sum_y), split(self.sum_y2), split(self.sum_x), split(self.sum_x2),
+                        split(self.sum_xy), self.binary, np.ones(1))
+
     def take(self, trials: np.ndarray) -> "LookData":
         """The same statistics for a subset of trials (index or mask)."""
         return LookData(
@@ -79,6 +89,39 @@ class Posterior(Protocol):
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         """Pr(|theta_k - theta_control| < margin), (trials, arms)."""
 
+    def sample(self, rng: np.random.Generator, n_draws: int) -> np.ndarray:
+        """Draws of theta, (trials, draws, arms) (for saving and plotting; decisions never use them)."""
+
+
+class Inference:
+    """An inference engine as the look loop uses it.
+
+    Called with (data, global trial indices, relevant arms) it returns a
+    `Posterior`. It counts, per trial, its model fits and the fits whose
+    diagnostics flag a problem (`fit_counts`), for the records.
+    """
+
+    def __init__(self) -> None:
+        self.fits: dict[int, int] = {}
+        self.problems: dict[int, int] = {}
+
+    def fit_counts(self, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fits, flagged fits) per trial."""
+        return (np.array([self.fits.get(int(t), 0) for t in trials], np.int32),
+                np.array([self.problems.get(int(t), 0) for t in trials], np.int32))
+
+    def __call__(self, data: LookData, trials: np.ndarray, relevant: np.ndarray) -> Posterior:
+        raise NotImplementedError
+
+    def by_phenotype(self, post: Posterior, data: LookData, trials: np.ndarray, active: np.ndarray) -> Posterior:
+        """The posterior of each trial x phenotype as one row (trials * phenotypes rows).
+
+        `post` is this engine's posterior of `data`. The default analyses each
+        phenotype's data alone; models with phenotype cells override it.
+        """
+        n_pheno = data.n.shape[2]
+        return self(data.by_phenotype(), np.repeat(trials, n_pheno), np.repeat(active, n_pheno, axis=0))
+
 
 @dataclass(frozen=True)
 class DrawsPosterior:
@@ -115,3 +158,6 @@ class DrawsPosterior:
 
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         return (np.abs(self.draws - self._control_draws(control)) < margin).mean(axis=1)
+
+    def sample(self, rng: np.random.Generator, n_draws: int) -> np.ndarray:
+        return self.draws

@@ -1,9 +1,4 @@
-"""Choose the inference engine of a design: name -> the callables the look loop uses.
-
-An inference callable takes (data, global trial indices, relevant arms) and
-returns a `Posterior`. It also counts, per trial, its model fits and the fits
-whose diagnostics flag a problem (`fit_counts`), for the records.
-"""
+"""Choose the inference engine of a design: its analysis plan -> the callable the look loop uses."""
 
 from __future__ import annotations
 
@@ -12,29 +7,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cohort import Stream, trial_stream
-from ..scenario.schema import Scenario
-from .base import DrawsPosterior, LookData, Posterior
-from .exact import FLAT, ConjugatePrior, exact_posterior
+from ..rng import Stream, trial_stream
+from .base import DrawsPosterior, Inference, LookData, Posterior
+from .exact import exact_posterior
+from .priors import FLAT, ConjugatePrior
 
 FAST_DRAWS = 4000
+ENGINES = ("exact", "pymc")
 _PYMC_ENGINES: dict[tuple, object] = {}  # built and compiled once per worker process
 
 
-class Inference:
-    """Base: per-trial fit bookkeeping shared by the engines."""
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """How a design analyses its data (compile.py builds it from the design's `analysis`)."""
 
-    def __init__(self) -> None:
-        self.fits: dict[int, int] = {}
-        self.problems: dict[int, int] = {}
-
-    def fit_counts(self, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(fits, flagged fits) per trial."""
-        return (np.array([self.fits.get(int(t), 0) for t in trials], np.int32),
-                np.array([self.problems.get(int(t), 0) for t in trials], np.int32))
-
-    def __call__(self, data: LookData, trials: np.ndarray, relevant: np.ndarray) -> Posterior:
-        raise NotImplementedError
+    engine: str  # one of ENGINES
+    conjugate: ConjugatePrior = FLAT  # exact engine: the prior on the internal (higher-is-better) scale
+    preset: str = "exact"  # pymc engine: the prior preset ("exact" = independent flat arms)
+    binary: bool = False  # the endpoint's family is Beta (rates) rather than normal (means)
+    n_arms: int = 2
+    n_phenotypes: int = 1
 
 
 class ExactInference(Inference):
@@ -93,6 +85,11 @@ class PymcInference(Inference):
                 self.problems[int(t)] = self.problems.get(int(t), 0) + int(bool(problem))
         return PartialDrawsPosterior(draws, ok, cells)
 
+    def by_phenotype(self, post: Posterior, data: LookData, trials: np.ndarray, active: np.ndarray) -> Posterior:
+        """From the model's cell draws: partial pooling across phenotypes."""
+        c = post.cells  # (trials, draws, arms, phenotypes)
+        return DrawsPosterior(np.moveaxis(c, 3, 1).reshape(-1, c.shape[1], c.shape[2]))
+
 
 def proper_trials(data: LookData, prior) -> np.ndarray:
     """Trials whose posterior is proper under `prior` (improper priors need enough data)."""
@@ -110,36 +107,21 @@ def proper_trials(data: LookData, prior) -> np.ndarray:
     return ok
 
 
-def conjugate_prior(scenario: Scenario, design: str) -> ConjugatePrior:
-    """The design's exact-engine prior, on the engine's internal higher-is-better scale."""
-    prior = scenario.designs[design].analysis.prior
-    flip = scenario.endpoint.lower_is_better
-    if getattr(prior, "type", None) == "beta":
-        return ConjugatePrior(a=prior.b, b=prior.a) if flip else ConjugatePrior(a=prior.a, b=prior.b)
-    if getattr(prior, "type", None) == "normal_gamma":
-        return ConjugatePrior(mean=-prior.mean if flip else prior.mean, n0=prior.n0, shape=prior.shape, rate=prior.rate)
-    return FLAT
-
-
-def pymc_engine(scenario: Scenario, design: str, method: str = "fast"):
+def pymc_engine(plan: AnalysisPlan, method: str = "fast"):
     """The compiled PyMC engine for a design's model, cached per process."""
     from .pymc_model import PymcEngine, PymcPrior
 
-    preset = scenario.designs[design].analysis.prior
-    preset = "exact" if preset == "flat" or not isinstance(preset, str) else preset
-    binary = scenario.endpoint.binary
-    key = (len(scenario.arms), len(scenario.population.phenotypes), binary, preset, method)
+    key = (plan.n_arms, plan.n_phenotypes, plan.binary, plan.preset, method)
     if key not in _PYMC_ENGINES:
-        prior = PymcPrior.preset(preset, binary)
-        _PYMC_ENGINES[key] = PymcEngine(key[0], key[1], binary, prior, method, draws=FAST_DRAWS)
+        prior = PymcPrior.preset(plan.preset, plan.binary)
+        _PYMC_ENGINES[key] = PymcEngine(plan.n_arms, plan.n_phenotypes, plan.binary, prior, method, draws=FAST_DRAWS)
     return _PYMC_ENGINES[key]
 
 
-def make_inference(scenario: Scenario, design: str, override: str | None, seed: int) -> Inference:
-    """The inference of a design (its analysis.engine, or `override`)."""
-    engine = override or scenario.designs[design].analysis.engine
-    if engine == "exact":
-        return ExactInference(conjugate_prior(scenario, design))
-    if engine == "pymc":
-        return PymcInference(pymc_engine(scenario, design), seed, design)
-    raise ValueError(f"unknown inference engine '{engine}'")
+def make_inference(plan: AnalysisPlan, seed: int, design: str) -> Inference:
+    """The inference callable of a design."""
+    if plan.engine == "exact":
+        return ExactInference(plan.conjugate)
+    if plan.engine == "pymc":
+        return PymcInference(pymc_engine(plan), seed, design)
+    raise ValueError(f"unknown inference engine '{plan.engine}'")

@@ -29,6 +29,7 @@ from scipy import special
 
 from . import quadrature
 from .base import LookData
+from .priors import FLAT, ConjugatePrior
 
 POINTS_PER_SD = 5
 MIN_POINTS, MAX_POINTS = 48, 4096
@@ -38,23 +39,6 @@ TAIL_MASS_T = 1e-9
 MAX_TAIL_SCALES_T = 60.0
 
 
-@dataclass(frozen=True)
-class ConjugatePrior:
-    """Prior on the internal (higher-is-better) scale.
-
-    Binary: Beta(a, b) on the rate. Continuous: normal-gamma with mean `mean`
-    worth `n0` patients, precision ~ Gamma(shape, rate).
-    """
-
-    a: float = 1.0
-    b: float = 1.0
-    mean: float = 0.0
-    n0: float = 0.0
-    shape: float = -0.5
-    rate: float = 0.0
-
-
-FLAT = ConjugatePrior()
 
 
 @dataclass(frozen=True)
@@ -166,6 +150,9 @@ class GridPosterior:
         out.use, out.lo, out.h, out.n = self.use[rows], self.lo[rows], self.h[rows], self.n[rows]
         out.pdf, out.cdf = self.pdf[rows], self.cdf[rows]
         return out
+
+    def sample(self, rng: np.random.Generator, n_draws: int) -> np.ndarray:
+        return self.arms.sample(rng, n_draws)
 
     def _check(self, arms: np.ndarray) -> None:
         if (arms & ~self.use & self.arms.defined).any():

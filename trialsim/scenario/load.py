@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .hints import closest
 from .rules import check_scenario
 from .schema import Scenario, shown
 
@@ -32,11 +32,6 @@ class ScenarioError(Exception):
         self.source = source
         self.problems = problems
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
-
-
-def closest(name: str, valid: list[str]) -> str | None:
-    matches = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:

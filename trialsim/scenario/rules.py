@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .hints import closest
 from .schema import Design, Scenario, Truth
 
 Problem = tuple[str, str]
+
+TRUTH_FIELD_WORDS = {
+    "nonspecific": "the mean change in NRS shared with sham, e.g. -2.2",
+    "specific": "the extra change in NRS for patients who pass screening",
+    "rate": "the event rate, e.g. 0.25",
+    "mean": "the outcome's mean",
+}
 
 IMPLANTED_KINDS = {"sham_implanted", "scs_conventional", "scs_10khz", "scs_closed_loop", "dbs_open_loop", "dbs_closed_loop"}
 
@@ -41,8 +49,6 @@ def check_scenario(s: Scenario) -> list[Problem]:
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> str:
-    from .load import closest
-
     hint = closest(name, valid)
     return f"unknown {kind} '{name}'" + (f" (did you mean '{hint}'?)" if hint else f"; valid: {', '.join(valid)}")
 
@@ -60,18 +66,19 @@ def _every_arm_once(path: str, given: dict, names: list[str], missing: str) -> I
 def _check_truth(s: Scenario, path: str, truth: Truth) -> Iterator[Problem]:
     names, phenos = s.arm_names, s.phenotype_names
     yield from _every_arm_once(f"{path}.arms", truth.arms, names, "truth; give every arm an effect")
-    binary = s.endpoint.type == "binary"
+    kind = s.endpoint.type
+    needed = s.endpoint.plugin.truth_fields
     for arm, at in truth.arms.items():
         p = f"{path}.arms.{arm}"
-        if binary and at.rate is None:
-            yield p, "endpoint type 'binary' needs 'rate' for every arm"
-        if binary and (at.nonspecific is not None or at.specific != 0.0):
-            yield p, "endpoint type 'binary' takes 'rate', not nonspecific/specific"
-        if not binary and at.rate is not None:
-            yield f"{p}.rate", f"'rate' applies to endpoint type 'binary'; give nonspecific/specific NRS change for '{s.endpoint.type}'"
-        if not binary and at.nonspecific is None:
-            yield f"{p}.nonspecific", "missing: the mean change in NRS shared with sham (e.g. -2.2)"
-        for field in ("specific", "rate"):
+        for field in needed:
+            if getattr(at, field) is None:
+                yield f"{p}.{field}", f"missing: endpoint type '{kind}' needs '{field}' ({TRUTH_FIELD_WORDS[field]})"
+        for field, words in TRUTH_FIELD_WORDS.items():
+            given = getattr(at, field) not in (None, 0.0) if field == "specific" else getattr(at, field) is not None
+            owner = "nonspecific" if field == "specific" else field
+            if given and owner not in needed:
+                yield f"{p}.{field}", f"'{field}' does not apply to endpoint type '{kind}'; give {', '.join(needed)}"
+        for field in ("specific", "rate", "mean"):
             value = getattr(at, field)
             if isinstance(value, dict):
                 for ph in value:
@@ -148,9 +155,10 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
     if d.analysis.engine == "pymc" and not isinstance(prior, str):
         yield f"{path}.analysis.prior", "engine 'pymc' takes a preset: flat, vague, sceptical or informative"
     kind = getattr(prior, "type", None)
-    if kind == "beta" and not s.endpoint.binary:
-        yield f"{path}.analysis.prior", "a beta prior needs a responder or binary endpoint; use normal_gamma for nrs_change"
-    if kind == "normal_gamma" and s.endpoint.binary:
-        yield f"{path}.analysis.prior", "a normal_gamma prior needs the nrs_change endpoint; use beta for rates"
+    family = s.endpoint.plugin.family
+    if kind == "beta" and family != "beta":
+        yield f"{path}.analysis.prior", f"a beta prior needs an endpoint of rates; use normal_gamma for '{s.endpoint.type}'"
+    if kind == "normal_gamma" and family != "normal":
+        yield f"{path}.analysis.prior", f"a normal_gamma prior needs an endpoint of means; use beta for '{s.endpoint.type}'"
     if a.burn_in > d.looks.n_max:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
                       model_validator)
 
+from ..endpoints import ENDPOINTS
+
 # Names become coordinates, CSV cells and file names: identifiers only, never read as missing
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_NAME_LENGTH = 64
@@ -169,25 +171,27 @@ class Arm(Strict):
 
 
 class Endpoint(Strict):
-    type: Literal["nrs_change", "responder", "binary"] = "nrs_change"
+    type: str = "nrs_change"  # a registered endpoint plug-in (trialsim/endpoints)
     responder_reduction: Probability = 0.5  # responder: >= this share of baseline NRS
-    higher_is_better: bool | None = None  # binary only; nrs_change is lower-better
+    higher_is_better: bool | None = None  # endpoints whose direction the scenario chooses (binary, continuous)
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint type '{v}'; choose from {', '.join(ENDPOINTS)}")
+        return v
 
     @model_validator(mode="after")
     def _direction(self) -> "Endpoint":
-        if self.higher_is_better is not None and self.type != "binary":
-            raise ValueError("higher_is_better applies to type 'binary' only; remove it")
+        if self.higher_is_better is not None and ENDPOINTS[self.type].fixed_direction:
+            free = ", ".join(n for n, e in ENDPOINTS.items() if not e.fixed_direction)
+            raise ValueError(f"higher_is_better applies to endpoint types {free}; '{self.type}' has a fixed direction")
         return self
 
     @property
-    def binary(self) -> bool:
-        return self.type in ("responder", "binary")
-
-    @property
-    def lower_is_better(self) -> bool:
-        if self.type == "binary":
-            return self.higher_is_better is False
-        return self.type == "nrs_change"
+    def plugin(self) -> type:
+        return ENDPOINTS[self.type]
 
 
 PerPhenotype = either("must be an NRS change or a mapping of phenotype to NRS change",
@@ -197,13 +201,16 @@ PerPhenotype = either("must be an NRS change or a mapping of phenotype to NRS ch
 class ArmTruth(Strict):
     """One arm's true effect. NRS endpoints: mean change in NRS (negative is
     improvement) = nonspecific + specific (specific only for patients who pass
-    screening). Binary endpoints: `rate` of the event."""
+    screening). Binary endpoints: `rate` of the event. Continuous endpoints:
+    the outcome's `mean` and `sd`."""
 
     nonspecific: NrsChange | None = None
     specific: PerPhenotype = 0.0
     sd: PositiveFloat | None = None
     rate: Optional[either("must be a rate or a mapping of phenotype to rate",  # noqa: UP007
                           number=Probability, mapping=dict[Name, Probability])] = None
+    mean: Optional[either("must be a number or a mapping of phenotype to number",  # noqa: UP007
+                          number=float, mapping=dict[Name, float])] = None
 
 
 class Truth(Strict):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from ..io import atomic_write
 from .records import VARIABLES, ChunkRecords
 
 CHUNK_FILE = re.compile(r"chunk_(\d+)_(\d+)\.npz$")

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from .response import effect_model, true_arm_values
-from .scenario.schema import Design, Scenario
-
-ENDPOINT_WORDS = {
-    "nrs_change": "change in NRS pain (0-10) from baseline; lower is better",
-    "responder": "responder: NRS reduced by at least {pct:.0%} of baseline; higher is better",
-    "binary": "binary event; {direction} is better",
-}
-
-
-def _endpoint(s: Scenario) -> str:
-    e = s.endpoint
-    return ENDPOINT_WORDS[e.type].format(pct=e.responder_reduction,
-                                         direction="lower" if e.lower_is_better else "higher")
+from ..compile import compile_scenario
+from ..endpoints import Endpoint
+from ..scenario.schema import Design, Scenario
 
 
 def _thresholds(value: float | list[float] | None) -> str:
@@ -26,7 +15,7 @@ def _thresholds(value: float | list[float] | None) -> str:
     return f"{value:g}"
 
 
-def describe_design(name: str, d: Design) -> list[str]:
+def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
     a, dec, looks = d.allocation, d.decisions, d.looks
     lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
     if a.rule == "fixed":
@@ -49,17 +38,18 @@ def describe_design(name: str, d: Design) -> list[str]:
                      + (f" (randomised by then: {', '.join(map(str, looks.randomised_at_looks))})"
                         if looks.randomised_at_looks else ""))
     if d.control:
-        lines.append(f"    each arm vs control '{d.control}': effective if Pr(arm - control > {dec.superiority_delta:g}) > "
-                     f"{_thresholds(dec.superiority)}")
+        better = endpoint.difference(dec.superiority_delta)
+        lines.append(f"    each arm vs control '{d.control}': effective if Pr({better}) > {_thresholds(dec.superiority)}")
     else:
         lines.append(f"    superiority: Pr(best) > {_thresholds(dec.superiority)}")
     if dec.inferiority is not None:
-        lines.append(f"    drop as inferior: Pr({'arm > control' if d.control else 'best'}) < {_thresholds(dec.inferiority)}")
+        lines.append(f"    drop as inferior: Pr({endpoint.difference(0) if d.control else 'best'}) < "
+                     f"{_thresholds(dec.inferiority)}")
     if dec.futility:
-        lines.append(f"    drop as futile: Pr(arm - control > {dec.futility.delta:g}) < {dec.futility.threshold:g}")
+        lines.append(f"    drop as futile: Pr({endpoint.difference(dec.futility.delta)}) < {dec.futility.threshold:g}")
     if dec.phenotype_futility:
         f = dec.phenotype_futility
-        lines.append(f"    close an arm to a phenotype: Pr(arm - control > {f.delta:g} in that phenotype) < {f.threshold:g}")
+        lines.append(f"    close an arm to a phenotype: Pr({endpoint.difference(f.delta)} in that phenotype) < {f.threshold:g}")
     if dec.equivalence:
         scope = "arm and control" if d.control else "all active arms"
         lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}")
@@ -70,26 +60,27 @@ def describe_design(name: str, d: Design) -> list[str]:
 def describe(s: Scenario) -> str:
     """Designs, arms and truths of a scenario in plain words."""
     pop, log = s.population, s.logistics
+    plan = compile_scenario(s)
     lines = [f"Scenario {s.name}", *(["  " + s.description.strip()] if s.description else []), ""]
-    lines.append(f"Endpoint: {_endpoint(s)}, {log.endpoint_weeks:g} weeks after randomisation.")
+    lines.append(f"Endpoint: {plan.endpoint.describe()}, {log.endpoint_weeks:g} weeks after randomisation.")
     ramp = f" after a {log.accrual.ramp_up_weeks:g}-week ramp-up" if log.accrual.ramp_up_weeks else ""
     lines.append(f"Accrual {log.accrual.per_week:g} patients a week{ramp}; {log.dropout:.0%} lost before the endpoint.")
-    lines.append("Population: " + ", ".join(f"{k} {v.prevalence:.0%}" for k, v in pop.phenotypes.items())
-                 + f"; baseline NRS {pop.baseline_nrs.mean:g} (SD {pop.baseline_nrs.sd:g}) within "
-                   f"[{pop.baseline_nrs.min:g}, {pop.baseline_nrs.max:g}].")
+    nrs = pop.baseline_nrs
+    baseline = (f"; baseline NRS {nrs.mean:g} (SD {nrs.sd:g}) within [{nrs.min:g}, {nrs.max:g}]"
+                if plan.endpoint.uses_pain_scores else "")
+    lines.append("Population: " + ", ".join(f"{k} {v.prevalence:.0%}" for k, v in pop.phenotypes.items()) + baseline + ".")
     lines += ["", f"Arms ({len(s.arms)}):"]
     for arm in s.arms:
         extra = [f"passes screening {arm.screening_pass:.0%}" if arm.screening_pass < 1 else "",
                  "adverse events " + ", ".join(f"{k} {v:.1%}" for k, v in arm.adverse_events.items()) if arm.adverse_events else ""]
         lines.append(f"  {arm.name} ({arm.kind.replace('_', ' ')})" + "".join(f"; {e}" for e in extra if e))
     lines += ["", f"Truths ({len(s.truths)}), with each arm's population-level true value:"]
-    for name, truth in s.truths.items():
-        values = true_arm_values(s, effect_model(s, truth))
+    for (name, truth), values in zip(s.truths.items(), plan.true_values()):
         lines.append(f"  {name}: " + ", ".join(f"{a} {v:.3g}" for a, v in zip(s.arm_names, values)))
         if truth.description:
             lines.append(f"    {truth.description.strip()}")
     lines += ["", f"Designs ({len(s.designs)}):"]
     for name, design in s.designs.items():
-        lines += describe_design(name, design)
+        lines += describe_design(name, design, plan.endpoint)
     lines += ["", f"Simulation: {s.simulation.n_trials} trials per design and truth, seed {s.simulation.seed}."]
     return "\n".join(lines)

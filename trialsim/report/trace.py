@@ -12,14 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .cohort import Stream, build_cohort, draw_raw, trial_stream
-from .decisions import ArmFate, Stop
-from .engine import DesignPlan, LookRecord, run_design
-from .inference.base import DrawsPosterior, Posterior
-from .inference.engines import make_inference
-from .inference.exact import GridPosterior
-from .response import effect_model, from_internal, true_arm_values
-from .scenario import Scenario
+from ..cohort import Cohort
+from ..design.parallel import LookRecord, run_design
+from ..design.state import ArmFate, Stop
+from ..inference.engines import make_inference
+from ..plan import TrialPlan
+from ..rng import Stream, trial_stream
 
 N_DRAWS = 4000
 
@@ -41,7 +39,7 @@ class LookTrace:
 
 @dataclass
 class TrialTrace:
-    scenario: Scenario
+    plan: TrialPlan
     design: str
     truth: str
     trial: int
@@ -52,52 +50,39 @@ class TrialTrace:
     true_values: np.ndarray | None = None
 
 
-def posterior_draws(post: Posterior, rng: np.random.Generator, n_draws: int = N_DRAWS) -> np.ndarray:
-    """Draws of theta (trials, draws, arms) from any posterior, on the internal scale."""
-    if isinstance(post, DrawsPosterior):
-        return post.draws
-    if isinstance(post, GridPosterior):
-        return post.arms.sample(rng, n_draws)
-    raise TypeError(f"cannot draw from a {type(post).__name__}")
-
-
-def trace_trial(scenario: Scenario, design: str, truth: str, trial: int, seed: int | None = None,
-                engine: str | None = None) -> TrialTrace:
+def trace_trial(plan: TrialPlan, design: str, truth: str, trial: int) -> TrialTrace:
     """Re-simulate one trial of one design under one truth, recording every look."""
-    seed = scenario.simulation.seed if seed is None else seed
-    plan = DesignPlan.from_design(design, scenario.designs[design], scenario.arm_names)
-    raw = draw_raw(scenario, seed, np.array([trial]), max(d.looks.n_max for d in scenario.designs.values()))
-    model = effect_model(scenario, scenario.truths[truth])
-    cohort = build_cohort(scenario, model, raw)
-    infer = make_inference(scenario, design, engine, seed)
-    control = plan.decisions.control
+    seed = plan.seed
+    design_plan, truth_plan = plan.designs[design], plan.truths[truth]
+    cohort = Cohort(plan.cohort, seed, np.array([trial]))
+    infer = make_inference(design_plan.analysis, seed, design)
+    control = design_plan.decisions.control
     rng = trial_stream(seed, trial, Stream.INFERENCE, 1)  # draws for saving only; never feeds back
-    endpoint = scenario.endpoint
-    out = TrialTrace(scenario, design, truth, trial, seed, true_values=true_arm_values(scenario, model))
+    endpoint = plan.endpoint
+    out = TrialTrace(plan, design, truth, trial, seed, true_values=endpoint.true_values(truth_plan.model, plan.cohort.population))
 
     def observe(rec: LookRecord) -> None:
         if rec.trials.size == 0:
             return
         post, state = rec.posterior, rec.state
-        active = state.active[rec.trials]
         better = None if control is None else post.prob_better(np.array([control]), 0.0)[0]
         out.looks.append(LookTrace(
             look=rec.look, analysed=int(rec.analysed[0]), randomised=int(rec.randomised[0]),
-            n=rec.data.n.sum(-1)[0].astype(int), mean=from_internal(endpoint, post.mean()[0]),
-            pr_best=post.prob_best(active)[0], pr_better=better, fate=state.fate[rec.trials[0]].copy(),
+            n=rec.data.n.sum(-1)[0].astype(int), mean=endpoint.from_internal(post.mean()[0]),
+            pr_best=rec.pr_best[0], pr_better=better, fate=state.fate[rec.trials[0]].copy(),
             allocation=rec.allocation[0].copy(), stop=int(state.stop[rec.trials[0]]),
-            posterior_draws=from_internal(endpoint, posterior_draws(post, rng)[0]),
+            posterior_draws=endpoint.from_internal(post.sample(rng, N_DRAWS)[0]),
         ))
 
-    result = run_design(plan, cohort, infer, scenario.logistics.endpoint_weeks, observer=observe)
+    result = run_design(design_plan, cohort, truth_plan, infer, observer=observe)
     out.size, out.selected = int(result.size[0]), int(result.selected[0])
     return out
 
 
 def format_trace(t: TrialTrace) -> str:
     """The trial's story in a table per look."""
-    arms = t.scenario.arm_names
-    control = t.scenario.designs[t.design].control
+    arms = t.plan.arms
+    control = t.plan.designs[t.design].control
     lines = [f"Trial {t.trial} of design '{t.design}' under truth '{t.truth}' (seed {t.seed})",
              "true values: " + ", ".join(f"{a} {v:.3g}" for a, v in zip(arms, t.true_values)), ""]
     for lk in t.looks:
@@ -127,10 +112,10 @@ def save_posteriors(t: TrialTrace, folder: Path) -> list[Path]:
     paths = []
     for lk in t.looks:
         chains = lk.posterior_draws.reshape(4, -1, lk.posterior_draws.shape[-1])  # independent draws as 4 chains
-        idata = az.from_dict(posterior={"theta": chains}, coords={"arm": t.scenario.arm_names},
+        idata = az.from_dict(posterior={"theta": chains}, coords={"arm": list(t.plan.arms)},
                              dims={"theta": ["arm"]},
                              attrs={"design": t.design, "truth": t.truth, "trial": t.trial, "look": lk.look + 1,
-                                    "seed": t.seed, "scale": t.scenario.endpoint.type})
+                                    "seed": t.seed, "scale": t.plan.endpoint.name})
         path = folder / f"look_{lk.look + 1:02d}.nc"
         idata.to_netcdf(str(path))
         paths.append(path)

@@ -17,28 +17,11 @@ Two families of rules, chosen by whether the design has a control:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
-from .inference.base import Posterior
-from .scenario.schema import Design
-
-
-class Stop(IntEnum):
-    RUNNING = 0
-    SUPERIORITY = 1
-    EQUIVALENCE = 2
-    FUTILITY = 3
-    MAX = 4
-
-
-class ArmFate(IntEnum):
-    ACTIVE = 0
-    EFFECTIVE = 1
-    INFERIOR = 2
-    FUTILE = 3
-    EQUIVALENT = 4
+from ..inference.base import Posterior
+from .state import ArmFate, Stop, TrialState
 
 
 @dataclass(frozen=True)
@@ -52,66 +35,24 @@ class DecisionRule:
     equivalence: tuple[float, float] | None  # (threshold, margin)
     selection: str
 
-    @classmethod
-    def from_design(cls, design: Design, arm_names: list[str]) -> "DecisionRule":
-        d, n_looks = design.decisions, design.looks.n_looks
-
-        def per_look(value: float | list[float] | None) -> np.ndarray | None:
-            return None if value is None else np.broadcast_to(np.asarray(value, float), (n_looks,)).copy()
-
-        return cls(
-            control=arm_names.index(design.control) if design.control else None,
-            superiority=per_look(d.superiority),
-            superiority_delta=d.superiority_delta,
-            inferiority=per_look(d.inferiority),
-            futility=(d.futility.threshold, d.futility.delta) if d.futility else None,
-            phenotype_futility=((d.phenotype_futility.threshold, d.phenotype_futility.delta)
-                                if d.phenotype_futility else None),
-            equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
-            selection=d.selection,
-        )
-
-
-@dataclass
-class TrialState:
-    """Mutable per-trial state of a batch of trials during the look loop."""
-
-    fate: np.ndarray  # (trials, arms) ArmFate
-    stop: np.ndarray  # (trials,) Stop
-    stop_look: np.ndarray  # (trials,) index of the deciding look
-    superior: np.ndarray  # (trials,) arm declared superior (no-control designs), -1 if none
-    last_pr_best: np.ndarray  # (trials, arms) Pr(best) among active arms at the last look
-    closed: np.ndarray  # (trials, phenotypes, arms) arm closed to a phenotype (enrichment)
-
-    @classmethod
-    def start(cls, n_trials: int, n_arms: int, n_phenotypes: int = 1) -> "TrialState":
-        return cls(np.zeros((n_trials, n_arms), np.int8), np.zeros(n_trials, np.int8),
-                   np.full(n_trials, -1, np.int16), np.full(n_trials, -1, np.int16),
-                   np.zeros((n_trials, n_arms)), np.zeros((n_trials, n_phenotypes, n_arms), bool))
-
-    @property
-    def active(self) -> np.ndarray:
-        return self.fate == ArmFate.ACTIVE
-
-    @property
-    def running(self) -> np.ndarray:
-        return self.stop == Stop.RUNNING
-
 
 def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int,
-           final: np.ndarray) -> None:
+           final: np.ndarray) -> np.ndarray:
     """Apply the look's decisions to `trials` (indices of running trials) in place.
 
     `final` (per trial) marks the trials for which this is the final analysis.
+    Returns Pr(best) among the arms still active after the decisions, (trials, arms):
+    what response-adaptive allocation and the "best" selection use.
     """
     if rule.control is None:
-        _decide_without_control(rule, post, state, trials, look)
+        pr_best = _decide_without_control(rule, post, state, trials, look)
     else:
-        _decide_against_control(rule, post, state, trials, look)
+        pr_best = _decide_against_control(rule, post, state, trials, look)
     ending = trials[final & (state.stop[trials] == Stop.RUNNING)]
     graduated = (state.fate[ending] == ArmFate.EFFECTIVE).any(axis=1)
     state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
     state.stop_look[ending] = look
+    return pr_best
 
 
 def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Stop, look: int) -> None:
@@ -120,7 +61,8 @@ def _finish(state: TrialState, trials: np.ndarray, mask: np.ndarray, reason: Sto
     state.stop_look[idx] = look
 
 
-def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
+                            look: int) -> np.ndarray:
     # adaptr's order: drop inferior arms (recomputing Pr(best) among the rest
     # until none is inferior), then superiority, then equivalence
     active = state.active[trials]
@@ -135,7 +77,6 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
             active &= ~inferior
             pb = post.prob_best(active)
         state.fate[trials] = fate
-    state.last_pr_best[trials] = pb
     superior = pb.max(axis=1) > rule.superiority[look]
     state.superior[trials[superior]] = pb.argmax(axis=1)[superior]
     _finish(state, trials, superior, Stop.SUPERIORITY, look)
@@ -143,9 +84,11 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
         threshold, margin = rule.equivalence
         equivalent = post.prob_all_equivalent(active, margin) > threshold
         _finish(state, trials, equivalent, Stop.EQUIVALENCE, look)
+    return pb
 
 
-def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int) -> None:
+def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
+                            look: int) -> np.ndarray:
     control = np.full(len(trials), rule.control)
     is_control = np.arange(state.fate.shape[1]) == rule.control
     fate = state.fate[trials]
@@ -167,13 +110,13 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
         equivalent = judged & (post.prob_equivalent_to(control, margin) > threshold)
         fate[equivalent] = ArmFate.EQUIVALENT
     state.fate[trials] = fate
-    state.last_pr_best[trials] = post.prob_best(fate == ArmFate.ACTIVE)
     done = ~((fate == ArmFate.ACTIVE) & ~is_control).any(axis=1)
     any_effective = (fate == ArmFate.EFFECTIVE).any(axis=1)
     all_equivalent = ((fate == ArmFate.EQUIVALENT) | is_control).all(axis=1)
     _finish(state, trials, done & any_effective, Stop.SUPERIORITY, look)
     _finish(state, trials, done & all_equivalent, Stop.EQUIVALENCE, look)
     _finish(state, trials, done, Stop.FUTILITY, look)
+    return post.prob_best(fate == ArmFate.ACTIVE)
 
 
 def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState, trials: np.ndarray) -> None:
@@ -187,14 +130,14 @@ def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState
     state.closed[trials] |= judged & (better < threshold)
 
 
-def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray) -> np.ndarray:
+def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray, last_pr_best: np.ndarray) -> np.ndarray:
     """The arm each trial recommends (-1 for none), as adaptr's extract_results.
 
     A superior arm is selected; with a control, the effective arm with the
     highest Pr(best) in the final analysis (`final_pr_best`). Otherwise the
     selection strategy: "control" (if the design has one), "none", or "best":
     the arm with the highest Pr(best) among the arms still active at the last
-    look.
+    look (`last_pr_best`, as returned by `decide`).
     """
     chosen = np.full(len(state.stop), -1, np.int16)
     if rule.control is None:
@@ -206,5 +149,5 @@ def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray)
         if rule.selection == "control":
             chosen = np.where(chosen < 0, rule.control, chosen)
     if rule.selection == "best":
-        chosen = np.where(chosen < 0, state.last_pr_best.argmax(axis=1), chosen)
+        chosen = np.where(chosen < 0, last_pr_best.argmax(axis=1), chosen)
     return chosen.astype(np.int16)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING
 
-from .cohort import Cohort, adverse_event_types
-from .decisions import ArmFate, Stop
-from .engine import DesignResult, at_assigned_arm
-from .response import from_internal
-from .scenario.schema import Scenario
+import numpy as np
+
+from ..cohort import Cohort
+from ..design.parallel import DesignResult
+from ..design.state import ArmFate, Stop
+from ..plan import TrialPlan
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 TRIAL_DIMS = ("truth", "design", "trial")
 # name -> dims after (truth, design, trial); the contract of a chunk's records
@@ -44,14 +47,15 @@ VARIABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, keep_history: bool,
+def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_history: bool,
                    fit_counts: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
     """The per-trial record arrays of one design on one chunk of one truth.
 
     fit_counts: (model fits, fits flagged by their diagnostics) per trial.
     """
     n_trials, n_arms = result.estimate.shape
-    arm = result.arm
+    obs = result.observed
+    arm = obs.arm
     n_max = arm.shape[1]
     randomised = arm >= 0
     observed = randomised & ~cohort.dropout[:, :n_max]
@@ -64,18 +68,18 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
         counts = np.bincount(cell[mask], minlength=n_trials * n_arms * n_extra)
         return counts.reshape((n_trials, n_arms) + ((n_extra,) if extra is not None else ()))
 
-    every = np.arange(n_trials)
-    responders = per_arm(observed & at_assigned_arm(cohort.responder, every, 0, n_max, arm))
+    responders = per_arm(observed & obs.responder)
     by_pheno = per_arm(randomised, cohort.phenotype[:, :n_max], n_pheno)
-    # adverse events under the assigned arm, from the truth-free uniforms and the arm's rates
-    had = cohort.u_adverse[:, :n_max] < cohort.adverse_rates[safe_arm]  # (trials, patients, types)
+    # adverse events of randomised patients under their assigned arm, from the event streams
+    rows, patients = np.nonzero(randomised)
+    had = cohort.adverse_events(rows, patients, arm[rows, patients])
     adverse = np.zeros((n_trials, n_arms, had.shape[-1]), np.int64)
     for j in range(had.shape[-1]):  # a handful of event types
-        adverse[..., j] = per_arm(randomised & had[..., j])
-    y = from_internal(scenario.endpoint, at_assigned_arm(cohort.y, every, 0, n_max, arm))
-    sum_ys = np.where(observed, y, 0.0).sum(axis=1)
+        np.add.at(adverse[..., j], (rows, arm[rows, patients]), had[:, j])
+    endpoint = plan.endpoint
+    sum_ys = np.where(observed, endpoint.from_internal(obs.y), 0.0).sum(axis=1)
     last_patient = np.maximum(result.size - 1, 0)
-    duration = cohort.arrival_week[np.arange(n_trials), last_patient] + scenario.logistics.endpoint_weeks
+    duration = cohort.arrival_week[np.arange(n_trials), last_patient] + cohort.plan.endpoint_weeks
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
     n_analysed = per_arm(observed)
     return {
@@ -92,7 +96,7 @@ def design_records(scenario: Scenario, cohort: Cohort, result: DesignResult, kee
         "n_randomised": by_pheno.sum(axis=2).astype(np.int32),
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
-        "estimate": from_internal(scenario.endpoint, result.estimate),
+        "estimate": endpoint.from_internal(result.estimate),
         "final_pr_best": result.final_pr_best,
         "arm_fate": result.state.fate.astype(np.int8),
         "n_by_phenotype": by_pheno.astype(np.int32),
@@ -124,10 +128,17 @@ def stack_chunk(per_cell: dict[tuple[str, str], dict[str, np.ndarray]], truths: 
     return out
 
 
-def to_dataset(scenario: Scenario, chunks: list[ChunkRecords], truths: list[str], designs: list[str],
-               true_values: np.ndarray, attrs: dict[str, str]) -> xr.Dataset:
-    """Concatenate chunks (in trial order) into the labelled per-trial Dataset."""
+def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str]) -> xr.Dataset:
+    """Concatenate chunks (in trial order) into the labelled per-trial Dataset.
+
+    Besides the per-trial records it holds what summaries need about each design
+    (control arm, number of looks, phenotype-adaptive rules), so that summaries
+    read the Dataset only.
+    """
+    import xarray as xr
+
     chunks = sorted(chunks, key=lambda c: c.start)
+    truths, designs = list(plan.truths), list(plan.designs)
     data_vars = {}
     for name, extra in VARIABLES.items():
         values = np.concatenate([c.arrays[name] for c in chunks], axis=2)
@@ -136,13 +147,16 @@ def to_dataset(scenario: Scenario, chunks: list[ChunkRecords], truths: list[str]
     ds = xr.Dataset(
         data_vars,
         coords={
-            "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": scenario.arm_names,
-            "phenotype": scenario.phenotype_names, "adverse_event": adverse_event_types(scenario),
+            "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": list(plan.arms),
+            "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events),
             "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
         },
     )
-    ds["true_value"] = (("truth", "arm"), true_values)
-    ds["control_arm"] = ("design", [scenario.designs[d].control or "" for d in designs])
+    ds["true_value"] = (("truth", "arm"), plan.true_values())
+    ds["control_arm"] = ("design", [plan.designs[d].control or "" for d in designs])
+    ds["n_looks"] = ("design", [plan.designs[d].looks.n_looks for d in designs])
+    ds["stratified"] = ("design", [plan.designs[d].allocation.stratified for d in designs])
+    ds["phenotype_futility"] = ("design", [plan.designs[d].decisions.phenotype_futility is not None for d in designs])
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected"
@@ -151,7 +165,7 @@ def to_dataset(scenario: Scenario, chunks: list[ChunkRecords], truths: list[str]
     ds["fits"].attrs["description"] = "posterior fits by a sampling engine (0 for the exact engine)"
     ds["fit_problems"].attrs["description"] = "fits whose diagnostics flagged a problem (R-hat, ESS, divergences, Pareto k)"
     ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
-    ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({scenario.endpoint.type})"
+    ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({plan.endpoint.name})"
     ds["estimate"].attrs["description"] = "posterior mean in the final analysis, endpoint scale"
     ds["allocation"].attrs["description"] = "allocation probabilities after each look (kept with --history)"
     ds.attrs.update(attrs)

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scenario.schema import Design
-
-
 @dataclass(frozen=True)
 class AllocationRule:
+    """An allocation rule compiled to arrays (see compile.py)."""
+
     adaptive: bool
     start: np.ndarray  # (arms,) probabilities before adaptation
     power: float | None  # None: Thall-Wathen n / (2 N)
@@ -31,22 +30,6 @@ class AllocationRule:
     burn_in: int
     stratified: bool
     block_size: int | None
-
-    @classmethod
-    def from_design(cls, design: Design, arm_names: list[str]) -> "AllocationRule":
-        a, k = design.allocation, len(arm_names)
-        control = arm_names.index(design.control) if design.control else None
-        if a.rule == "fixed":
-            ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arm_names], dtype=float)
-            start = ratio / ratio.sum()
-        else:
-            start = np.full(k, 1.0 / k)
-        power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
-        return cls(
-            adaptive=a.rule != "fixed", start=start, power=power, min_prob=a.min_prob, max_prob=a.max_prob,
-            control=control, control_prob=a.control_prob, burn_in=a.burn_in,
-            stratified=a.stratify_by_phenotype, block_size=a.block_size,
-        )
 
     def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int | np.ndarray, n_max: int) -> np.ndarray:
         """New probabilities (trials, [phenotypes,] arms) from Pr(best) of the same shape.

@@ -1,0 +1,180 @@
+"""The one bridge from a validated scenario to the runtime plans.
+
+`compile_scenario(scenario, overrides)` applies overrides from the command
+line or the API (engine, trials, seed), validates the result with the same
+rules as the file, and turns it into plain plan objects: the population and
+cohort, the endpoint plug-in, each truth's effect arrays and each design's
+look schedule, allocation, decisions and analysis. Nothing below this module
+imports the scenario schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import endpoints
+from .cohort import CohortPlan
+from .design.allocation import AllocationRule
+from .design.decisions import DecisionRule
+from .design.parallel import DesignPlan, TruthPlan
+from .plan import TrialPlan
+from .design.schedule import LookPlan
+from .effects import EffectModel
+from .endpoints import Endpoint
+from .inference.engines import AnalysisPlan
+from .inference.priors import FLAT, ConjugatePrior
+from .population import Population, TruncNormal
+from .scenario import Scenario, parse_scenario, scenario_hash, scenario_json
+from .scenario.schema import Design, Truth
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings given outside the file (CLI options, API keywords); None keeps the file's."""
+
+    engine: str | None = None  # every design's analysis.engine
+    n_trials: int | None = None
+    seed: int | None = None
+
+
+def apply_overrides(scenario: Scenario, overrides: Overrides) -> Scenario:
+    """The scenario with overrides applied, validated by the file's rules.
+
+    Raises ScenarioError whose source names the override (e.g. "--engine exact").
+    """
+    if overrides.engine is None:
+        return scenario
+    data = scenario.model_dump(mode="json")
+    for design in data["designs"].values():
+        design["analysis"]["engine"] = overrides.engine
+    return parse_scenario(data, source=f"--engine {overrides.engine}")
+
+
+def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> TrialPlan:
+    """A validated scenario (plus overrides) as runtime plans."""
+    original = scenario
+    scenario = apply_overrides(scenario, overrides)
+    endpoint = endpoints.create(scenario.endpoint.type, scenario.endpoint.higher_is_better,
+                                scenario.endpoint.responder_reduction)
+    arms = tuple(scenario.arm_names)
+    phenotypes = tuple(scenario.phenotype_names)
+    events = tuple(sorted({e for arm in scenario.arms for e in arm.adverse_events}))
+    screening = np.array([a.screening_pass for a in scenario.arms], dtype=float)
+    designs = {name: compile_design(name, d, arms, len(phenotypes), endpoint) for name, d in scenario.designs.items()}
+    log = scenario.logistics
+    cohort = CohortPlan(
+        population=compile_population(scenario), arms=arms,
+        accrual_per_week=log.accrual.per_week, ramp_up_weeks=log.accrual.ramp_up_weeks, dropout=log.dropout,
+        endpoint_weeks=log.endpoint_weeks, screening_pass=screening, adverse_events=events,
+        adverse_rates=np.array([[arm.adverse_events.get(e, 0.0) for e in events] for arm in scenario.arms]).reshape(len(arms), -1),
+        pain_scores=endpoint.uses_pain_scores, max_patients=max(d.n_max for d in designs.values()),
+    )
+    truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening))
+              for name, t in scenario.truths.items()}
+    sim = scenario.simulation
+    return TrialPlan(
+        name=scenario.name, arms=arms, phenotypes=phenotypes, adverse_events=events, endpoint=endpoint,
+        cohort=cohort, truths=truths, designs=designs,
+        n_trials=overrides.n_trials or sim.n_trials, seed=sim.seed if overrides.seed is None else overrides.seed,
+        scenario_json=scenario_json(original), scenario_hash=scenario_hash(original),
+        engine_override=overrides.engine or "",
+    )
+
+
+def compile_population(s: Scenario) -> Population:
+    pop = s.population
+
+    def dist(d) -> TruncNormal:
+        return TruncNormal(d.mean, d.sd, d.min, d.max)
+
+    phenos = list(pop.phenotypes.values())
+    return Population(
+        phenotypes=tuple(pop.phenotypes), prevalence=np.array([p.prevalence for p in phenos]),
+        baseline_nrs=tuple(dist(p.baseline_nrs or pop.baseline_nrs) for p in phenos),
+        baseline_odi=tuple(dist(p.baseline_odi or pop.baseline_odi) for p in phenos),
+    )
+
+
+def _per_phenotype(value: float | dict[str, float] | None, phenotypes: tuple[str, ...]) -> np.ndarray:
+    if value is None:
+        return np.zeros(len(phenotypes))
+    if isinstance(value, dict):
+        return np.array([value.get(p, 0.0) for p in phenotypes], dtype=float)
+    return np.full(len(phenotypes), float(value))
+
+
+def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ...], screening: np.ndarray) -> EffectModel:
+    given = [truth.arms[a] for a in arms]
+    return EffectModel(
+        nonspecific=np.array([a.nonspecific or 0.0 for a in given], dtype=float),
+        specific=np.array([_per_phenotype(a.specific, phenotypes) for a in given]),
+        sd=np.array([a.sd or truth.sd for a in given], dtype=float),
+        rate=np.array([_per_phenotype(a.rate, phenotypes) for a in given]),
+        mean=np.array([_per_phenotype(a.mean, phenotypes) for a in given]),
+        screening_pass=screening,
+    )
+
+
+def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint) -> DesignPlan:
+    looks = design.looks
+    look_plan = LookPlan(
+        at_patients=tuple(looks.at_patients) if looks.at_patients is not None else None,
+        randomised_at_looks=tuple(looks.randomised_at_looks) if looks.randomised_at_looks is not None else None,
+        at_weeks=tuple(looks.at_weeks) if looks.at_weeks is not None else None,
+        max_patients=looks.max_patients,
+    )
+    control = arms.index(design.control) if design.control else None
+    return DesignPlan(
+        name=name, looks=look_plan, allocation=compile_allocation(design, arms, control),
+        decisions=compile_decisions(design, control, look_plan.n_looks),
+        analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.control,
+    )
+
+
+def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None) -> AllocationRule:
+    a, k = design.allocation, len(arms)
+    if a.rule == "fixed":
+        ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arms], dtype=float)
+        start = ratio / ratio.sum()
+    else:
+        start = np.full(k, 1.0 / k)
+    power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
+    return AllocationRule(
+        adaptive=a.rule != "fixed", start=start, power=power, min_prob=a.min_prob, max_prob=a.max_prob,
+        control=control, control_prob=a.control_prob, burn_in=a.burn_in,
+        stratified=a.stratify_by_phenotype, block_size=a.block_size,
+    )
+
+
+def compile_decisions(design: Design, control: int | None, n_looks: int) -> DecisionRule:
+    d = design.decisions
+
+    def per_look(value: float | list[float] | None) -> np.ndarray | None:
+        return None if value is None else np.broadcast_to(np.asarray(value, float), (n_looks,)).copy()
+
+    return DecisionRule(
+        control=control,
+        superiority=per_look(d.superiority),
+        superiority_delta=d.superiority_delta,
+        inferiority=per_look(d.inferiority),
+        futility=(d.futility.threshold, d.futility.delta) if d.futility else None,
+        phenotype_futility=(d.phenotype_futility.threshold, d.phenotype_futility.delta) if d.phenotype_futility else None,
+        equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
+        selection=d.selection,
+    )
+
+
+def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotypes: int) -> AnalysisPlan:
+    prior = design.analysis.prior
+    kind = getattr(prior, "type", None)
+    if kind == "beta":
+        conjugate = endpoint.internal_prior(ConjugatePrior(a=prior.a, b=prior.b))
+    elif kind == "normal_gamma":
+        conjugate = endpoint.internal_prior(ConjugatePrior(mean=prior.mean, n0=prior.n0, shape=prior.shape, rate=prior.rate))
+    else:
+        conjugate = FLAT
+    preset = prior if isinstance(prior, str) and prior != "flat" else "exact"
+    return AnalysisPlan(engine=design.analysis.engine, conjugate=conjugate, preset=preset, binary=endpoint.binary,
+                        n_arms=n_arms, n_phenotypes=n_phenotypes)

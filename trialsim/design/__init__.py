@@ -1,0 +1,1 @@
+"""Trial designs: state, look schedules, observed statistics, allocation, decisions and look loops."""

@@ -1,0 +1,220 @@
+"""The look loop of a parallel-group design over a batch of trials, vectorised across trials.
+
+At each look: randomise the patients who arrived since the last look (with
+the current allocation probabilities) and draw their outcomes under the arm
+they were given, add the outcomes of patients who reached the endpoint to the
+sufficient statistics, ask the inference engine for the posterior, apply the
+decisions, and update the allocation. After a trial stops, a final analysis
+uses every patient randomised by then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cohort import Cohort
+from ..effects import EffectModel
+from ..endpoints import Endpoint
+from ..inference.base import Inference, LookData, Posterior
+from ..inference.engines import AnalysisPlan
+from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
+from .decisions import DecisionRule, close_by_phenotype, decide, select_arm
+from .observe import Observed, cell_statistics, scatter_add
+from .schedule import LookPlan, look_schedule
+from .state import ArmFate, Stop, TrialState
+
+
+@dataclass(frozen=True)
+class DesignPlan:
+    """A design compiled to plain rule objects (compile.py builds it)."""
+
+    name: str
+    looks: LookPlan
+    allocation: AllocationRule
+    decisions: DecisionRule
+    analysis: AnalysisPlan
+    control: str | None = None
+
+    @property
+    def n_max(self) -> int:
+        return self.looks.n_max
+
+
+@dataclass(frozen=True)
+class TruthPlan:
+    """A truth compiled for the look loop: the endpoint and the effect arrays."""
+
+    name: str
+    endpoint: Endpoint
+    model: EffectModel
+
+
+@dataclass(frozen=True)
+class LookRecord:
+    """What happened at one look, for the trials in `trials` (an observer's view)."""
+
+    look: int
+    trials: np.ndarray
+    analysed: np.ndarray
+    randomised: np.ndarray
+    data: LookData
+    posterior: Posterior
+    pr_best: np.ndarray  # Pr(best) among the arms active after the decisions
+    state: TrialState  # after this look's decisions
+    allocation: np.ndarray  # probabilities for the next patients (NaN where the trial stopped)
+
+
+Observer = Callable[[LookRecord], None]
+
+
+@dataclass
+class DesignResult:
+    """Per-trial outcome of one design on one batch (arrays over trials)."""
+
+    observed: Observed  # assigned arms and outcomes, (trials, patients)
+    size: np.ndarray
+    state: TrialState
+    estimate: np.ndarray  # (trials, arms) final posterior mean, internal scale
+    final_pr_best: np.ndarray
+    selected: np.ndarray
+    alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
+    looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
+
+
+class _Trials:
+    """The batch being simulated: cohort, truth and what the design has observed so far."""
+
+    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int):
+        self.cohort, self.truth = cohort, truth
+        n = len(cohort.trials)
+        self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool))
+        self.n_arms = n_arms
+
+    def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
+        c = self.cohort
+        return cell_statistics(self.obs, c.dropout, c.phenotype, c.baseline_nrs, rows, lo, hi, self.n_arms,
+                               c.prevalence, self.truth.endpoint.binary)
+
+    def assign(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, new_arm: np.ndarray, start: int) -> None:
+        """Record arms new_arm (columns start..) for patients lo..hi-1 and draw their outcomes."""
+        cols = np.arange(start, start + new_arm.shape[1])
+        todo = (cols >= lo[:, None]) & (cols < hi[:, None])
+        window = slice(start, start + new_arm.shape[1])
+        arm = np.where(todo, new_arm, -1)
+        y, responder = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm)
+        obs = self.obs
+        obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
+        obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
+        obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
+
+
+def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Inference,
+               observer: Observer | None = None) -> DesignResult:
+    """Run one design on every trial of the cohort under one truth.
+
+    `observer`, if given, sees every look (for tracing one trial look by look).
+    """
+    n_trials = len(cohort.trials)
+    n_arms = len(plan.allocation.start)
+    n_pheno = len(cohort.prevalence)
+    alloc, rule = plan.allocation, plan.decisions
+    schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
+    batch = _Trials(cohort, truth, plan.n_max, n_arms)
+    probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
+    state = TrialState.start(n_trials, n_arms, n_pheno)
+    last_pr_best = np.zeros((n_trials, n_arms))
+    history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
+    data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), truth.endpoint.binary, cohort.prevalence)
+    skipped = np.zeros(n_trials, np.int16)
+    prev_r = np.zeros(n_trials, np.int64)
+    prev_n = np.zeros(n_trials, np.int64)
+    for look in range(plan.looks.n_looks):
+        idx = running = np.flatnonzero(state.running)
+        if idx.size == 0:
+            break
+        n_look = schedule.analysed[idx, look]
+        _randomise_between_looks(batch, idx, prev_r[idx], schedule.randomised[idx, look], probs, alloc, state)
+        data = scatter_add(data, idx, batch.statistics(idx, prev_n[idx], n_look))
+        final_look = schedule.final[idx] == look
+        look_data = data.take(idx)
+        post = infer(look_data, cohort.trials[idx], state.active[idx])
+        ok = post.proper(state.active[idx])
+        if not ok.all():  # an active arm lacks the data its prior needs: no decision at this look
+            skipped[idx[~ok]] += 1
+            stuck = idx[~ok & final_look]
+            state.stop[stuck], state.stop_look[stuck] = Stop.MAX, look
+            idx, look_data, post = idx[ok], look_data.take(ok), post.take(ok)
+            n_look, final_look = n_look[ok], final_look[ok]
+        pr_best = decide(rule, post, state, idx, look, final_look)
+        last_pr_best[idx] = pr_best
+        still = state.running[idx]
+        if still.any():
+            _adapt(plan, state, probs, idx[still], look_data.take(still), post.take(still), pr_best[still],
+                   n_look[still], cohort, infer)
+            history[idx[still], look] = (probs[idx[still]] * cohort.prevalence[:, None]).sum(axis=1)
+        if observer is not None:
+            observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look], look_data,
+                                post, pr_best, state, history[idx, look]))
+        prev_r[running] = schedule.randomised[running, look]
+        prev_n[running] = schedule.analysed[running, look]
+    size = schedule.randomised[np.arange(n_trials), state.stop_look]
+    final = batch.statistics(np.arange(n_trials), 0, size)
+    contention = state.active | (state.fate == ArmFate.EFFECTIVE)
+    final_post = infer(final, cohort.trials, contention)
+    final_pr_best = final_post.prob_best(contention)
+    return DesignResult(
+        observed=batch.obs, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
+        selected=select_arm(rule, state, final_pr_best, last_pr_best), alloc_history=history,
+        looks_skipped=skipped,
+    )
+
+
+def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndarray, look_data: LookData,
+           post: Posterior, pr_best: np.ndarray, n_look: np.ndarray, cohort: Cohort, infer: Inference) -> None:
+    """After the decisions: close arms to phenotypes (enrichment) and set the next allocation, in place."""
+    alloc, rule = plan.allocation, plan.decisions
+    n_pheno, n_arms = len(cohort.prevalence), state.fate.shape[1]
+    split = None
+    if rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive):
+        split = infer.by_phenotype(post, look_data, cohort.trials[rows], state.active[rows])
+    if rule.phenotype_futility is not None:
+        control = np.full(rows.size * n_pheno, rule.control)
+        better = split.prob_better(control, rule.phenotype_futility[1]).reshape(rows.size, n_pheno, n_arms)
+        close_by_phenotype(rule, better, state, rows)
+    open_arms = state.active[rows][:, None, :] & ~state.closed[rows]
+    if alloc.stratified and alloc.adaptive:
+        pb = split.prob_best(open_arms.reshape(-1, n_arms)).reshape(rows.size, n_pheno, n_arms)
+    elif alloc.adaptive:
+        pb = pr_best[:, None, :]
+    else:
+        pb = alloc.start[None, None, :]
+    pb = np.broadcast_to(pb, (rows.size, n_pheno, n_arms))
+    probs[rows] = restrict_to_active(alloc.update(pb, open_arms, n_look, plan.n_max), open_arms)
+
+
+def _randomise_between_looks(batch: _Trials, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, probs: np.ndarray,
+                             alloc: AllocationRule, state: TrialState) -> None:
+    """Assign arms to patients lo..hi-1 of each running trial and draw their outcomes (in place)."""
+    cohort = batch.cohort
+    cohort.reach(idx, hi)
+    start, stop = int(lo.min()), int(hi.max())
+    if stop <= start:
+        return
+    if alloc.stratified:
+        phenotype = cohort.phenotype[idx, start:stop, None].astype(np.intp)
+        p = np.take_along_axis(probs[idx], phenotype, axis=1)  # (trials, patients, arms)
+    else:
+        p = probs[idx, :1]  # every phenotype row is the same
+    new = randomise(p, cohort.u_randomise[idx, start:stop])
+    if alloc.block_size:  # blocks hold while every arm is still randomised
+        # a block's shuffle depends only on its own patients' uniforms: whole blocks are computed
+        size = alloc.block_size
+        first, last = start - start % size, min(-(-stop // size) * size, cohort.n_patients)
+        cohort.reach(idx, np.full(idx.size, last))
+        blocks = block_assign(alloc.start, size, cohort.u_randomise[idx, first:last])[:, start - first:stop - first]
+        intact = (state.active[idx].all(axis=1) & ~state.closed[idx].any(axis=(1, 2)))[:, None]
+        new = np.where(intact, blocks, new)
+    batch.assign(idx, lo, hi, new, start)

@@ -1,0 +1,1 @@
+"""Reports: the scenario in words, one trial traced look by look, markdown tables."""

@@ -1,0 +1,1 @@
+"""Running many trials: chunks on executors, per-trial records, checkpoints on disk."""

@@ -1,0 +1,1 @@
+"""Summaries of a results Dataset: operating characteristics, validation against published figures."""
