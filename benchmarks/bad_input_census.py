@@ -168,7 +168,7 @@ CASES: list[Case] = [
          "futility threshold (0.995) must be below superiority"),
     Case("2 rules", "selection control without a control",
          run_args(mutated(setting("designs", "readme", "decisions", "selection", "control"), README)),
-         "'control' needs a control arm"),
+         "strategy 'control' needs a control"),
 
     # 3. sizes that cannot fit
     Case("3 sizes", "at_patients 10^12",

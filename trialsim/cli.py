@@ -241,6 +241,58 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
         click.echo(f"Wrote {write_to}", err=True)
 
 
+@main.command()
+@click.argument("results", type=click.Path(exists=True, path_type=Path))
+@click.option("--selection", "selections", multiple=True, metavar="DESIGN=STRATEGY[,STRATEGY...]",
+              help="Selection strategies for a design (repeatable), e.g. 'adaptive=best,final control'; "
+                   "the first gets the plain metric names.")
+@click.option("--write", "out", type=click.Path(path_type=Path), help="Write the table as CSV here instead of printing it.")
+def summarise(results: Path, selections: tuple[str, ...], out: Path | None) -> None:
+    """Recompute the OC table of a finished run (its trials.nc), under other selection strategies."""
+    import xarray as xr
+
+    from .io import write_oc_csv
+    from .scenario.schema import SELECTION_STRATEGIES
+    from .summarise.oc import oc_table
+
+    from .api import UNREADABLE
+
+    path = results / "trials.nc" if results.is_dir() else results
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+    except UNREADABLE:
+        raise InputProblem(f"{path} is not a trialsim result (not readable as netCDF)", str(results)) from None
+    with ds:
+        designs = [str(d) for d in ds["design"].values]
+        strategies: dict[str, list[str]] = {}
+        problems = []
+        for item in selections:
+            design, _, names = item.partition("=")
+            chosen = [n.strip() for n in names.split(",") if n.strip()]
+            if design not in designs:
+                problems.append(f"--selection {item}: unknown design '{design}'; valid: {', '.join(designs)}")
+            for name in chosen:
+                if name not in SELECTION_STRATEGIES:
+                    problems.append(f"--selection {item}: unknown strategy '{name}'; valid: {', '.join(SELECTION_STRATEGIES)}")
+            if not chosen:
+                problems.append(f"--selection {item}: give at least one strategy after '='")
+            strategies[design] = chosen
+        if problems:
+            raise BadInput(problems)
+        try:
+            table = oc_table(ds.load(), strategies)
+        except ValueError as err:  # e.g. a strategy that needs a control on a design without one
+            raise BadInput([f"--selection: {err}"]) from None
+    if out is not None:
+        try:
+            write_oc_csv(table, out)
+        except OSError as err:
+            raise InputProblem(f"cannot write {out} ({err.strerror or err})", "--write") from None
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(table.to_csv(index=False))
+
+
 def _threshold_range(bounds: tuple[float, float]) -> tuple[float, float]:
     lower, upper = bounds
     if not 0 < lower < upper < 1:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import endpoints
 from .cohort import CohortPlan
-from .design.allocation import AllocationRule
+from .design.allocation import AllocationRule, start_probabilities
 from .design.decisions import DecisionRule
 from .design.parallel import DesignPlan, TruthPlan
 from .plan import TrialPlan
@@ -28,6 +28,7 @@ from .inference.priors import FLAT, ConjugatePrior
 from .population import Population, TruncNormal
 from .scenario import Scenario, parse_scenario, scenario_hash, scenario_json
 from .scenario.schema import Design, Truth
+from .summarise.selection import SelectionPlan
 
 
 @dataclass(frozen=True)
@@ -130,20 +131,27 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
         name=name, looks=look_plan, allocation=compile_allocation(design, arms, control),
         decisions=compile_decisions(design, control, look_plan.n_looks),
         analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.control,
+        selection=compile_selection(design, arms),
     )
+
+
+def compile_selection(design: Design, arms: tuple[str, ...]) -> SelectionPlan:
+    d = design.decisions
+    comparator = d.te_comp or design.control
+    return SelectionPlan(strategies=tuple(d.strategies), preferences=tuple(arms.index(a) for a in d.selection_preferences),
+                         select_last_arm=d.select_last_arm, te_comp=arms.index(comparator) if comparator else None,
+                         estimate=design.analysis.estimate)
 
 
 def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None) -> AllocationRule:
     a, k = design.allocation, len(arms)
-    if a.rule == "fixed":
-        ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arms], dtype=float)
-        start = ratio / ratio.sum()
-    else:
-        start = np.full(k, 1.0 / k)
+    ratio = np.array([(a.ratio or {}).get(name, 1.0) for name in arms], dtype=float) if a.rule == "fixed" else None
+    control_prob = "sqrt-based" if a.control_prob == "sqrt" else a.control_prob
     power: float | None = None if a.power == "thall_wathen" else (1.0 if a.rule == "thompson" else float(a.power))
     return AllocationRule(
-        adaptive=a.rule != "fixed", start=start, power=power, min_prob=a.min_prob, max_prob=a.max_prob,
-        control=control, control_prob=a.control_prob, burn_in=a.burn_in,
+        adaptive=a.rule != "fixed", start=start_probabilities(k, control, control_prob, ratio), power=power,
+        min_prob=a.min_prob, max_prob=a.max_prob, control=control,
+        control_prob=tuple(control_prob) if isinstance(control_prob, list) else control_prob, burn_in=a.burn_in,
         stratified=a.stratify_by_phenotype, block_size=a.block_size,
     )
 
@@ -162,7 +170,10 @@ def compile_decisions(design: Design, control: int | None, n_looks: int) -> Deci
         futility=(d.futility.threshold, d.futility.delta) if d.futility else None,
         phenotype_futility=(d.phenotype_futility.threshold, d.phenotype_futility.delta) if d.phenotype_futility else None,
         equivalence=(d.equivalence.threshold, d.equivalence.margin) if d.equivalence else None,
-        selection=d.selection,
+        selection=d.strategies[0],
+        on_superior=d.on_superior,
+        equivalence_only_first=d.equivalence.only_first if d.equivalence else True,
+        futility_only_first=d.futility.only_first if d.futility else True,
     )
 
 

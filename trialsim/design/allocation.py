@@ -3,8 +3,10 @@
 Adaptive probabilities follow adaptr's semantics: proportional to
 Pr(arm is best among the active arms) ** c (c constant, or n / (2 N) after
 Thall and Wathen), with the control's share fixed, sqrt(k)-based or matched
-to the best arm, then minimum and maximum probabilities applied iteratively
-until the probabilities sum to 1. Thompson sampling assigns each patient to
+to the best arm (adaptr's control_prob_fixed variants, from the first
+patient, burn-in included, and following the control when it changes), then
+minimum and maximum probabilities applied iteratively until the
+probabilities sum to 1. Thompson sampling assigns each patient to
 the arm whose posterior draw is largest; between looks that is the same as
 randomising with probabilities Pr(best), which is what is done here (exact,
 no sampling noise).
@@ -16,25 +18,63 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SQRT_VARIANTS = ("sqrt-based", "sqrt-based start", "sqrt-based fixed")
+
+
+def sqrt_share(k: np.ndarray | int) -> np.ndarray:
+    """The sqrt-based control share with k non-control arms: sqrt(k) / (sqrt(k) + k); 1 when k = 0."""
+    k = np.asarray(k, float)
+    return np.where(k > 0, np.sqrt(k) / (np.sqrt(k) + np.maximum(k, 1e-300)), 1.0)
+
+
+def start_probabilities(n_arms: int, control: int | None, control_prob: float | list[float] | str | None,
+                        ratio: np.ndarray | None = None) -> np.ndarray:
+    """Allocation before any adaptation (adaptr's start_probs), from the first patient.
+
+    sqrt-based variants: control sqrt(k) / (sqrt(k) + k), every other arm 1 / (sqrt(k) + k)
+    with k = n_arms - 1; a number (or the first of a list): the control's share, the rest equal;
+    "match" or no control share: equal (or the fixed `ratio`).
+    """
+    if ratio is not None:
+        return ratio / ratio.sum()
+    if control is None or control_prob is None or control_prob == "match":
+        return np.full(n_arms, 1.0 / n_arms)
+    k = n_arms - 1
+    if control_prob in SQRT_VARIANTS + ("sqrt",):
+        c, other = sqrt_share(k), 1.0 / (np.sqrt(k) + k)
+    else:
+        c = float(control_prob[0] if isinstance(control_prob, (list, tuple)) else control_prob)
+        other = (1.0 - c) / k
+    p = np.full(n_arms, other)
+    p[control] = c
+    return p
+
+
 @dataclass(frozen=True)
 class AllocationRule:
     """An allocation rule compiled to arrays (see compile.py)."""
 
     adaptive: bool
-    start: np.ndarray  # (arms,) probabilities before adaptation
+    start: np.ndarray  # (arms,) probabilities from the first patient
     power: float | None  # None: Thall-Wathen n / (2 N)
     min_prob: float
     max_prob: float
-    control: int | None
-    control_prob: float | str | None
+    control: int | None  # the first control
+    control_prob: float | tuple[float, ...] | str | None  # "sqrt" becomes "sqrt-based"
     burn_in: int
     stratified: bool
     block_size: int | None
 
-    def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int | np.ndarray, n_max: int) -> np.ndarray:
+    def __post_init__(self) -> None:
+        if self.control_prob == "sqrt":  # the older name of "sqrt-based"
+            object.__setattr__(self, "control_prob", "sqrt-based")
+
+    def update(self, pr_best: np.ndarray, active: np.ndarray, n_analysed: int | np.ndarray, n_max: int,
+               control: np.ndarray | None = None) -> np.ndarray:
         """New probabilities (trials, [phenotypes,] arms) from Pr(best) of the same shape.
 
-        `pr_best` is Pr(best) among all active arms, control included (as adaptr).
+        `pr_best` is Pr(best) among all active arms, control included (as adaptr);
+        `control` (trials,) is each trial's current control (default: the first).
         """
         fixed = restrict_to_active(np.broadcast_to(self.start, pr_best.shape), active)
         if not self.adaptive:
@@ -43,15 +83,27 @@ class AllocationRule:
         n = np.reshape(n_analysed, np.shape(n_analysed) + (1,) * (pr_best.ndim - np.ndim(n_analysed)))
         power = n / (2 * n_max) if self.power is None else self.power
         active = np.broadcast_to(active, pr_best.shape)
-        return np.where(n < self.burn_in, fixed, self._adapt(pr_best, active, power))
+        adapted = self._adapt(pr_best, active, power, control)
+        burning = n < self.burn_in
+        if not np.any(burning):
+            return adapted
+        if self.control is None or self.control_prob is None:
+            burn = fixed
+        else:  # burn-in: equal shares but the control's, which follows its rule from the first patient
+            burn = self._adapt(np.ones(pr_best.shape), active, 1.0, control)
+        return np.where(burning, burn, adapted)
 
-    def _adapt(self, pr_best: np.ndarray, active: np.ndarray, power: float | np.ndarray) -> np.ndarray:
+    def _adapt(self, pr_best: np.ndarray, active: np.ndarray, power: float | np.ndarray,
+               control: np.ndarray | None = None) -> np.ndarray:
         weights = np.where(active, pr_best, 0.0) ** power
         ones = np.ones(weights.shape[:-1])
         if self.control is None or self.control_prob is None:
             return apply_bounds(weights, active, self.min_prob, self.max_prob, ones)
-        is_control = np.arange(active.shape[-1]) == self.control
+        n_trials, n_arms = active.shape[0], active.shape[-1]
+        control = np.full(n_trials, self.control) if control is None else np.asarray(control)
+        is_control = np.arange(n_arms) == control.reshape(control.shape + (1,) * (active.ndim - 1))
         others = active & ~is_control
+        k = others.sum(axis=-1)
         if self.control_prob == "match":
             # adaptr: the control's Pr(best) becomes the best other arm's, before softening;
             # the control is then exempt from the bounds
@@ -59,14 +111,28 @@ class AllocationRule:
             weights = np.where(is_control & active, matched ** power, weights)
             lo, hi = np.where(is_control, 0.0, self.min_prob), np.where(is_control, 1.0, self.max_prob)
             return apply_bounds(weights, active, lo, hi, ones)
-        if self.control_prob == "sqrt":
-            k = others.sum(axis=-1)
-            control_share = np.sqrt(k) / (np.sqrt(k) + k)
+        if self.control_prob == "sqrt-based fixed":
+            # every arm fixed: the control at the sqrt-based share for the arms left, the others at
+            # their start share, then rescaled to sum to 1 (adaptr's reallocate_probs, all fixed)
+            p = np.where(is_control, sqrt_share(k)[..., None], np.where(others, self._other_start, 0.0))
+            return restrict_to_active(p, active)
+        if self.control_prob == "sqrt-based":
+            control_share = sqrt_share(k)
+        elif self.control_prob == "sqrt-based start":
+            control_share = np.full(k.shape, self.start[self.control])
+        elif isinstance(self.control_prob, tuple):  # one share per number of active non-control arms
+            shares = np.append(np.asarray(self.control_prob, float), 1.0)
+            control_share = shares[np.clip(n_arms - 1 - k, 0, n_arms - 1)]
         else:
-            control_share = np.full(weights.shape[:-1], float(self.control_prob))
-        control_share = np.where(others.any(axis=-1), control_share, 1.0)
+            control_share = np.full(k.shape, float(self.control_prob))
+        control_share = np.where(k > 0, control_share, 1.0)
         p = apply_bounds(weights, others, self.min_prob, self.max_prob, 1.0 - control_share)
         return np.where(is_control, control_share[..., None], p) * active
+
+    @property
+    def _other_start(self) -> float:
+        """A non-control arm's start share (sqrt-based: 1 / (sqrt(k) + k))."""
+        return float(np.delete(self.start, self.control).max())
 
 
 def restrict_to_active(p: np.ndarray, active: np.ndarray) -> np.ndarray:

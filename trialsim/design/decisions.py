@@ -6,12 +6,20 @@ Two families of rules, chosen by whether the design has a control:
   Pr(best among active arms) > superiority; arms with Pr(best) < inferiority
   are dropped, and when one arm remains it is superior; the trial stops for
   equivalence when Pr(all active arms within the margin) > threshold.
-- With a control (sham): each active arm is judged against the control. It is
-  declared effective ("graduates", stops enrolling) when Pr(arm - control >
-  superiority_delta) > superiority; dropped as inferior when Pr(arm > control)
-  < inferiority, as futile when Pr(arm - control > futility.delta) <
-  futility.threshold, as equivalent when Pr(|arm - control| < margin) >
-  equivalence.threshold. The trial stops when no arm but the control remains.
+- With a control and `on_superior: graduate` (sham-controlled): each active
+  arm is judged against the control. It is declared effective ("graduates",
+  stops enrolling) when Pr(arm - control > superiority_delta) > superiority;
+  dropped as inferior when Pr(arm > control) < inferiority, as futile when
+  Pr(arm - control > futility.delta) < futility.threshold, as equivalent when
+  Pr(|arm - control| < margin) > equivalence.threshold. The trial stops when
+  no arm but the control remains.
+- With a control and `on_superior: new_control` (adaptr's run_trial): drop
+  inferior arms; an arm superior to the control becomes the new control and
+  the old control is dropped as inferior (the checks then run again against
+  the new control); only when no arm was superior, equivalence then futility.
+  The trial stops when one arm is left: "equivalence" or "futility" if that
+  step left it, else "superiority" with the last arm superior. See
+  docs/adaptr_semantics.md.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..inference.base import Posterior
+from ..summarise.selection import TrialOutcomes
 from .state import ArmFate, Stop, TrialState
 
 
@@ -34,6 +43,13 @@ class DecisionRule:
     phenotype_futility: tuple[float, float] | None  # (threshold, delta), per phenotype: enrichment
     equivalence: tuple[float, float] | None  # (threshold, margin)
     selection: str
+    on_superior: str = "graduate"  # with a control: "graduate" or "new_control"
+    equivalence_only_first: bool = True  # new_control: equivalence judged against the first control only
+    futility_only_first: bool = True
+
+    @property
+    def new_control(self) -> bool:
+        return self.control is not None and self.on_superior == "new_control"
 
 
 def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray, look: int,
@@ -44,10 +60,14 @@ def decide(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.nd
     Returns Pr(best) among the arms still active after the decisions, (trials, arms):
     what response-adaptive allocation and the "best" selection use.
     """
+    before = state.fate[trials]
     if rule.control is None:
         pr_best = _decide_without_control(rule, post, state, trials, look)
+    elif rule.new_control:
+        pr_best = _decide_new_control(rule, post, state, trials, look)
     else:
         pr_best = _decide_against_control(rule, post, state, trials, look)
+    state.fate_look[trials] = np.where(state.fate[trials] != before, look, state.fate_look[trials])
     ending = trials[final & (state.stop[trials] == Stop.RUNNING)]
     graduated = (state.fate[ending] == ArmFate.EFFECTIVE).any(axis=1)
     state.stop[ending] = np.where(graduated, Stop.SUPERIORITY, Stop.MAX)
@@ -119,6 +139,65 @@ def _decide_against_control(rule: DecisionRule, post: Posterior, state: TrialSta
     return post.prob_best(fate == ArmFate.ACTIVE)
 
 
+def _decide_new_control(rule: DecisionRule, post: Posterior, state: TrialState, trials: np.ndarray,
+                        look: int) -> np.ndarray:
+    """adaptr's common-control look (R/run_trial.R), one pass per control, vectorised over trials.
+
+    Each pass judges the arms active at its start against the current control.
+    Probabilities vs a control do not depend on the other arms (exact
+    posteriors), so a pass computes them once, as adaptr does within a pass.
+    """
+    n_arms = state.fate.shape[1]
+    arms = np.arange(n_arms)
+    rows = np.arange(len(trials))
+    fate, control = state.fate[trials], state.control[trials].astype(np.int64)
+    changed = state.control_changed[trials]
+    equivalence_stop = np.zeros(len(trials), bool)
+    futility_stop = np.zeros(len(trials), bool)
+    done = np.zeros(len(trials), bool)
+    todo = np.ones(len(trials), bool)
+    for _ in range(n_arms):  # at most one new control per arm
+        judged = (fate == ArmFate.ACTIVE) & (arms != control[:, None]) & todo[:, None]
+        better = post.prob_better(control, 0.0)
+        inferior = judged & (better < rule.inferiority[look]) if rule.inferiority is not None else judged & False
+        fate[inferior] = ArmFate.INFERIOR
+        superior = judged & (better > rule.superiority[look])
+        new = superior.any(axis=1)
+        if new.any():  # the most probably better arm takes over; the old control is inferior
+            winner = np.where(superior, better, -1.0).argmax(axis=1)
+            fate[rows[new], control[new]] = ArmFate.INFERIOR
+            control = np.where(new, winner, control)
+            changed |= new
+        rest = judged & ~new[:, None]  # equivalence and futility only in passes without a new control
+        # adaptr judges every arm of the pass here, those just found inferior included (a
+        # status can be overwritten), and stops when this step leaves one arm
+        check_eq = rest.any(axis=1) & (~changed | (not rule.equivalence_only_first))
+        if rule.equivalence is not None and check_eq.any():
+            threshold, margin = rule.equivalence
+            equivalent = rest & check_eq[:, None] & (post.prob_equivalent_to(control, margin) > threshold)
+            fate[equivalent] = ArmFate.EQUIVALENT
+            equivalence_stop |= equivalent.any(axis=1) & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        check_fut = rest.any(axis=1) & (~changed | (not rule.futility_only_first)) & ~equivalence_stop
+        if rule.futility is not None and check_fut.any():
+            threshold, delta = rule.futility
+            futile = (rest & check_fut[:, None] & (post.prob_better(control, delta) < threshold)
+                      & (fate != ArmFate.EQUIVALENT))
+            fate[futile] = ArmFate.FUTILE
+            futility_stop |= futile.any(axis=1) & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        done |= todo & ((fate == ArmFate.ACTIVE).sum(axis=1) == 1)
+        todo = new & ~done
+        if not todo.any():
+            break
+    state.fate[trials], state.control[trials], state.control_changed[trials] = fate, control, changed
+    last = (fate == ArmFate.ACTIVE).argmax(axis=1)
+    superior = done & ~equivalence_stop & ~futility_stop
+    state.superior[trials[superior]] = last[superior]
+    _finish(state, trials, done & equivalence_stop, Stop.EQUIVALENCE, look)
+    _finish(state, trials, done & futility_stop, Stop.FUTILITY, look)
+    _finish(state, trials, superior, Stop.SUPERIORITY, look)
+    return post.prob_best(fate == ArmFate.ACTIVE)
+
+
 def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState, trials: np.ndarray) -> None:
     """Enrichment: close active arms to phenotypes where Pr(arm - control > delta) < threshold.
 
@@ -130,24 +209,20 @@ def close_by_phenotype(rule: DecisionRule, better: np.ndarray, state: TrialState
     state.closed[trials] |= judged & (better < threshold)
 
 
-def select_arm(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray, last_pr_best: np.ndarray) -> np.ndarray:
-    """The arm each trial recommends (-1 for none), as adaptr's extract_results.
+def outcomes(rule: DecisionRule, state: TrialState, final_pr_best: np.ndarray,
+             last_pr_best: np.ndarray) -> TrialOutcomes:
+    """What arm selection needs from each trial (summarise.selection.TrialOutcomes).
 
-    A superior arm is selected; with a control, the effective arm with the
-    highest Pr(best) in the final analysis (`final_pr_best`). Otherwise the
-    selection strategy: "control" (if the design has one), "none", or "best":
-    the arm with the highest Pr(best) among the arms still active at the last
-    look (`last_pr_best`, as returned by `decide`).
+    The superior arm: declared by the look (no control, new_control) or, with
+    `graduate`, the effective arm with the highest Pr(best) in the final analysis.
+    `last_pr_best`: Pr(best) at each trial's last look among the arms then active.
     """
-    chosen = np.full(len(state.stop), -1, np.int16)
-    if rule.control is None:
-        chosen = np.where(state.stop == Stop.SUPERIORITY, state.superior, chosen)
-    else:
+    superior = state.superior.astype(np.int64)
+    if rule.control is not None and not rule.new_control:
         effective = state.fate == ArmFate.EFFECTIVE
         best_effective = np.where(effective, final_pr_best, -1.0).argmax(axis=1)
-        chosen = np.where(effective.any(axis=1), best_effective, chosen)
-        if rule.selection == "control":
-            chosen = np.where(chosen < 0, rule.control, chosen)
-    if rule.selection == "best":
-        chosen = np.where(chosen < 0, last_pr_best.argmax(axis=1), chosen)
-    return chosen.astype(np.int16)
+        superior = np.where(effective.any(axis=1), best_effective, -1)
+    active = state.fate == ArmFate.ACTIVE
+    return TrialOutcomes(superior, state.stop, state.fate, state.fate_look, state.stop_look,
+                         state.control.astype(np.int64), np.where(active, last_pr_best, np.nan),
+                         first_control=rule.control)

@@ -21,7 +21,8 @@ from ..endpoints import Endpoint
 from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
-from .decisions import DecisionRule, close_by_phenotype, decide, select_arm
+from ..summarise.selection import SelectionPlan, TrialOutcomes, select
+from .decisions import DecisionRule, close_by_phenotype, decide, outcomes
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
@@ -37,6 +38,7 @@ class DesignPlan:
     decisions: DecisionRule
     analysis: AnalysisPlan
     control: str | None = None
+    selection: SelectionPlan = SelectionPlan()
 
     @property
     def n_max(self) -> int:
@@ -78,8 +80,10 @@ class DesignResult:
     size: np.ndarray
     state: TrialState
     estimate: np.ndarray  # (trials, arms) final posterior mean, internal scale
+    estimate_median: np.ndarray  # (trials, arms) final posterior median, internal scale (NaN if unavailable)
     final_pr_best: np.ndarray
-    selected: np.ndarray
+    outcomes: TrialOutcomes  # what arm selection needs, per trial
+    selected: np.ndarray  # under the design's first selection strategy
     alloc_history: np.ndarray  # (trials, looks, arms) probabilities after each look (NaN after stop)
     looks_skipped: np.ndarray  # (trials,) looks without decisions: an active arm's posterior was improper
 
@@ -124,7 +128,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
     batch = _Trials(cohort, truth, plan.n_max, n_arms)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
-    state = TrialState.start(n_trials, n_arms, n_pheno)
+    state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     last_pr_best = np.zeros((n_trials, n_arms))
     history = np.full((n_trials, plan.looks.n_looks, n_arms), np.nan)
     data = LookData(*(np.zeros((n_trials, n_arms, n_pheno)) for _ in range(6)), truth.endpoint.binary, cohort.prevalence)
@@ -165,10 +169,13 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
     final_post = infer(final, cohort.trials, contention)
     final_pr_best = final_post.prob_best(contention)
+    median = getattr(final_post, "median", None)  # engines without medians record NaN
+    trial_outcomes = outcomes(rule, state, final_pr_best, last_pr_best)
     return DesignResult(
-        observed=batch.obs, size=size, state=state, estimate=final_post.mean(), final_pr_best=final_pr_best,
-        selected=select_arm(rule, state, final_pr_best, last_pr_best), alloc_history=history,
-        looks_skipped=skipped,
+        observed=batch.obs, size=size, state=state, estimate=final_post.mean(),
+        estimate_median=median() if median is not None else np.full((n_trials, n_arms), np.nan),
+        final_pr_best=final_pr_best, outcomes=trial_outcomes,
+        selected=select(trial_outcomes, plan.selection.strategy()), alloc_history=history, looks_skipped=skipped,
     )
 
 
@@ -192,7 +199,7 @@ def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndar
     else:
         pb = alloc.start[None, None, :]
     pb = np.broadcast_to(pb, (rows.size, n_pheno, n_arms))
-    probs[rows] = restrict_to_active(alloc.update(pb, open_arms, n_look, plan.n_max), open_arms)
+    probs[rows] = restrict_to_active(alloc.update(pb, open_arms, n_look, plan.n_max, state.control[rows]), open_arms)
 
 
 def _randomise_between_looks(batch: _Trials, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, probs: np.ndarray,

@@ -132,6 +132,9 @@ class DrawsPosterior:
     def mean(self) -> np.ndarray:
         return self.draws.mean(axis=1)
 
+    def median(self) -> np.ndarray:
+        return np.median(self.draws, axis=1)
+
     def proper(self, active: np.ndarray) -> np.ndarray:
         return np.ones(active.shape[0], bool)
 

@@ -84,6 +84,11 @@ class ArmPosteriors:
             return self.a / (self.a + self.b)
         return self.a[1]
 
+    def median(self) -> np.ndarray:
+        if self.binary:
+            return special.betaincinv(self.a, self.b, 0.5)
+        return self.a[1]  # t: symmetric
+
     def spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(lower, upper, sd-like width) of the region holding the mass."""
         if self.binary:
@@ -161,6 +166,10 @@ class GridPosterior:
     # -- the Posterior interface -------------------------------------------
     def mean(self) -> np.ndarray:
         return self.arms.mean()
+
+    def median(self) -> np.ndarray:
+        """Posterior medians (adaptr's robust estimates)."""
+        return self.arms.median()
 
     def proper(self, active: np.ndarray) -> np.ndarray:
         return ~(active & ~self.arms.defined).any(axis=1)

@@ -15,6 +15,20 @@ def _thresholds(value: float | list[float] | None) -> str:
     return f"{value:g}"
 
 
+def _control_share(value: object) -> str:
+    if value in ("sqrt", "sqrt-based"):
+        return "control share sqrt(k)/(sqrt(k)+k) for k other active arms, from the first patient"
+    if value == "sqrt-based start":
+        return "control share fixed at its sqrt-based start value"
+    if value == "sqrt-based fixed":
+        return "every share fixed at the sqrt-based start, the control's re-evaluated as arms drop"
+    if value == "match":
+        return "control share matched to the best other arm"
+    if isinstance(value, list):
+        return "control share " + ", ".join(f"{v:g}" for v in value) + " as non-control arms go from all to 1"
+    return f"control share {value:g} from the first patient"
+
+
 def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
     a, dec, looks = d.allocation, d.decisions, d.looks
     lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
@@ -27,7 +41,7 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
         what = "Thompson sampling" if a.rule == "thompson" else f"proportional to Pr(best)^{power}"
         extra = [f"burn-in {a.burn_in} patients" if a.burn_in else "",
                  f"bounds [{a.min_prob:g}, {a.max_prob:g}]" if a.min_prob or a.max_prob < 1 else "",
-                 f"control share {a.control_prob}" if a.control_prob is not None else "",
+                 _control_share(a.control_prob) if a.control_prob is not None else "",
                  "stratified by phenotype" if a.stratify_by_phenotype else ""]
         lines.append(f"    allocation: {what}" + "".join(f"; {e}" for e in extra if e))
     if looks.at_weeks is not None:
@@ -37,23 +51,39 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
         lines.append(f"    looks when {', '.join(map(str, looks.at_patients))} patients reached the endpoint"
                      + (f" (randomised by then: {', '.join(map(str, looks.randomised_at_looks))})"
                         if looks.randomised_at_looks else ""))
-    if d.control:
+    if d.control and dec.on_superior == "new_control":
         better = endpoint.difference(dec.superiority_delta)
-        lines.append(f"    each arm vs control '{d.control}': effective if Pr({better}) > {_thresholds(dec.superiority)}")
+        lines.append(f"    each arm vs the current control (first '{d.control}'): an arm with Pr({better}) > "
+                     f"{_thresholds(dec.superiority)} becomes the new control and the old control is dropped (adaptr); "
+                     "the trial stops when one arm is left")
+    elif d.control:
+        better = endpoint.difference(dec.superiority_delta)
+        lines.append(f"    each arm vs control '{d.control}': effective if Pr({better}) > {_thresholds(dec.superiority)}; "
+                     "an effective arm stops enrolling and the control stays the comparator; the trial stops when "
+                     "no other arm is left")
     else:
         lines.append(f"    superiority: Pr(best) > {_thresholds(dec.superiority)}")
     if dec.inferiority is not None:
         lines.append(f"    drop as inferior: Pr({endpoint.difference(0) if d.control else 'best'}) < "
                      f"{_thresholds(dec.inferiority)}")
+    first_only = " (against the first control only)"
+    new_control = d.control and dec.on_superior == "new_control"
     if dec.futility:
-        lines.append(f"    drop as futile: Pr({endpoint.difference(dec.futility.delta)}) < {dec.futility.threshold:g}")
+        lines.append(f"    drop as futile: Pr({endpoint.difference(dec.futility.delta)}) < {dec.futility.threshold:g}"
+                     + (first_only if new_control and dec.futility.only_first else ""))
     if dec.phenotype_futility:
         f = dec.phenotype_futility
         lines.append(f"    close an arm to a phenotype: Pr({endpoint.difference(f.delta)} in that phenotype) < {f.threshold:g}")
     if dec.equivalence:
         scope = "arm and control" if d.control else "all active arms"
-        lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}")
-    lines.append(f"    if no arm is superior, select: {dec.selection}; analysis: {d.analysis.engine} engine, {d.analysis.prior} prior")
+        lines.append(f"    equivalence: Pr({scope} within {dec.equivalence.margin:g}) > {dec.equivalence.threshold:g}"
+                     + (first_only if new_control and dec.equivalence.only_first else ""))
+    strategies = " | ".join(dec.strategies) + (f" (preferences {', '.join(dec.selection_preferences)})"
+                                               if dec.selection_preferences else "")
+    comparator = dec.te_comp or d.control
+    lines.append(f"    if no arm is superior, select: {strategies}"
+                 + (f"; treatment effects vs '{comparator}'" if comparator else "")
+                 + f"; estimates: posterior {d.analysis.estimate}s; analysis: {d.analysis.engine} engine, {d.analysis.prior} prior")
     return lines
 
 

@@ -30,7 +30,8 @@ class LookTrace:
     n: np.ndarray  # patients with outcome per arm
     mean: np.ndarray  # posterior mean, endpoint scale
     pr_best: np.ndarray
-    pr_better: np.ndarray | None  # vs control
+    pr_better: np.ndarray | None  # vs the control after this look's decisions
+    control: int  # the control after this look's decisions (new_control may replace it), -1 if none
     fate: np.ndarray
     allocation: np.ndarray
     stop: int
@@ -56,7 +57,6 @@ def trace_trial(plan: TrialPlan, design: str, truth: str, trial: int) -> TrialTr
     design_plan, truth_plan = plan.designs[design], plan.truths[truth]
     cohort = Cohort(plan.cohort, seed, np.array([trial]))
     infer = make_inference(design_plan.analysis, seed, design)
-    control = design_plan.decisions.control
     rng = trial_stream(seed, trial, Stream.INFERENCE, 1)  # draws for saving only; never feeds back
     endpoint = plan.endpoint
     out = TrialTrace(plan, design, truth, trial, seed, true_values=endpoint.true_values(truth_plan.model, plan.cohort.population))
@@ -65,11 +65,12 @@ def trace_trial(plan: TrialPlan, design: str, truth: str, trial: int) -> TrialTr
         if rec.trials.size == 0:
             return
         post, state = rec.posterior, rec.state
-        better = None if control is None else post.prob_better(np.array([control]), 0.0)[0]
+        control = int(state.control[rec.trials[0]])
+        better = None if control < 0 else post.prob_better(np.array([control]), 0.0)[0]
         out.looks.append(LookTrace(
             look=rec.look, analysed=int(rec.analysed[0]), randomised=int(rec.randomised[0]),
             n=rec.data.n.sum(-1)[0].astype(int), mean=endpoint.from_internal(post.mean()[0]),
-            pr_best=rec.pr_best[0], pr_better=better, fate=state.fate[rec.trials[0]].copy(),
+            pr_best=rec.pr_best[0], pr_better=better, control=control, fate=state.fate[rec.trials[0]].copy(),
             allocation=rec.allocation[0].copy(), stop=int(state.stop[rec.trials[0]]),
             posterior_draws=endpoint.from_internal(post.sample(rng, N_DRAWS)[0]),
         ))
@@ -88,14 +89,15 @@ def format_trace(t: TrialTrace) -> str:
     for lk in t.looks:
         lines.append(f"Look {lk.look + 1}: {lk.analysed} patients with the endpoint, {lk.randomised} randomised")
         header = f"  {'arm':12s} {'n':>5s} {'mean':>8s} {'Pr(best)':>9s}"
-        header += f" {'Pr(>' + control + ')':>10s}" if control else ""
+        header += f" {'Pr(>ctrl)':>10s}" if control else ""
         lines.append(header + f" {'next alloc':>10s}  status")
         for k, arm in enumerate(arms):
             row = f"  {arm:12s} {lk.n[k]:5d} {lk.mean[k]:8.3f} {lk.pr_best[k]:9.4f}"
             if control:
-                row += "          -" if arm == control or np.isnan(lk.pr_better[k]) else f" {lk.pr_better[k]:10.4f}"
+                row += "          -" if k == lk.control or np.isnan(lk.pr_better[k]) else f" {lk.pr_better[k]:10.4f}"
             alloc = "-" if np.isnan(lk.allocation[k]) else f"{lk.allocation[k]:.3f}"
-            lines.append(row + f" {alloc:>10s}  {ArmFate(lk.fate[k]).name.lower()}")
+            status = "control" if k == lk.control and lk.fate[k] == ArmFate.ACTIVE else ArmFate(lk.fate[k]).name.lower()
+            lines.append(row + f" {alloc:>10s}  {status}")
         if lk.stop:
             lines.append(f"  -> trial stops: {Stop(lk.stop).name.lower()}")
         lines.append("")

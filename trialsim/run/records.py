@@ -29,6 +29,8 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "stop_reason": (),
     "stop_look": (),
     "selected_arm": (),
+    "superior_arm": (),
+    "final_control": (),
     "sum_ys": (),
     "n_analysed_total": (),
     "looks_skipped": (),
@@ -38,8 +40,11 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "n_analysed": ("arm",),
     "responders": ("arm",),
     "estimate": ("arm",),
+    "estimate_median": ("arm",),
     "final_pr_best": ("arm",),
+    "pr_best_last": ("arm",),
     "arm_fate": ("arm",),
+    "fate_look": ("arm",),
     "n_by_phenotype": ("arm", "phenotype"),
     "closed": ("phenotype", "arm"),
     "adverse_events": ("arm", "adverse_event"),
@@ -88,6 +93,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "stop_reason": result.state.stop.astype(np.int8),
         "stop_look": result.state.stop_look.astype(np.int16),
         "selected_arm": result.selected.astype(np.int16),
+        "superior_arm": result.outcomes.superior.astype(np.int16),
+        "final_control": result.outcomes.final_control.astype(np.int16),
         "sum_ys": sum_ys,
         "n_analysed_total": n_analysed.sum(axis=1).astype(np.int32),
         "looks_skipped": result.looks_skipped,
@@ -97,8 +104,11 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_analysed": n_analysed.astype(np.int32),
         "responders": responders.astype(np.int32),
         "estimate": endpoint.from_internal(result.estimate),
+        "estimate_median": endpoint.from_internal(result.estimate_median),
         "final_pr_best": result.final_pr_best,
+        "pr_best_last": result.outcomes.pr_best_last,
         "arm_fate": result.state.fate.astype(np.int8),
+        "fate_look": result.state.fate_look.astype(np.int16),
         "n_by_phenotype": by_pheno.astype(np.int32),
         "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
@@ -157,9 +167,24 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["n_looks"] = ("design", [plan.designs[d].looks.n_looks for d in designs])
     ds["stratified"] = ("design", [plan.designs[d].allocation.stratified for d in designs])
     ds["phenotype_futility"] = ("design", [plan.designs[d].decisions.phenotype_futility is not None for d in designs])
+    # selection and labelling facts: summaries recompute every strategy from the records
+    arms = list(plan.arms)
+    sel = {d: plan.designs[d].selection for d in designs}
+    ds["on_superior"] = ("design", [plan.designs[d].decisions.on_superior if plan.designs[d].control else "" for d in designs])
+    ds["selection_strategies"] = ("design", [";".join(sel[d].strategies) for d in designs])
+    ds["selection_preferences"] = ("design", [";".join(arms[i] for i in sel[d].preferences) for d in designs])
+    ds["select_last_arm"] = ("design", [sel[d].select_last_arm for d in designs])
+    ds["te_comp_arm"] = ("design", [arms[sel[d].te_comp] if sel[d].te_comp is not None else "" for d in designs])
+    ds["estimate_kind"] = ("design", [sel[d].estimate for d in designs])
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
-    ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected"
+    ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected (the design's first selection strategy)"
+    ds["superior_arm"].attrs["codes"] = ("index into arm; -1 = none: the arm declared superior (graduate rule: the "
+                                         "effective arm with the highest final Pr(best))")
+    ds["final_control"].attrs["codes"] = "index into arm of the control at the end (new_control may replace it); -1 = none"
+    ds["fate_look"].attrs["codes"] = "0-based look at which the arm's fate was decided; -1 = still active"
+    ds["pr_best_last"].attrs["description"] = "Pr(best) at the last look among the arms then active; NaN for the others"
+    ds["estimate_median"].attrs["description"] = "posterior median in the final analysis, endpoint scale (NaN if the engine has none)"
     ds["stop_look"].attrs["codes"] = "0-based index of the look at which the trial stopped"
     ds["closed"].attrs["description"] = "arm closed to the phenotype by the enrichment rule (phenotype_futility)"
     ds["fits"].attrs["description"] = "posterior fits by a sampling engine (0 for the exact engine)"

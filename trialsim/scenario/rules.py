@@ -147,8 +147,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if getattr(dec, field) is not None and d.control is None:
             yield f"{path}.decisions.{field}", f"{field} is judged against a control: set design.control"
     yield from _check_thresholds(f"{path}.decisions", d, n_looks)
-    if dec.selection == "control" and d.control is None:
-        yield f"{path}.decisions.selection", "'control' needs a control arm: set design.control, or select 'none' or 'best'"
+    yield from _check_control_rules(path, d, names)
     prior = d.analysis.prior
     if d.analysis.engine == "exact" and prior in ("vague", "sceptical", "informative"):
         yield f"{path}.analysis.prior", f"preset '{prior}' belongs to engine 'pymc'; the exact engine takes 'flat' or a conjugate prior"
@@ -162,3 +161,31 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.analysis.prior", f"a normal_gamma prior needs an endpoint of means; use beta for '{s.endpoint.type}'"
     if a.burn_in > d.looks.n_max:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"
+
+
+def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Problem]:
+    """The new-control rule, control shares and selection strategies."""
+    dec, a = d.decisions, d.allocation
+    if dec.on_superior == "new_control" and d.control is None:
+        yield f"{path}.decisions.on_superior", "'new_control' replaces a control: set design.control"
+    if isinstance(a.control_prob, list) and len(a.control_prob) != len(names) - 1:
+        yield (f"{path}.allocation.control_prob",
+               f"a list gives the control share for {len(names) - 1} down to 1 active non-control arms: "
+               f"{len(names) - 1} values, got {len(a.control_prob)}")
+    for i, strategy in enumerate(dec.strategies):
+        where = f"{path}.decisions.selection" + (f"[{i}]" if isinstance(dec.selection, list) else "")
+        if strategy in ("control", "final control", "control or best") and d.control is None:
+            yield where, f"strategy '{strategy}' needs a control: set design.control"
+        if strategy.startswith("list") and not dec.selection_preferences:
+            yield where, f"strategy '{strategy}' needs decisions.selection_preferences (arms in order of preference)"
+    if len(set(dec.strategies)) != len(dec.strategies):
+        yield f"{path}.decisions.selection", "a strategy is listed twice"
+    for i, arm in enumerate(dec.selection_preferences):
+        if arm not in names:
+            yield f"{path}.decisions.selection_preferences[{i}]", _unknown("arm", arm, names)
+    if dec.te_comp is not None and dec.te_comp not in names:
+        yield f"{path}.decisions.te_comp", _unknown("arm", dec.te_comp, names)
+    if dec.select_last_arm and d.control is None:
+        yield f"{path}.decisions.select_last_arm", "select_last_arm applies to designs with a control"
+    if d.analysis.estimate == "median" and d.analysis.engine != "exact":
+        yield f"{path}.analysis.estimate", "posterior medians come from the exact engine; use 'mean' with pymc"

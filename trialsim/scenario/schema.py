@@ -17,6 +17,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Fiel
                       model_validator)
 
 from ..endpoints import ENDPOINTS
+from ..summarise.selection import STRATEGIES
 
 # Names become coordinates, CSV cells and file names: identifiers only, never read as missing
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -219,6 +220,11 @@ class Truth(Strict):
     arms: dict[Name, ArmTruth]
 
 
+ControlShare = Literal["sqrt", "sqrt-based", "sqrt-based start", "sqrt-based fixed", "match"]
+SELECTION_STRATEGIES = STRATEGIES  # adaptr's select_strategy names, defined with the selection code
+SelectionStrategy = Literal[SELECTION_STRATEGIES]  # type: ignore[valid-type]
+
+
 class Allocation(Strict):
     rule: Literal["fixed", "pr_best", "thompson"] = "fixed"
     ratio: dict[Name, PositiveFloat] | None = None  # fixed: relative allocation, default equal
@@ -228,8 +234,12 @@ class Allocation(Strict):
     burn_in: Annotated[int, Field(ge=0)] = 0  # patients randomised equally before adapting
     min_prob: Probability = 0.0
     max_prob: Probability = 1.0
-    control_prob: Optional[either("must be a probability, 'sqrt' or 'match'",  # noqa: UP007
-                                  number=Probability, text=Literal["sqrt", "match"])] = None
+    # control share (adaptr's control_prob_fixed): a number; one per number of active non-control
+    # arms, from all down to 1; "sqrt-based" (alias "sqrt"), "sqrt-based start", "sqrt-based fixed"
+    # or "match". Applies from the first patient and follows the control when it changes.
+    control_prob: Optional[either("must be a probability, a list of them, or one of 'sqrt', 'sqrt-based', "  # noqa: UP007
+                                  "'sqrt-based start', 'sqrt-based fixed', 'match'",
+                                  number=Probability, list=list[Probability], text=ControlShare)] = None
     stratify_by_phenotype: bool = False
 
     @model_validator(mode="after")
@@ -293,11 +303,15 @@ class Looks(Strict):
 class Futility(Strict):
     threshold: Probability
     delta: float = 0.0  # futile if Pr(arm - control > delta) < threshold
+    # on_superior new_control: judge futility against the first control only (adaptr's futility_only_first)
+    only_first: bool = True
 
 
 class Equivalence(Strict):
     threshold: Probability
     margin: PositiveFloat
+    # on_superior new_control: judge equivalence against the first control only (adaptr's equivalence_only_first)
+    only_first: bool = True
 
 
 class Decisions(Strict):
@@ -308,7 +322,20 @@ class Decisions(Strict):
     equivalence: Equivalence | None = None
     # enrichment: close an arm to one phenotype when Pr(arm - control > delta in that phenotype) < threshold
     phenotype_futility: Futility | None = None
-    selection: Literal["none", "control", "best"] = "control"
+    # designs with a control, when an arm beats it: "graduate" (it stops enrolling as effective; the
+    # control stays the comparator) or "new_control" (adaptr: it becomes the control, the old one is dropped)
+    on_superior: Literal["graduate", "new_control"] = "graduate"
+    # arm selection when no arm is superior (adaptr's select_strategy); a list reports every strategy,
+    # the first one under the plain metric names
+    selection: either("must be a selection strategy or a list of them",
+                      text=SelectionStrategy, list=list[SelectionStrategy]) = "control if available"
+    selection_preferences: list[str] = Field(default_factory=list)  # for "list" and "list or best"
+    select_last_arm: bool = False
+    te_comp: str | None = None  # treatment-effect comparator; default: the (first) control
+
+    @property
+    def strategies(self) -> list[str]:
+        return [self.selection] if isinstance(self.selection, str) else list(self.selection)
 
 
 class BetaPrior(Strict):
@@ -337,6 +364,8 @@ def _prior_type(value: Any) -> str | None:
 
 class Analysis(Strict):
     engine: Literal["exact", "pymc"] = "exact"
+    # point estimate for rmse/mae/idp: posterior mean, or median (adaptr's robust = TRUE)
+    estimate: Literal["mean", "median"] = "mean"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
     prior: either("must be a preset (flat, vague, sceptical, informative) or a mapping with type beta or normal_gamma",
                   text=Literal["flat", "vague", "sceptical", "informative"],
@@ -351,16 +380,6 @@ class Design(Strict):
     looks: Looks
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_selection(cls, data: Any) -> Any:
-        """Without an explicit selection: the control if the design has one, else none."""
-        decisions = data.get("decisions", {}) if isinstance(data, dict) else None
-        if isinstance(decisions, dict) and "selection" not in decisions:
-            chosen = "control" if data.get("control") is not None else "none"
-            data = {**data, "decisions": {**decisions, "selection": chosen}}
-        return data
 
 
 class Simulation(Strict):

@@ -4,7 +4,9 @@ One long table: design, truth, metric, estimate, mcse. Metric names follow
 adaptr's `check_performance()` where the meaning is the same (size_*,
 sum_ys_*, ratio_ys_*, prob_superior, prob_equivalence, prob_futility,
 prob_max, prob_conclusive, prob_select_arm_<arm>, prob_select_none, rmse,
-mae, rmse_te, mae_te, idp), plus sham-controlled and allocation metrics.
+mae, rmse_te, mae_te, idp; selection_metrics.py), plus sham-controlled and
+allocation metrics. The sham-controlled `graduate` rule's final statuses have
+no adaptr counterpart and their own names (prob_stop_*).
 
 Monte Carlo SEs are analytic: binomial for proportions, sd / sqrt(n) for
 means, the delta method for RMSE and IDP, and the order-statistic
@@ -18,7 +20,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..design.state import ArmFate, Stop
+from ..design.state import ArmFate
+from .selection_metrics import remaining, selected_under, selection, stopping
 
 COLUMNS = ["design", "truth", "metric", "estimate", "mcse"]
 QUANTILES = {"median": 0.5, "p25": 0.25, "p75": 0.75, "p0": 0.0, "p100": 1.0}
@@ -97,47 +100,6 @@ def size_and_outcomes(cell: xr.Dataset) -> Rows:
             + distribution("ratio_ys", sum_ys / np.maximum(cell["n_analysed_total"].values, 1)))
 
 
-def stopping(cell: xr.Dataset) -> Rows:
-    reason = cell["stop_reason"].values
-    superior, equivalent, futile = reason == Stop.SUPERIORITY, reason == Stop.EQUIVALENCE, reason == Stop.FUTILITY
-    return [
-        ("prob_conclusive", *proportion(superior | equivalent | futile)),
-        ("prob_superior", *proportion(superior)),
-        ("prob_equivalence", *proportion(equivalent)),
-        ("prob_futility", *proportion(futile)),
-        ("prob_max", *proportion(reason == Stop.MAX)),
-    ]
-
-
-def selection(cell: xr.Dataset) -> Rows:
-    selected = cell["selected_arm"].values
-    rows = [(f"prob_select_arm_{a}", *proportion(selected == i)) for i, a in enumerate(cell["arm"].values)]
-    return rows + [("prob_select_none", *proportion(selected < 0))]
-
-
-def selection_accuracy(cell: xr.Dataset, internal: np.ndarray) -> Rows:
-    """Accuracy of the selected arm's estimate over trials that selected one (rmse, mae, *_te, idp)."""
-    selected, estimate, truth = cell["selected_arm"].values, cell["estimate"].values, cell["true_value"].values
-    chosen = selected >= 0
-    sel_idx = np.maximum(selected, 0)
-    sel_estimate = np.take_along_axis(estimate, sel_idx[:, None], 1)[:, 0]
-    sel_err = (sel_estimate - truth[sel_idx])[chosen]
-    rows = [("rmse", *rmse(sel_err)), ("mae", *quantile(np.abs(sel_err), 0.5))]
-    c = _control_index(cell)
-    if c is not None:
-        te = chosen & (selected != c)
-        te_err = ((sel_estimate - estimate[:, c]) - (truth[sel_idx] - truth[c]))[te]
-        rows += [("rmse_te", *rmse(te_err)), ("mae_te", *quantile(np.abs(te_err), 0.5))]
-    else:
-        rows += [("rmse_te", np.nan, np.nan), ("mae_te", np.nan, np.nan)]
-    best, worst = internal.max(), internal.min()
-    if best > worst + 1e-12 and chosen.any():
-        rows.append(("idp", *mean((internal[sel_idx][chosen] - worst) / (best - worst) * 100)))
-    else:
-        rows.append(("idp", np.nan, np.nan))
-    return rows
-
-
 def effectiveness(cell: xr.Dataset) -> Rows:
     """Sham-controlled: each arm declared effective vs the control; any arm (family-wise under the null)."""
     c = _control_index(cell)
@@ -185,7 +147,7 @@ def estimation(cell: xr.Dataset) -> Rows:
     return rows
 
 
-def best_arm(cell: xr.Dataset, internal: np.ndarray) -> Rows:
+def best_arm(cell: xr.Dataset, internal: np.ndarray, strategies: list[str] | None = None) -> Rows:
     """Selection of, and patients on, the truly best arm when one arm is uniquely best."""
     order = np.argsort(internal)[::-1]
     if internal[order[0]] <= internal[order[1]] + 1e-12:
@@ -195,7 +157,7 @@ def best_arm(cell: xr.Dataset, internal: np.ndarray) -> Rows:
     share = n_arm / np.maximum(cell["size"].values, 1)[:, None]
     inferior = internal < internal[b] - 1e-12
     return [
-        ("prob_select_best", *proportion(cell["selected_arm"].values == b)),
+        ("prob_select_best", *proportion(selected_under(cell, strategies[0] if strategies else None) == b)),
         ("share_on_best_mean", *mean(share[:, b])),
         ("prob_more_on_inferior", *proportion((n_arm[:, inferior] > n_arm[:, [b]]).any(axis=1))),
     ]
@@ -228,23 +190,31 @@ def _control_index(cell: xr.Dataset) -> int | None:
     return list(cell["arm"].values).index(control) if control else None
 
 
-def cell_metrics(cell: xr.Dataset, higher_is_better: bool) -> Rows:
-    """Every metric of one design under one truth; `cell` has dims (trial, arm, ...)."""
+def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str] | None = None) -> Rows:
+    """Every metric of one design under one truth; `cell` has dims (trial, arm, ...).
+
+    `strategies` replaces the design's selection strategies (the first gets the plain names).
+    """
     internal = cell["true_value"].values * (1 if higher_is_better else -1)  # only order and ratios matter
-    return (size_and_outcomes(cell) + stopping(cell) + selection(cell) + selection_accuracy(cell, internal)
+    return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
             + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell)
-            + best_arm(cell, internal) + distribution("duration_weeks", cell["duration_weeks"].values)
+            + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
             + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell))
 
 
-def oc_table(ds: xr.Dataset) -> pd.DataFrame:
-    """The operating-characteristic table of a run: one row per design, truth and metric."""
+def oc_table(ds: xr.Dataset, strategies: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """The operating-characteristic table of a run: one row per design, truth and metric.
+
+    `strategies` (design -> selection strategies) summarises a finished run under other
+    selection strategies than its designs name, without re-simulating.
+    """
     higher_is_better = ds.attrs.get("higher_is_better", "1") == "1"
     records = []
     for design in ds["design"].values:
+        chosen = (strategies or {}).get(str(design))
         for truth in ds["truth"].values:
             cell = ds.sel(design=design, truth=truth)
-            for metric, est, se in cell_metrics(cell, higher_is_better):
+            for metric, est, se in cell_metrics(cell, higher_is_better, chosen):
                 records.append((str(design), str(truth), metric, est, se))
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 

@@ -2,8 +2,9 @@
 
 Agreement is judged by z = (ours - theirs) / sqrt(se_ours^2 + se_theirs^2);
 |z| < 3 on every metric is agreement. A published SE that is missing is
-taken as binomial for proportions and otherwise as our own Monte Carlo SE
-scaled to the published number of trials.
+taken as binomial for proportions (at the pooled estimate of both runs, so
+that a published 0 or 1 still has a spread) and otherwise as our own Monte
+Carlo SE scaled to the published number of trials.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def compare(oc: pd.DataFrame, reference: pd.DataFrame, n_ours: int, n_theirs: in
         se_theirs = ref.se
         if np.isnan(se_theirs):
             if ref.metric.startswith("prob_"):
-                se_theirs = np.sqrt(ref.estimate * (1 - ref.estimate) / n_theirs)
+                pooled = (est * n_ours + ref.estimate * n_theirs) / (n_ours + n_theirs)
+                se_theirs = np.sqrt(pooled * (1 - pooled) / n_theirs)
             else:
                 se_theirs = se * np.sqrt(n_ours / n_theirs)
         spread = np.hypot(se, se_theirs)
