@@ -268,7 +268,7 @@ CASES: list[Case] = [
     Case("7 messages", "-n 0", lambda tmp: ["run", str(SCENARIOS / CLBP), "-n", "0", "--out", str(tmp / "out")],
          "--n-trials: 0 is not in the range"),
     Case("7 messages", "unknown option", lambda tmp: ["run", str(SCENARIOS / CLBP), "--outt", str(tmp / "out")],
-         "No such option: --outt"),
+         "--outt: no such option (did you mean --out"),
     Case("7 messages", "folder to validate", lambda tmp: ["validate", str(tmp)], "is a folder"),
     Case("7 messages", "missing --truth", lambda tmp: ["trace", str(SCENARIOS / CLBP), "--design", "adaptive"],
          "--truth: required"),

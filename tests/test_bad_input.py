@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -160,12 +161,11 @@ def mutated_scenarios(draw) -> str:
     return text
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(mutated_scenarios())
 def test_mutated_scenarios_succeed_or_fail_cleanly(tmp_path, text):
-    folder = tmp_path / f"case{abs(hash(text)) % 10**9}"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # a fresh folder per example (examples may repeat)
     path = folder / "s.yaml"
     path.write_text(text)
     out = folder / "out"

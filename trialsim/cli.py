@@ -42,7 +42,10 @@ def _one_line(err: click.UsageError) -> str:
     message = err.message if isinstance(err, click.BadParameter) else err.format_message()
     if isinstance(err, click.MissingParameter):
         message = "required; give a value"
-    message = " ".join(message.split())
+    if isinstance(err, click.NoSuchOption):
+        where, hints = err.option_name, sorted(err.possibilities or [])
+        message = "no such option" + (f" (did you mean {' or '.join(hints)}?)" if hints else "; see --help")
+    message = re.sub(r"\S{61,}", lambda m: m.group()[:60] + "...", " ".join(message.split()))  # echoed values cut
     return f"{where}: {message}" if where else message
 
 
