@@ -122,6 +122,12 @@ def earlier_run(tmp: Path, damage: Callable[[Path], None], *extra: str) -> list[
     return [*args, *extra]
 
 
+def out_at_file(tmp: Path, *parts: str) -> list[str]:
+    """A run whose --out is tmp/file (a file the user has) or lies below it."""
+    (tmp / "file").write_text("keep")
+    return ["run", str(SCENARIOS / CLBP), "-n", "2", "--out", str(tmp.joinpath(*parts))]
+
+
 def numbers(label: str, expect: str, *path_and_value: Any, base: str = CLBP) -> Case:
     return Case("1 numbers", label, run_args(mutated(setting(*path_and_value), base)), expect)
 
@@ -211,12 +217,8 @@ CASES: list[Case] = [
          run_args(text(lambda: re.sub(r"seed: \d+", f"seed: {BIG_DIGITS}", bundled_text()))), "5000 digits"),
     Case("5 tracebacks", "--seed with 5000 digits",
          lambda tmp: ["run", str(SCENARIOS / CLBP), "--seed", BIG_DIGITS, "--out", str(tmp / "out")], "--seed:"),
-    Case("5 tracebacks", "--out below a file",
-         lambda tmp: (tmp / "file").write_text("keep") and
-         ["run", str(SCENARIOS / CLBP), "-n", "2", "--out", str(tmp / "file" / "out")], "is a file"),
-    Case("5 tracebacks", "--out is a file",
-         lambda tmp: (tmp / "file").write_text("keep") and
-         ["run", str(SCENARIOS / CLBP), "-n", "2", "--out", str(tmp / "file")], "is a file"),
+    Case("5 tracebacks", "--out below a file", lambda tmp: out_at_file(tmp, "file", "out"), "is a file"),
+    Case("5 tracebacks", "--out is a file", lambda tmp: out_at_file(tmp, "file"), "is a file"),
     Case("5 tracebacks", "--out under /proc",
          lambda tmp: ["run", str(SCENARIOS / CLBP), "-n", "2", "--out", "/proc/trialsim_census/out"], "--out: "),
     Case("5 tracebacks", "manifest not JSON",

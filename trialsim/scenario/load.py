@@ -170,10 +170,27 @@ def _duplicate_keys(root: yaml.Node) -> list[Problem]:
     return problems
 
 
+MAX_DEPTH = 64  # a scenario nests about 6 levels; YAML's composer recurses per level
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse deep nesting from the event stream (parsed without recursion), before composing."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScenarioError(source, [Problem("", f"nested too deeply: more than {MAX_DEPTH} levels at line "
+                                                         f"{event.start_mark.line + 1}")])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
 def read_yaml(text: str, source: str) -> Any:
-    """Parse YAML text; raise `ScenarioError` for syntax errors and duplicate keys."""
+    """Parse YAML text; raise `ScenarioError` for syntax errors, deep nesting and duplicate keys."""
     loader = _Loader(text)
     try:
+        _check_depth(text, source)
         node = loader.get_single_node()
         duplicates = _duplicate_keys(node) if node is not None else []
         if duplicates:
