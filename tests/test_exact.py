@@ -153,7 +153,7 @@ def t_references(post, active: np.ndarray, control: int, delta: float) -> tuple[
 SCALES = st.floats(-6.0, 6.0).map(lambda e: 10.0**e)
 
 
-@settings(max_examples=20, deadline=None)  # n >= 20: heavy t tails beyond 60 scales are a separate limit
+@settings(max_examples=15, deadline=None)  # n >= 20: heavy t tails beyond 60 scales are a separate limit
 @given(SCALES, st.floats(-1.0, 5.0).map(lambda e: 10.0**e),
        st.lists(st.tuples(st.integers(20, 400), st.floats(-1.0, 1.0), st.floats(0.3, 3.0)), min_size=2, max_size=4))
 def test_probabilities_follow_the_posterior_scale(sd, apart, arms):

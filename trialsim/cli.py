@@ -23,7 +23,7 @@ class BadInput(click.ClickException):
         super().__init__("\n".join(lines))
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
-        click.echo(self.format_message(), err=True)
+        click.echo(self.format_message(), file=sys.stderr)  # the stderr of now, not a cached wrapper
 
 
 def _option_name(err: click.UsageError) -> str | None:
