@@ -79,6 +79,7 @@ def _compile(scenario, **overrides):
 
 
 scenario_argument = click.argument("file", type=str)
+SEED = click.IntRange(0, 2**63 - 1)  # as simulation.seed in the file
 
 
 @click.group(cls=Commands)
@@ -115,7 +116,7 @@ def describe(file: str) -> None:
 @scenario_argument
 @click.option("-n", "--n-trials", type=click.IntRange(min=1), default=None,
               help="Trials per design and truth (default: the file's simulation.n_trials).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local worker processes.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", callback=lambda ctx, param, v: _scheduler_address(v),
@@ -171,8 +172,8 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
 @scenario_argument
 @click.option("--design", required=True, help="Design name in the file.")
 @click.option("--truth", required=True, help="Truth name in the file.")
-@click.option("--trial", type=click.IntRange(min=0), default=0, show_default=True, help="Trial index (0-based).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--trial", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True, help="Trial index (0-based).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
               help="Inference engine (default: the design's analysis.engine).")
 @click.option("--out", type=Path, default=None,
@@ -210,7 +211,7 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
 @click.option("--target", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Largest acceptable value.")
 @click.option("-n", "--n-trials", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Trials per evaluation (the same seed every time).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("--range", "bounds", type=(float, float), default=(0.9, 0.99999), show_default=True,
               callback=lambda ctx, param, v: _threshold_range(v), help="Search range of the threshold.")
 @click.option("--asymmetric", is_flag=True, help="Keep the inferiority threshold (default: set it to 1 - superiority).")
