@@ -48,6 +48,7 @@ if truth:
     data = s.model_dump(mode="json")
     data["truths"] = {truth: data["truths"][truth]}
     data["designs"] = {design: data["designs"][design]}
+    data.pop("targets", None)  # they may name the truths left out
     s = parse_scenario(data)
 try:
     from trialsim.api import plan_for

@@ -34,4 +34,11 @@ def subset(data: dict, truths: list[str] | None = None, designs: list[str] | Non
         data["truths"] = {k: v for k, v in data["truths"].items() if k in truths}
     if designs:
         data["designs"] = {k: v for k, v in data["designs"].items() if k in designs}
+    data["targets"] = {k: t for k, t in (data.get("targets") or {}).items() if _applies(t, data)}
     return parse_scenario(data)
+
+
+def _applies(target: dict, data: dict) -> bool:
+    """A target whose truths and designs are all still in the scenario."""
+    truths = [target["truth"]] if isinstance(target["truth"], str) else target["truth"]
+    return set(truths) <= set(data["truths"]) and set(target.get("designs") or []) <= set(data["designs"])

@@ -133,6 +133,9 @@ def test_trace_matches_the_full_run(tmp_path):
                     "--out", str(tmp_path / "trace"))
     assert result.exit_code == 0, result.output
     assert "Look 1: 200 patients with the endpoint" in result.output
+    # arms that left the trial are named as such, not given Pr(best) 0
+    dropped = [line for line in result.output.splitlines() if line.endswith("futile (dropped)")]
+    assert dropped and all(line.split()[3] == "dropped" for line in dropped)
     looks = sorted((tmp_path / "trace").glob("look_*.nc"))
     assert looks and len(looks) == result.output.count("\nLook ")
     import arviz as az

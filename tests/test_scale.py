@@ -24,7 +24,7 @@ ALT = SCENARIOS / "validation" / "adaptr_overview_alt.yaml"
 
 def comparable(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.copy()
-    for volatile in ("created", "elapsed_seconds"):
+    for volatile in ("created", "elapsed_seconds", "command"):  # how and when, not what
         ds.attrs.pop(volatile, None)
     return ds
 

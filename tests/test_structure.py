@@ -9,8 +9,8 @@ import trialsim
 
 PACKAGE = Path(trialsim.__file__).parent
 # The spec and the layers that read it: the scenario package, the compile step, the API and CLI
-# (they load files and apply overrides), calibration (edits a scenario), describe (prints the spec)
-ABOVE_COMPILE = {"scenario", "compile.py", "api.py", "cli.py", "calibrate.py", "report/describe.py"}
+# (they load files and apply overrides), calibration and sweeps (edit a scenario), describe (prints the spec)
+ABOVE_COMPILE = {"scenario", "compile.py", "api.py", "cli.py", "calibrate.py", "sweep.py", "report/describe.py"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -62,14 +62,20 @@ def run(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int 
     return RunResult(trials, oc_table(trials))
 
 
-def write_outputs(result: RunResult, out: Path, title: str) -> list[Path]:
+def write_outputs(result: RunResult, out: Path) -> list[Path]:
     from .io import write_netcdf, write_oc_csv, write_oc_markdown
 
     paths = [out / name for name in OUTPUT_FILES]
     write_netcdf(result.trials, paths[0])
     write_oc_csv(result.oc, paths[1])
-    write_oc_markdown(result.oc, paths[2], title)
+    write_oc_markdown(result.oc, paths[2], result.trials)
     return paths
+
+
+def subset_text(designs: list[str] | None, truths: list[str] | None) -> str:
+    """'' for a full run, else which designs and truths were run (provenance, checkpoint identity)."""
+    parts = [f"{kind} {', '.join(sorted(names))}" for kind, names in (("designs", designs), ("truths", truths)) if names]
+    return "; ".join(parts)
 
 
 def _identity_in(out: Path, store: ChunkStore, overwrite: bool) -> RunIdentity | None:
@@ -90,7 +96,8 @@ def _identity_in(out: Path, store: ChunkStore, overwrite: bool) -> RunIdentity |
         try:
             with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
                 found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
-                                    ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0)
+                                    ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0,
+                                    ds.attrs.get("subset", ""))
         except UNREADABLE:
             if overwrite:
                 return None
@@ -137,17 +144,21 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
                   workers: int = 1, engine: str | None = None, keep_history: bool = False, resume: bool = False,
                   overwrite: bool = False, executor: Executor | None = None,
                   on_chunk: Callable[[ChunkRecords], None] | None = None,
-                  on_resume: Callable[[int], None] | None = None) -> RunResult:
+                  on_resume: Callable[[int], None] | None = None, command: str | None = None,
+                  designs: list[str] | None = None, truths: list[str] | None = None) -> RunResult:
     """Simulate with checkpoints in `out/.chunks` and write trials.nc, oc.csv, oc.md atomically.
 
     With `resume`, chunks saved by an earlier run of the same scenario, seed and
     engine are reused (an interrupted run finishes; asking for more trials grows
     the result). A folder holding another scenario's or seed's results is
     refused unless `overwrite`. `on_resume` receives the number of trials reused.
+    `command` (the command line) is recorded in trials.nc's attrs for the reports.
+    `designs` and `truths` run a subset of the scenario (the same patients as a full run).
     """
     out = Path(out)
-    plan = plan_for(scenario, n_trials, seed, engine)
-    identity = RunIdentity(plan.scenario_hash, plan.seed, plan.engine_override, keep_history)
+    plan = plan_for(scenario, n_trials, seed, engine).restricted(truths, designs)
+    subset = subset_text(designs, truths)
+    identity = RunIdentity(plan.scenario_hash, plan.seed, plan.engine_override, keep_history, subset)
     check_output_folder(out)
     store = ChunkStore(out)
     existing = _identity_in(out, store, overwrite)
@@ -173,10 +184,13 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
 
     trials = simulate(plan, workers=workers, keep_history=keep_history, executor=executor, on_chunk=checkpoint,
                       done=done)
+    trials.attrs["subset"] = subset
+    if command:
+        trials.attrs["command"] = command
     from .summarise.oc import oc_table
 
     result = RunResult(trials, oc_table(trials))
-    write_outputs(result, out, plan.name)
+    write_outputs(result, out)
     return result
 
 
@@ -187,3 +201,47 @@ def _saved_chunks(store: ChunkStore) -> list[ChunkRecords]:
     except UNREADABLE:
         raise OutputFolderError(f"a saved chunk in {store.dir} is damaged; run without --resume to start again "
                                 "(the finished results in the folder are kept until the new run replaces them)") from None
+
+
+def compare_folders(folders: list[str | Path], reference: str | None = None, out: str | Path | None = None) -> pd.DataFrame:
+    """Compare the designs of result folders (paired when they share scenario and seed);
+    write compare.csv and compare.md to `out` (default: the first folder)."""
+    from .io import write_oc_csv, write_text
+    from .report.tables import compare_markdown
+    from .summarise.compare import compare, open_results, target_checks
+
+    results = open_results([str(f) for f in folders])
+    table = compare(results, reference)
+    out = Path(out or folders[0])
+    write_oc_csv(table, out / "compare.csv")
+    write_text(compare_markdown(table, [name for name, _ in results], target_checks(results)), out / "compare.md")
+    return table
+
+
+def report_folder(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write the self-contained report.html of a results folder (default: folder/report.html).
+
+    Uses the folder's oc.csv and, when present, its compare.csv; otherwise the
+    designs of the run are compared with its first design.
+    """
+    import pandas as pd
+    import xarray as xr
+
+    from .io import write_text
+    from .report.describe import describe
+    from .report.html import report_html
+    from .scenario import parse_scenario
+    from .summarise.compare import compare
+    from .summarise.info import ordered_scenario
+
+    folder = Path(folder)
+    trials = xr.load_dataset(folder / "trials.nc", engine="h5netcdf")
+    oc = pd.read_csv(folder / "oc.csv", keep_default_na=False, na_values=[""])
+    if (folder / "compare.csv").is_file():
+        comparison = pd.read_csv(folder / "compare.csv", keep_default_na=False, na_values=[""])
+    else:
+        comparison = compare([(folder.name, trials)]) if trials.sizes["design"] > 1 else None
+    out = Path(out or folder / "report.html")
+    description = describe(parse_scenario(ordered_scenario(trials)))
+    write_text(report_html(trials, oc, comparison, description), out)
+    return out

@@ -127,15 +127,22 @@ def describe(file: str) -> None:
 @click.option("--resume", is_flag=True, help="Reuse the chunks an earlier run saved in the output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace results of another scenario or seed in the output folder.")
 @click.option("--history", is_flag=True, help="Keep allocation probabilities at every look in trials.nc.")
+@click.option("--design", "designs", multiple=True, metavar="D",
+              help="Run only this design (repeatable; default: every design). Same patients as a full run.")
+@click.option("--truth", "truths", multiple=True, metavar="T", help="Run only under this truth (repeatable; default: every truth).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def run(file: str, n_trials: int | None, seed: int | None, workers: int, scheduler: str | None, out: Path | None,
-        engine: str | None, resume: bool, overwrite: bool, history: bool, quiet: bool) -> None:
+        engine: str | None, resume: bool, overwrite: bool, history: bool, designs: tuple[str, ...],
+        truths: tuple[str, ...], quiet: bool) -> None:
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
     from .api import run_to_folder
     from .io import inside
 
     _warm_up_in_background()
     scenario = _load(file)
+    _check_choices(file, "--design", designs, list(scenario.designs))
+    _check_choices(file, "--truth", truths, list(scenario.truths))
+    designs, truths = tuple(dict.fromkeys(designs)), tuple(dict.fromkeys(truths))
     _compile(scenario, engine=engine)  # overrides are validated before anything is written
     out = out or inside(Path("results"), scenario.name)
     n = n_trials or scenario.simulation.n_trials
@@ -146,7 +153,8 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
         if not quiet:
             where = f"Dask scheduler {scheduler}" if scheduler else f"{workers} worker(s)"
             resumed = f" ({reused} reused from an earlier run)" if reused else ""
-            click.echo(f"Simulating {n} trials{resumed} x {len(scenario.designs)} designs x {len(scenario.truths)} "
+            click.echo(f"Simulating {n} trials{resumed} x {len(designs or scenario.designs)} designs x "
+                       f"{len(truths or scenario.truths)} "
                        f"truths on {where}...", err=True)
         bar = _progress(n, quiet)
         bar.update(reused)
@@ -155,7 +163,8 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
         with _executor(scheduler) as executor:
             result = run_to_folder(scenario, out, n_trials=n_trials, seed=seed, workers=workers, engine=engine,
                                    keep_history=history, resume=resume, overwrite=overwrite, executor=executor,
-                                   on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting)
+                                   on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting,
+                                   command=_command_line(), designs=list(designs) or None, truths=list(truths) or None)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -206,8 +215,8 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
 @scenario_argument
 @click.option("--design", required=True, help="Design whose superiority threshold is calibrated.")
 @click.option("--truth", required=True, help="Truth to calibrate under (usually a null truth).")
-@click.option("--metric", default="prob_superior", show_default=True,
-              help="OC metric to bring to the target (e.g. prob_any_effective for the family-wise error).")
+@click.option("--metric", default="fwer", show_default=True,
+              help="OC metric to bring to the target; fwer means prob_any_effective with a control, else prob_superior.")
 @click.option("--target", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Largest acceptable value.")
 @click.option("-n", "--n-trials", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Trials per evaluation (the same seed every time).")
@@ -216,33 +225,141 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
               callback=lambda ctx, param, v: _threshold_range(v), help="Search range of the threshold.")
 @click.option("--asymmetric", is_flag=True, help="Keep the inferiority threshold (default: set it to 1 - superiority).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--shape", type=click.Choice(["constant", "obf"]), default="constant", show_default=True,
+              help="Thresholds over looks: constant, or O'Brien-Fleming-like (stricter early; the last look's is calibrated).")
 @click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the scenario with the calibrated threshold to this YAML file.")
 def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_trials: int, seed: int | None,
-              bounds: tuple[float, float], asymmetric: bool, workers: int, write_to: Path | None) -> None:
+              bounds: tuple[float, float], asymmetric: bool, workers: int, shape: str, write_to: Path | None) -> None:
     """Find the smallest superiority threshold keeping a metric at or below a target."""
-    import yaml
-
     from .calibrate import calibrate as calibrate_api
-    from .io import atomic_write
+    from .calibrate import write_calibrated
 
     scenario = _load(file)
     _check_names(file, scenario, design, truth)
     try:
         result = calibrate_api(scenario, design, truth, metric, target, n_trials, seed, bounds[0], bounds[1],
-                               symmetric=not asymmetric, workers=workers)
+                               symmetric=not asymmetric, workers=workers, shape=shape)
     except ValueError as err:
         raise BadInput([f"{file}: {err}"]) from None
+    metric = result.metric
     inferiority = f", inferiority {result.inferiority:.7g}" if result.inferiority is not None else ""
     click.echo(f"superiority {result.threshold:.7g}{inferiority}: {metric} = {result.estimate:.4f} "
                f"(MCSE {result.mcse:.4f}) under '{truth}', {n_trials} trials, {result.evaluations} evaluations")
+    thresholds = result.scenario.designs[design].decisions.superiority
+    if isinstance(thresholds, list):
+        click.echo("per look: " + ", ".join(f"{v:.6g}" for v in thresholds))
+    for other, (estimate, mcse) in (result.others or {}).items():
+        click.echo(f"  under '{other}': {metric} = {estimate:.4f} (MCSE {mcse:.4f})")
+    span = result.uncertain_span(target)
+    if span and span[1] - span[0] > result.tolerance:
+        click.echo(f"Warning: thresholds from {span[0]:.6g} to {span[1]:.6g} give {metric} within 2 MCSE of {target:g}; "
+                   f"Monte Carlo error cannot tell them apart. Rerun with more trials (e.g. -n {4 * n_trials}) "
+                   "to narrow the answer.", err=True)
     if write_to:
-        text = yaml.safe_dump(result.scenario.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
         try:
-            atomic_write(write_to, lambda p: p.write_text(text))
+            written = write_calibrated(Path(file), write_to, design, truth, metric, target, result, n_trials,
+                                       scenario.simulation.seed if seed is None else seed)
         except OSError as err:
             raise InputProblem(f"cannot write {write_to} ({err.strerror or err})", "--write") from None
-        click.echo(f"Wrote {write_to}", err=True)
+        click.echo(f"Wrote {write_to} (superiority {written:g}, rounded up to the search resolution)", err=True)
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--reference", default=None, metavar="DESIGN",
+              help="Design the others are compared with (default: the first design of the first folder).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for compare.csv and compare.md (default: the first RESULTS folder).")
+def compare(results: tuple[Path, ...], reference: str | None, out: Path | None) -> None:
+    """Compare designs across result folders: paired differences with their MCSE."""
+    from .api import compare_folders
+
+    missing = [f"{r}: no trials.nc here (run `trialsim run` first)" for r in results if not (r / "trials.nc").is_file()]
+    if missing:
+        raise BadInput(missing)
+    try:
+        table = compare_folders(list(results), reference, out)
+    except ValueError as err:
+        raise BadInput([f"--reference: {err}"]) from None
+    folder = out or results[0]
+    paired = "paired" if table["paired"].all() else "partly unpaired" if table["paired"].any() else "unpaired"
+    click.echo(f"Compared {table['design'].nunique() + 1} designs ({paired}). Wrote {folder / 'compare.md'}, "
+               f"{folder / 'compare.csv'}", err=True)
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file to write (default: RESULTS/report.html).")
+def report(results: Path, out: Path | None) -> None:
+    """Write one self-contained report.html of a results folder (tables, comparisons, figures, glossary)."""
+    from .api import report_folder
+
+    missing = [f"{results}: no {name} here (run `trialsim run` first)" for name in ("trials.nc", "oc.csv")
+               if not (results / name).is_file()]
+    if missing:
+        raise BadInput(missing)
+    click.echo(f"Wrote {report_folder(results, out)}", err=True)
+
+
+@main.command()
+@scenario_argument
+@click.option("--set", "sets", multiple=True, required=True, metavar="PATH=V1,V2",
+              help="A scenario field by its dotted path and the values to try, as YAML "
+                   "(e.g. designs.adaptive.looks.at_patients=[250,500],[200,300,400,500]); repeat for a grid.")
+@click.option("-n", "--n-trials", type=click.IntRange(min=1), default=None,
+              help="Trials per design, truth and grid point (default: the file's simulation.n_trials).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: results/<scenario name>/sweep).")
+@click.option("--target", "find_target", is_flag=True,
+              help="Report the smallest value of the first --set path meeting every target of the scenario.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def sweep(file: str, sets: tuple[str, ...], n_trials: int | None, seed: int | None, workers: int, out: Path | None,
+          find_target: bool, quiet: bool) -> None:
+    """Run a grid of scenarios over dotted paths; write sweep.csv (resumes like run)."""
+    from .scenario import ScenarioError
+    from .io import inside
+    from .sweep import SweepError, grid, parse_setting, sweep as sweep_api
+
+    scenario = _load(file)
+    try:
+        settings = [parse_setting(s) for s in sets]
+        grid(scenario, settings)  # every point validated before anything runs
+    except SweepError as err:
+        raise BadInput([f"--set: {err}"]) from None
+    except ScenarioError as err:
+        raise BadInput([f"--set {err.source}: {p}" for p in err.problems]) from None
+    out = out or inside(Path("results"), scenario.name, "sweep")
+
+    def progress(k: int, total: int, values: dict) -> None:
+        if not quiet:
+            click.echo(f"[{k + 1}/{total}] " + ", ".join(f"{p}={v}" for p, v in values.items()), err=True)
+
+    if find_target and not scenario.targets:
+        raise BadInput([f"--target: {file} has no targets: block to meet"])
+    sweep_api(scenario, settings, out, n_trials, seed, workers, on_point=progress)
+    click.echo(f"Wrote {out / 'sweep.csv'}", err=True)
+    if find_target:
+        import pandas as pd
+
+        from .sweep import smallest_meeting_targets
+
+        checks = pd.read_csv(out / "sweep_targets.csv", keep_default_na=False, na_values=[""], dtype=str)
+        found = smallest_meeting_targets(checks, settings[0].path)
+        met = set(found["design"])
+        click.echo(found.to_string(index=False) if len(found) else "No grid point meets every target.")
+        for design in (d for d in scenario.designs if d not in met):
+            click.echo(f"{design}: no grid point meets every target (see {out / 'sweep_targets.csv'})")
+
+
+def _command_line() -> str:
+    """The command as typed, for the provenance of the outputs."""
+    import shlex
+
+    return shlex.join(["trialsim", *sys.argv[1:]])
 
 
 @main.command()
@@ -316,13 +433,22 @@ def _scheduler_address(address: str | None) -> str | None:
 
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
     """--design and --truth must name entries of the file."""
+    _check_choices(file, "--design", [design], list(scenario.designs))
+    _check_choices(file, "--truth", [truth], list(scenario.truths))
+
+
+def _check_choices(file: str, option: str, names: tuple[str, ...] | list[str], valid: list[str]) -> None:
+    """Every name given to `option` must be an entry of the file."""
     from .scenario.hints import closest
 
-    for option, name, valid in (("--design", design, list(scenario.designs)), ("--truth", truth, list(scenario.truths))):
+    problems = []
+    for name in names:
         if name not in valid:
             hint = closest(name, valid)
-            raise BadInput([f"{option}: no {option[2:]} {shown(name)} in {file}"
-                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}")])
+            problems.append(f"{option}: no {option[2:]} {shown(name)} in {file}"
+                            + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}"))
+    if problems:
+        raise BadInput(problems)
 
 
 def _warm_up_in_background() -> None:

@@ -10,13 +10,17 @@ imports the scenario schema.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from . import endpoints
 from .cohort import CohortPlan
+from .design import boundaries as gs
 from .design.allocation import AllocationRule, start_probabilities
+from .design.boundaries import Boundaries
 from .design.decisions import DecisionRule
 from .design.parallel import DesignPlan, TruthPlan
 from .plan import TrialPlan
@@ -49,7 +53,8 @@ def apply_overrides(scenario: Scenario, overrides: Overrides) -> Scenario:
         return scenario
     data = scenario.model_dump(mode="json")
     for design in data["designs"].values():
-        design["analysis"]["engine"] = overrides.engine
+        if design["analysis"]["engine"] != "frequentist":  # the override swaps Bayesian engines; tests stay tests
+            design["analysis"]["engine"] = overrides.engine
     return parse_scenario(data, source=f"--engine {overrides.engine}")
 
 
@@ -127,11 +132,13 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
         max_patients=looks.max_patients,
     )
     control = arms.index(design.control) if design.control else None
+    allocation = compile_allocation(design, arms, control)
+    bounds = compile_boundaries(design, allocation, look_plan)
     return DesignPlan(
-        name=name, looks=look_plan, allocation=compile_allocation(design, arms, control),
-        decisions=compile_decisions(design, control, look_plan.n_looks),
+        name=name, looks=look_plan, allocation=allocation,
+        decisions=compile_decisions(design, control, look_plan.n_looks, bounds),
         analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes), control=design.control,
-        selection=compile_selection(design, arms),
+        selection=compile_selection(design, arms), boundaries=bounds,
     )
 
 
@@ -141,6 +148,52 @@ def compile_selection(design: Design, arms: tuple[str, ...]) -> SelectionPlan:
     return SelectionPlan(strategies=tuple(d.strategies), preferences=tuple(arms.index(a) for a in d.selection_preferences),
                          select_last_arm=d.select_last_arm, te_comp=arms.index(comparator) if comparator else None,
                          estimate=design.analysis.estimate)
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds(t: tuple[float, ...], alpha: float, spending: str, param: float | None, multiplicity: str,
+            shares: tuple[float, ...], control_share: float, futility: tuple | None) -> Boundaries:
+    """Boundaries of m arms vs a control with planned shares of patients (cached: the same design compiles
+    once per process, whatever calibrate or describe ask)."""
+    t_arr, m = np.array(t), len(shares)
+    corr = gs.dunnett_correlation(np.array(shares), control_share)
+    if multiplicity == "dunnett":
+        per, efficacy = alpha, gs.dunnett_group_sequential(t_arr, alpha, corr, spending, param)
+    else:  # Bonferroni: each comparison at alpha / m with its own boundaries
+        per = alpha / m
+        efficacy = gs.efficacy_bounds(t_arr, per, spending, param)
+    futile = np.full(len(t), -np.inf)
+    words = (f"{'one look' if len(t) == 1 else gs.spending_words(spending, param) + ' alpha spending'}, "
+             f"one-sided alpha {alpha:g}"
+             + (f" over {m} comparisons ({multiplicity})" if m > 1 else ""))
+    if futility is not None:
+        beta, f_spending, f_param, effect = futility
+        # drift of one comparison at full information: effect * sqrt(n_a n_c / (n_a + n_c)) with n_max folded
+        # into `effect`; the first arm's share stands for all (one futility boundary per look)
+        theta = effect * np.sqrt(shares[0] * control_share / (shares[0] + control_share))
+        futile = gs.futility_bounds(t_arr, efficacy, theta, beta, f_spending, f_param)
+        words += f"; non-binding futility: {gs.spending_words(f_spending, f_param)} beta spending, beta {beta:g}"
+    return Boundaries(t_arr, efficacy, futile, alpha, per, words)
+
+
+def compile_boundaries(design: Design, allocation: AllocationRule, looks: LookPlan) -> Boundaries | None:
+    """The group-sequential boundaries of a frequentist design (None for Bayesian designs)."""
+    b = design.decisions.boundaries
+    if b is None:
+        return None
+    control = allocation.control
+    shares = tuple(float(v) for i, v in enumerate(allocation.start) if i != control)
+    n_max = looks.n_max
+    t = tuple(n / n_max for n in looks.at_patients)
+    futility = None
+    if b.futility is not None:
+        f = b.futility
+        # the drift scales with sqrt(n_max): the boundaries are planned on the design's full sample size
+        futility = (f.beta, f.spending, f.parameter, f.effect_size * float(np.sqrt(n_max)))
+    return _bounds(t, b.alpha, b.spending, b.parameter, b.multiplicity, shares, float(allocation.start[control]),
+                   futility)
+
+
 
 
 def compile_allocation(design: Design, arms: tuple[str, ...], control: int | None) -> AllocationRule:
@@ -156,11 +209,18 @@ def compile_allocation(design: Design, arms: tuple[str, ...], control: int | Non
     )
 
 
-def compile_decisions(design: Design, control: int | None, n_looks: int) -> DecisionRule:
+def compile_decisions(design: Design, control: int | None, n_looks: int, bounds: Boundaries | None = None) -> DecisionRule:
     d = design.decisions
 
     def per_look(value: float | list[float] | None) -> np.ndarray | None:
         return None if value is None else np.broadcast_to(np.asarray(value, float), (n_looks,)).copy()
+
+    if bounds is not None:
+        # the frequentist engine's Pr(better) is 1 - p: Z >= c_k <=> 1 - p > Phi(c_k); futility Z < b_k the same way
+        # (dropped arms are marked inferior: "Pr(arm > control)" < Phi(b_k))
+        return DecisionRule(control=control, superiority=stats.norm.cdf(bounds.efficacy), superiority_delta=0.0,
+                            inferiority=stats.norm.cdf(bounds.futility) if np.isfinite(bounds.futility).any() else None,
+                            futility=None, phenotype_futility=None, equivalence=None, selection=d.strategies[0])
 
     return DecisionRule(
         control=control,
@@ -188,4 +248,4 @@ def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotyp
         conjugate = FLAT
     preset = prior if isinstance(prior, str) and prior != "flat" else "exact"
     return AnalysisPlan(engine=design.analysis.engine, conjugate=conjugate, preset=preset, binary=endpoint.binary,
-                        n_arms=n_arms, n_phenotypes=n_phenotypes)
+                        n_arms=n_arms, n_phenotypes=n_phenotypes, variance=design.analysis.variance)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
@@ -54,26 +52,12 @@ def write_oc_csv(table: pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda p: table.to_csv(p, index=False, float_format="%.6g"))
 
 
-def _cell(est: float, se: float) -> str:
-    if np.isnan(est):
-        return "-"
-    return f"{est:.4g}" if np.isnan(se) else f"{est:.4g} ({se:.2g})"
-
-
-def oc_markdown(table: pd.DataFrame, title: str) -> str:
-    """One table per truth: metrics as rows, designs side by side, 'estimate (MCSE)'."""
-    lines = [f"# Operating characteristics: {title}", "", "Each cell: estimate (Monte Carlo SE).", ""]
-    designs = list(dict.fromkeys(table["design"]))
-    for truth, part in table.groupby("truth", sort=False):
-        lines += [f"## Truth: {truth}", "", "| metric | " + " | ".join(designs) + " |",
-                  "|---|" + "---|" * len(designs)]
-        for metric, rows in part.groupby("metric", sort=False):
-            by_design = {r.design: _cell(r.estimate, r.mcse) for r in rows.itertuples()}
-            lines.append(f"| {metric} | " + " | ".join(by_design.get(d, "-") for d in designs) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def write_oc_markdown(table: pd.DataFrame, path: Path, title: str) -> None:
-    text = oc_markdown(table, title)
+def write_text(text: str, path: Path) -> None:
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_oc_markdown(table: pd.DataFrame, path: Path, trials: xr.Dataset) -> None:
+    """oc.md: provenance, key OCs, targets, grouped metrics and glossary (report.tables)."""
+    from .report.tables import oc_markdown
+
+    write_text(oc_markdown(table, trials), path)

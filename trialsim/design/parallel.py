@@ -20,6 +20,7 @@ from ..effects import EffectModel
 from ..endpoints import Endpoint
 from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
+from .boundaries import Boundaries
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
 from .decisions import DecisionRule, close_by_phenotype, decide, outcomes
@@ -39,6 +40,7 @@ class DesignPlan:
     analysis: AnalysisPlan
     control: str | None = None
     selection: SelectionPlan = SelectionPlan()
+    boundaries: Boundaries | None = None  # frequentist designs: the z-scale boundaries behind `decisions`
 
     @property
     def n_max(self) -> int:

@@ -13,7 +13,7 @@ from .exact import exact_posterior
 from .priors import FLAT, ConjugatePrior
 
 FAST_DRAWS = 4000
-ENGINES = ("exact", "pymc")
+ENGINES = ("exact", "pymc", "frequentist")
 _PYMC_ENGINES: dict[tuple, object] = {}  # built and compiled once per worker process
 
 
@@ -27,6 +27,7 @@ class AnalysisPlan:
     binary: bool = False  # the endpoint's family is Beta (rates) rather than normal (means)
     n_arms: int = 2
     n_phenotypes: int = 1
+    variance: str = "pooled"  # frequentist engine: SE of the difference ("pooled" or "unpooled")
 
 
 class ExactInference(Inference):
@@ -124,4 +125,8 @@ def make_inference(plan: AnalysisPlan, seed: int, design: str) -> Inference:
         return ExactInference(plan.conjugate)
     if plan.engine == "pymc":
         return PymcInference(pymc_engine(plan), seed, design)
+    if plan.engine == "frequentist":
+        from .frequentist import FrequentistInference
+
+        return FrequentistInference(plan.variance)
     raise ValueError(f"unknown inference engine '{plan.engine}'")

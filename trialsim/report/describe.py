@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+from scipy.stats import norm
+
 from ..compile import compile_scenario
+from ..design.boundaries import Boundaries
 from ..endpoints import Endpoint
 from ..scenario.schema import Design, Scenario
 
@@ -13,6 +17,24 @@ def _thresholds(value: float | list[float] | None) -> str:
     if isinstance(value, list):
         return "per look " + ", ".join(f"{v:g}" for v in value)
     return f"{value:g}"
+
+
+def describe_boundaries(d: Design, bounds: Boundaries, endpoint: Endpoint) -> list[str]:
+    """A frequentist design's tests and boundaries, look by look."""
+    test = ("z test of the difference in proportions" if endpoint.binary else "t test of the difference in means")
+    se = "pooled" if d.analysis.variance == "pooled" else "unpooled (Welch)" if not endpoint.binary else "unpooled (Wald)"
+    lines = [f"    each arm vs control '{d.control}': {test}, {se} SE; {bounds.description}",
+             f"    an arm is effective ({endpoint.difference(0)}) when its one-sided p-value <= the look's nominal p "
+             f"(Z >= efficacy Z); level per comparison {bounds.alpha_per_comparison:.4g}:"]
+    futility = np.isfinite(bounds.futility).any()
+    lines.append("      look  patients  info   efficacy Z  nominal p" + ("  futility Z" if futility else ""))
+    for k, (t, c, b) in enumerate(zip(bounds.t, bounds.efficacy, bounds.futility)):
+        fut = (f"  {b:10.4f}" if np.isfinite(b) else "           -") if futility else ""
+        lines.append(f"      {k + 1:4d}  {d.looks.at_patients[k]:8d}  {t:4.2f}  {c:10.4f}  {norm.sf(c):9.6f}{fut}")
+    if futility:
+        lines.append("    futility is non-binding: the efficacy boundaries ignore it; an arm below it is dropped")
+    lines.append(f"    if no arm is effective, select: {', '.join(d.decisions.strategies)}")
+    return lines
 
 
 def _control_share(value: object) -> str:
@@ -29,7 +51,7 @@ def _control_share(value: object) -> str:
     return f"control share {value:g} from the first patient"
 
 
-def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
+def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries | None = None) -> list[str]:
     a, dec, looks = d.allocation, d.decisions, d.looks
     lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
     if a.rule == "fixed":
@@ -51,6 +73,8 @@ def describe_design(name: str, d: Design, endpoint: Endpoint) -> list[str]:
         lines.append(f"    looks when {', '.join(map(str, looks.at_patients))} patients reached the endpoint"
                      + (f" (randomised by then: {', '.join(map(str, looks.randomised_at_looks))})"
                         if looks.randomised_at_looks else ""))
+    if bounds is not None:
+        return lines + describe_boundaries(d, bounds, endpoint)
     if d.control and dec.on_superior == "new_control":
         better = endpoint.difference(dec.superiority_delta)
         lines.append(f"    each arm vs the current control (first '{d.control}'): an arm with Pr({better}) > "
@@ -111,6 +135,6 @@ def describe(s: Scenario) -> str:
             lines.append(f"    {truth.description.strip()}")
     lines += ["", f"Designs ({len(s.designs)}):"]
     for name, design in s.designs.items():
-        lines += describe_design(name, design, plan.endpoint)
+        lines += describe_design(name, design, plan.endpoint, plan.designs[name].boundaries)
     lines += ["", f"Simulation: {s.simulation.n_trials} trials per design and truth, seed {s.simulation.seed}."]
     return "\n".join(lines)

@@ -92,12 +92,15 @@ def format_trace(t: TrialTrace) -> str:
         header += f" {'Pr(>ctrl)':>10s}" if control else ""
         lines.append(header + f" {'next alloc':>10s}  status")
         for k, arm in enumerate(arms):
-            row = f"  {arm:12s} {lk.n[k]:5d} {lk.mean[k]:8.3f} {lk.pr_best[k]:9.4f}"
+            fate = ArmFate(lk.fate[k])
+            # an arm that left the trial has no Pr(best) among the active arms: say why instead of 0
+            left = {ArmFate.ACTIVE: "", ArmFate.EFFECTIVE: "graduated"}.get(fate, "dropped")
+            row = f"  {arm:12s} {lk.n[k]:5d} {lk.mean[k]:8.3f} " + (f"{left:>9s}" if left else f"{lk.pr_best[k]:9.4f}")
             if control:
                 row += "          -" if k == lk.control or np.isnan(lk.pr_better[k]) else f" {lk.pr_better[k]:10.4f}"
             alloc = "-" if np.isnan(lk.allocation[k]) else f"{lk.allocation[k]:.3f}"
-            status = "control" if k == lk.control and lk.fate[k] == ArmFate.ACTIVE else ArmFate(lk.fate[k]).name.lower()
-            lines.append(row + f" {alloc:>10s}  {status}")
+            status = "control" if k == lk.control and fate == ArmFate.ACTIVE else fate.name.lower()
+            lines.append(row + f" {alloc:>10s}  {status}" + (f" ({left})" if left else ""))
         if lk.stop:
             lines.append(f"  -> trial stops: {Stop(lk.stop).name.lower()}")
         lines.append("")

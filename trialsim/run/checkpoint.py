@@ -33,9 +33,11 @@ class RunIdentity:
     seed: int
     engine: str
     keep_history: bool
+    subset: str = ""  # designs and truths run, when not all (api.subset_text)
 
     def describe(self) -> str:
-        return f"scenario hash {self.scenario_hash}, seed {self.seed}, engine {self.engine or 'per design'}"
+        return (f"scenario hash {self.scenario_hash}, seed {self.seed}, engine {self.engine or 'per design'}"
+                + (f", {self.subset}" if self.subset else ""))
 
 
 class ChunkStore:
@@ -50,7 +52,8 @@ class ChunkStore:
         if not self.manifest.is_file():
             return None
         data = json.loads(self.manifest.read_text())
-        return RunIdentity(data["scenario_hash"], int(data["seed"]), data["engine"], bool(data["keep_history"]))
+        return RunIdentity(data["scenario_hash"], int(data["seed"]), data["engine"], bool(data["keep_history"]),
+                           data.get("subset", ""))
 
     def start(self, identity: RunIdentity) -> None:
         """Begin a fresh store for `identity` (any earlier chunks are removed)."""

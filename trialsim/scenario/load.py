@@ -231,4 +231,6 @@ def scenario_json(s: Scenario) -> str:
 
 
 def scenario_hash(s: Scenario) -> str:
-    return hashlib.sha256(scenario_json(s).encode()).hexdigest()[:16]
+    """Hash of what is simulated: targets only judge the results, so changing them keeps the hash."""
+    data = s.model_dump(mode="json", exclude={"targets"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .hints import closest
-from .schema import Design, Scenario, Truth
+from .schema import Design, Scenario, Target, Truth
 
 Problem = tuple[str, str]
 
@@ -45,7 +45,25 @@ def check_scenario(s: Scenario) -> list[Problem]:
         problems += list(_check_truth(s, f"truths.{tname}", truth))
     for dname, design in s.designs.items():
         problems += list(_check_design(s, f"designs.{dname}", design))
+    for tname, target in s.targets.items():
+        problems += list(_check_target(s, f"targets.{tname}", tname, target))
     return problems
+
+
+def _check_target(s: Scenario, path: str, name: str, target: Target) -> Iterator[Problem]:
+    from ..summarise.glossary import ALIASES, known
+
+    metric = target.metric or name
+    if not known(metric):
+        where = f"{path}.metric" if target.metric else path
+        yield where, (f"unknown metric '{metric}'; name an OC metric (e.g. prob_any_effective, size_mean) "
+                      f"or one of {', '.join(ALIASES)}" + ("" if target.metric else ", or give metric:"))
+    for truth in target.truths:
+        if truth not in s.truths:
+            yield f"{path}.truth", _unknown("truth", truth, list(s.truths))
+    for design in target.designs or []:
+        if design not in s.designs:
+            yield f"{path}.designs", _unknown("design", design, list(s.designs))
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> str:
@@ -161,6 +179,42 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         yield f"{path}.analysis.prior", f"a normal_gamma prior needs an endpoint of means; use beta for '{s.endpoint.type}'"
     if a.burn_in > d.looks.n_max:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"
+    yield from _check_frequentist(path, d)
+
+
+BAYESIAN_DECISIONS = ("superiority", "superiority_delta", "inferiority", "futility", "equivalence", "phenotype_futility")
+
+
+def _check_frequentist(path: str, d: Design) -> Iterator[Problem]:
+    """A frequentist design: tests against group-sequential boundaries planned on the information fractions."""
+    frequentist = d.analysis.engine == "frequentist"
+    if d.analysis.variance != "pooled" and not frequentist:
+        yield f"{path}.analysis.variance", "variance applies to engine 'frequentist'"
+    if frequentist and d.analysis.prior != "flat":
+        yield f"{path}.analysis.prior", "engine 'frequentist' takes no prior"
+    if d.decisions.boundaries is None:
+        if frequentist:
+            yield f"{path}.decisions.boundaries", "engine 'frequentist' needs boundaries, e.g. {spending: obf, alpha: 0.025}"
+        return
+    where = f"{path}.decisions.boundaries"
+    if not frequentist:
+        yield f"{path}.analysis.engine", "decisions.boundaries are tested by engine 'frequentist'; set analysis.engine: frequentist"
+    if d.control is None:
+        yield f"{path}.control", "boundaries test each arm against a control: set design.control"
+    if d.allocation.rule != "fixed":
+        yield f"{path}.allocation.rule", "boundaries are planned on fixed allocation (information fractions); use rule 'fixed'"
+    if d.decisions.on_superior != "graduate":
+        yield f"{path}.decisions.on_superior", "boundaries test each arm against one fixed control: use 'graduate'"
+    if d.looks.at_patients is None:
+        yield f"{path}.looks", "boundaries need looks at_patients (planned information fractions), not at_weeks"
+    for field in BAYESIAN_DECISIONS:  # compared with the defaults: a dumped and re-read scenario stays valid
+        if getattr(d.decisions, field) != type(d.decisions).model_fields[field].default:
+            yield f"{path}.decisions.{field}", f"{field} is a Bayesian threshold; with boundaries the tests decide"
+    for b, sub in ((d.decisions.boundaries, where), (d.decisions.boundaries.futility, f"{where}.futility")):
+        if b is not None and b.parameter is not None and b.spending not in ("hsd", "power"):
+            yield f"{sub}.parameter", f"spending '{b.spending}' takes no parameter (hsd: gamma, power: rho)"
+        if b is not None and b.spending == "power" and b.parameter is not None and b.parameter <= 0:
+            yield f"{sub}.parameter", "the power spending function needs rho > 0"
 
 
 def _check_control_rules(path: str, d: Design, names: list[str]) -> Iterator[Problem]:

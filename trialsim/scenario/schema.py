@@ -314,6 +314,31 @@ class Equivalence(Strict):
     only_first: bool = True
 
 
+SPENDING_FUNCTIONS = ("obf", "pocock", "hsd", "power")
+
+
+class BetaSpending(Strict):
+    """Non-binding futility boundaries spending the type II error `beta` under the design alternative."""
+
+    beta: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    spending: Literal[SPENDING_FUNCTIONS] = "obf"  # type: ignore[valid-type]
+    parameter: float | None = None  # hsd: gamma (default -4); power: rho (default 3)
+    # the design alternative per patient: (arm - control) / SD for means, / sqrt(pbar (1 - pbar)) for rates
+    effect_size: PositiveFloat
+
+
+class GroupSequential(Strict):
+    """Frequentist efficacy boundaries (analysis.engine: frequentist): each arm vs the control,
+    one-sided family-wise level `alpha` spent over the looks (Lan & DeMets 1983). One look is the
+    fixed-sample test."""
+
+    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.025
+    spending: Literal[SPENDING_FUNCTIONS] = "obf"  # type: ignore[valid-type]
+    parameter: float | None = None  # hsd: gamma (default -4); power: rho (default 3)
+    multiplicity: Literal["dunnett", "bonferroni"] = "dunnett"
+    futility: BetaSpending | None = None
+
+
 class Decisions(Strict):
     superiority: PerLook = 0.975
     superiority_delta: float = 0.0  # vs control: Pr(arm - control > delta)
@@ -336,6 +361,7 @@ class Decisions(Strict):
     @property
     def strategies(self) -> list[str]:
         return [self.selection] if isinstance(self.selection, str) else list(self.selection)
+    boundaries: GroupSequential | None = None  # frequentist designs: z / t tests against group-sequential boundaries
 
 
 class BetaPrior(Strict):
@@ -363,7 +389,8 @@ def _prior_type(value: Any) -> str | None:
 
 
 class Analysis(Strict):
-    engine: Literal["exact", "pymc"] = "exact"
+    engine: Literal["exact", "pymc", "frequentist"] = "exact"
+    variance: Literal["pooled", "unpooled"] = "pooled"  # frequentist engine: SE of the difference
     # point estimate for rmse/mae/idp: posterior mean, or median (adaptr's robust = TRUE)
     estimate: Literal["mean", "median"] = "mean"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
@@ -387,6 +414,31 @@ class Simulation(Strict):
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 20261127
 
 
+class Target(Strict):
+    """A bound an operating characteristic must meet under one or more truths,
+    e.g. the family-wise error at most 0.025 under the null truth. `metric`
+    defaults to the target's name; `fwer` and `power` mean prob_any_effective
+    for designs with a control and prob_superior for the others."""
+
+    metric: str | None = None
+    truth: Union[str, list[str]]
+    min: float | None = None
+    max: float | None = None
+    designs: list[str] | None = None  # None: every design
+
+    @model_validator(mode="after")
+    def _bound(self) -> "Target":
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) exceeds max ({self.max})")
+        return self
+
+    @property
+    def truths(self) -> list[str]:
+        return [self.truth] if isinstance(self.truth, str) else list(self.truth)
+
+
 class Scenario(Strict):
     name: Name
     description: str = ""
@@ -397,6 +449,7 @@ class Scenario(Strict):
     truths: dict[Name, Truth]
     designs: dict[Name, Design]
     simulation: Simulation = Field(default_factory=Simulation)
+    targets: dict[str, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
 
     @property
     def arm_names(self) -> list[str]:

@@ -1,0 +1,134 @@
+"""What every OC metric means: its group, unit and a one-line definition.
+
+Metric names carry arm, phenotype, adverse-event and look names
+(`prob_effective_scs`, `prob_stop_look_2`); the glossary matches them by
+pattern. Pure data and string functions, so the scenario rules can check
+target metric names without importing the summaries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+GROUPS = ("Decisions", "Selection", "Sample size and allocation", "Responders and outcomes", "Estimation",
+          "Timing and stopping", "Safety", "Diagnostics")
+
+DISTRIBUTION = {"mean": "mean", "sd": "SD", "median": "median", "p25": "25th percentile", "p75": "75th percentile",
+                "p0": "minimum", "p100": "maximum"}
+# placeholders in metric templates and what they match
+PLACEHOLDERS = {"stat": "(?P<stat>" + "|".join(DISTRIBUTION) + ")", "k": r"(?P<k>\d+)"}
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    group: str
+    unit: str
+    text: str
+    template: str  # the metric's family, e.g. prob_effective_<arm>
+
+
+# (template, group, unit, definition); <placeholders> in the template are filled from the name
+ENTRIES: tuple[tuple[str, str, str, str], ...] = (
+    ("prob_any_effective", "Decisions", "probability",
+     "Pr(at least one arm declared better than the control); the family-wise error under a null truth, power otherwise"),
+    ("prob_effective_<arm>", "Decisions", "probability", "Pr(arm <arm> declared better than the control)"),
+    ("prob_superior", "Decisions", "probability", "Pr(the trial stopped for superiority)"),
+    ("prob_stop_effective", "Decisions", "probability",
+     "Pr(the trial stopped with an arm declared better than the control; graduate rule)"),
+    ("prob_stop_equivalent", "Decisions", "probability", "Pr(the trial stopped for equivalence; graduate rule)"),
+    ("prob_stop_all_dropped", "Decisions", "probability",
+     "Pr(the trial stopped because every arm but the control was dropped; graduate rule)"),
+    ("prob_stop_max", "Decisions", "probability", "Pr(the trial reached its maximum sample size; graduate rule)"),
+    ("prob_stop_conclusive", "Decisions", "probability", "Pr(the trial stopped before its maximum; graduate rule)"),
+    ("prob_remaining_<arms>", "Decisions", "probability", "Pr(exactly the arms <arms> remained at the end)"),
+    ("prob_equivalence", "Decisions", "probability", "Pr(the trial stopped for equivalence)"),
+    ("prob_futility", "Decisions", "probability", "Pr(the trial stopped for futility)"),
+    ("prob_max", "Decisions", "probability", "Pr(the trial ran to its maximum sample size without a stopping decision)"),
+    ("prob_conclusive", "Decisions", "probability", "Pr(stopped for superiority, equivalence or futility)"),
+    ("prob_closed_<arm>_<phenotype>", "Decisions", "probability", "Pr(arm <arm> closed to phenotype <phenotype> by the enrichment rule)"),
+    ("prob_select_best", "Selection", "probability", "Pr(the truly best arm is selected)"),
+    ("prob_select_none", "Selection", "probability", "Pr(no arm selected)"),
+    ("prob_select_arm_<arm>", "Selection", "probability", "Pr(arm <arm> selected)"),
+    ("idp", "Selection", "%",
+     "ideal design percentage: expected true value of the selected arm, 0 = worst arm, 100 = best (selecting trials)"),
+    ("share_on_best_mean", "Sample size and allocation", "share", "mean share of patients on the truly best arm"),
+    ("prob_more_on_inferior", "Sample size and allocation", "probability",
+     "Pr(some inferior arm got more patients than the truly best arm)"),
+    ("size_<stat>", "Sample size and allocation", "patients", "<stat> of the number of patients randomised"),
+    ("n_<arm>_mean", "Sample size and allocation", "patients", "mean number of patients randomised to <arm>"),
+    ("alloc_<arm>", "Sample size and allocation", "share", "mean share of the trial's patients randomised to <arm>"),
+    ("sum_ys_<stat>", "Responders and outcomes", "endpoint units x patients",
+     "<stat> of the sum of the endpoint over analysed patients"),
+    ("ratio_ys_<stat>", "Responders and outcomes", "endpoint units",
+     "<stat> of the mean endpoint per analysed patient"),
+    ("responders_mean", "Responders and outcomes", "patients", "mean number of responders in the trial"),
+    ("responders_<arm>_mean", "Responders and outcomes", "patients", "mean number of responders on <arm>"),
+    ("rmse", "Estimation", "endpoint units", "RMSE of the selected arm's final estimate (trials selecting an arm)"),
+    ("mae", "Estimation", "endpoint units", "median absolute error of the selected arm's final estimate"),
+    ("rmse_te", "Estimation", "endpoint units",
+     "RMSE of the selected arm's estimated effect vs the control (trials selecting a non-control arm)"),
+    ("mae_te", "Estimation", "endpoint units", "median absolute error of the selected arm's effect vs the control"),
+    ("bias_<arm>", "Estimation", "endpoint units", "mean error of <arm>'s final estimate (every trial)"),
+    ("rmse_<arm>", "Estimation", "endpoint units", "RMSE of <arm>'s final estimate (every trial)"),
+    ("duration_weeks_<stat>", "Timing and stopping", "weeks",
+     "<stat> of the trial duration: first randomisation to the last patient's endpoint"),
+    ("prob_stop_look_<k>", "Timing and stopping", "probability", "Pr(the trial stopped at look <k>)"),
+    ("prob_look_skipped", "Timing and stopping", "probability",
+     "Pr(some look made no decision: an active arm had too little data)"),
+    ("ae_<event>_mean", "Safety", "events", "mean number of <event> adverse events in the trial"),
+    ("share_fits_flagged", "Diagnostics", "share", "share of posterior fits flagged by their diagnostics (sampling engines)"),
+    ("prob_any_fit_flagged", "Diagnostics", "probability", "Pr(some posterior fit in the trial was flagged)"),
+)
+
+
+def _regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"<(\w+)>", template)  # literal, name, literal, name, ...
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else PLACEHOLDERS.get(p, f"(?P<{p}>.+)")
+                              for i, p in enumerate(parts)) + r"\Z")
+
+
+_COMPILED = tuple((_regex(p), p, g, u, t) for p, g, u, t in ENTRIES)
+
+# Aliases a target may use instead of a metric name, resolved per design
+ALIASES = {"fwer": ("prob_any_effective", "prob_superior"), "power": ("prob_any_effective", "prob_superior"),
+           "type1_error": ("prob_any_effective", "prob_superior")}
+
+
+def lookup(metric: str) -> MetricInfo | None:
+    """The glossary entry of a metric name, or None if the name is unknown.
+
+    A `__<strategy>` suffix names the same metric under another selection strategy.
+    """
+    base, _, strategy = metric.partition("__")
+    if strategy:
+        found = lookup(base)
+        return found and MetricInfo(found.group, found.unit, f"{found.text} (selection strategy {strategy})",
+                                    f"{found.template}__<strategy>")
+    for pattern, template, group, unit, text in _COMPILED:
+        m = pattern.match(metric)
+        if m:
+            fields = m.groupdict()
+            if "stat" in fields:
+                fields["stat"] = DISTRIBUTION[fields["stat"]]
+            text = re.sub(r"<(\w+)>", lambda g: fields.get(g.group(1), g.group(0)), text)
+            return MetricInfo(group, unit, text[0].upper() + text[1:], template)
+    return None
+
+
+def resolve(metric: str, has_control: bool) -> str:
+    """A target's metric name: aliases (fwer, power) mean Pr(any arm effective) with a control, else Pr(superior)."""
+    if metric in ALIASES:
+        with_control, without = ALIASES[metric]
+        return with_control if has_control else without
+    return metric
+
+
+def known(metric: str) -> bool:
+    return metric in ALIASES or lookup(metric) is not None
+
+
+# The operating characteristics a reader looks at first, in this order; metrics absent for a design are skipped
+KEY_METRICS = ("prob_any_effective", "prob_superior", "prob_stop_effective", "prob_futility", "prob_stop_all_dropped",
+               "prob_select_best", "prob_select_none", "idp", "size_mean", "duration_weeks_mean", "share_on_best_mean",
+               "rmse_te")
