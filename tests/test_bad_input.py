@@ -102,6 +102,7 @@ def test_tiny_sds_find_the_effective_arm(tmp_path):
     arms["scs"] = {"nonspecific": -3.2}
     data["truths"] = {"tiny_sd": {"sd": 1e-6, "arms": arms}}
     data["designs"] = {"fixed_equal": data["designs"]["fixed_equal"]}
+    data.pop("targets", None)  # they name the bundled truths
     oc = run(parse_scenario(data), n_trials=20, seed=3).oc.set_index("metric")["estimate"]
     assert oc["prob_effective_scs"] == 1.0
     assert oc["prob_effective_dbs"] < 0.5

@@ -421,7 +421,7 @@ class Target(Strict):
     for designs with a control and prob_superior for the others."""
 
     metric: str | None = None
-    truth: Union[str, list[str]]
+    truth: either("must be a truth name or a list of them", text=str, list=list[str])
     min: float | None = None
     max: float | None = None
     designs: list[str] | None = None  # None: every design
@@ -449,7 +449,7 @@ class Scenario(Strict):
     truths: dict[Name, Truth]
     designs: dict[Name, Design]
     simulation: Simulation = Field(default_factory=Simulation)
-    targets: dict[str, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
+    targets: dict[Name, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
 
     @property
     def arm_names(self) -> list[str]:
