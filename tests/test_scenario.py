@@ -19,7 +19,7 @@ def problems(data: dict) -> list[str]:
 
 def test_bundled_scenarios_are_valid(clbp):
     assert clbp.arm_names == ["sham", "scs", "dbs", "rtms", "exercise"]
-    assert set(clbp.truths) == {"no_effect", "sham_anchored", "optimistic"}
+    assert set(clbp.truths) == {"no_effect", "sham_anchored", "optimistic", "industry"}
 
 
 def test_unknown_key_gets_closest_name():

@@ -363,6 +363,45 @@ def _command_line() -> str:
 
 
 @main.command()
+@scenario_argument
+@click.option("--truth", required=True, help="Truth name in the file.")
+@click.option("-n", "--n-patients", type=click.IntRange(min=1), default=None,
+              help="Patients per trial (default: the largest design's maximum sample size).")
+@click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True, help="Trials 0..T-1.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file: .csv, or .parquet (needs pyarrow).")
+def patients(file: str, truth: str, n_patients: int | None, trials: int, seed: int | None, out: Path) -> None:
+    """Write the virtual patients of a few trials: one row per patient x arm x visit (potential outcomes).
+
+    The scenario's `patients` block sets the visit model; without one, its defaults are used."""
+    import time
+
+    from .io import atomic_write
+    from .report.patients import patients_table, summary, with_default_visits
+    from .scenario import parse_scenario
+
+    scenario = _load(file)
+    _check_names(file, scenario, next(iter(scenario.designs)), truth)
+    if out.suffix not in (".csv", ".parquet"):
+        raise BadInput([f"--out: {out} must end in .csv or .parquet"])
+    try:
+        scenario = parse_scenario(with_default_visits(scenario.model_dump(mode="json", exclude_none=True)), source=file)
+    except ScenarioError as err:
+        raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+    plan = _compile(scenario, seed=seed)
+    began = time.perf_counter()
+    table = patients_table(plan, truth, n_patients, trials)
+    seconds = time.perf_counter() - began
+    write = (lambda p: table.to_parquet(p, index=False)) if out.suffix == ".parquet" else (
+        lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+    atomic_write(out, write)
+    click.echo(summary(table, scenario.logistics.endpoint_weeks).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    click.echo(f"Wrote {len(table)} rows ({table['patient'].nunique() * trials} patients) to {out} in {seconds:.1f} s",
+               err=True)
+
+
+@main.command()
 @click.argument("results", type=click.Path(exists=True, path_type=Path))
 @click.option("--selection", "selections", multiple=True, metavar="DESIGN=STRATEGY[,STRATEGY...]",
               help="Selection strategies for a design (repeatable), e.g. 'adaptive=best,final control'; "

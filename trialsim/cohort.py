@@ -21,7 +21,14 @@ from . import rng
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
+from .patients.draws import patient_draws
+from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
+from .patients.pain import draw_latent_pain
+from .patients.phenotype import misclassify
+from .patients.effects import element_shift
+from .patients.scale import apply_shift, measure
 from .rng import Stream
+from .visits import StreamDraws, VisitPlan
 
 FILL_BLOCK = 128  # patients filled per trial at a time, beyond what is asked
 
@@ -41,6 +48,7 @@ class CohortPlan:
     adverse_rates: np.ndarray  # (arms, event types)
     pain_scores: bool  # draw baseline NRS (the endpoint uses pain scores)
     max_patients: int
+    visit: VisitPlan | None = None  # the visit model: baseline NRS from entry on measured scores
 
 
 def arrival_weeks(s: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
@@ -70,11 +78,25 @@ class Cohort:
         sums = rng.exponential_sums(rng.stream_key(seed, Stream.ARRIVAL), self.trials, plan.max_patients)
         self.arrival_week = arrival_weeks(sums, plan.accrual_per_week, plan.ramp_up_weeks)
         self.phenotype = np.zeros(shape, np.int16)
+        # what a screening tool reports, used by designs (stratification, per-phenotype analysis);
+        # outcomes follow the true phenotype. The same array unless the visit model misclassifies.
+        misclassified = plan.visit is not None and plan.visit.confusion is not None
+        self.observed_phenotype = np.zeros(shape, np.int16) if misclassified else self.phenotype
         self.baseline_nrs = np.zeros(shape)
         self.dropout = np.zeros(shape, bool)
         self.u_screen = np.zeros(shape)
         self.u_randomise = np.zeros(shape)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
+        if plan.visit is not None:  # untreated true pain and measurement error at the visits up to the primary one
+            v = plan.visit.primary + 1
+            self.pain_visits, self.error_visits = np.zeros(shape + (v,)), np.zeros(shape + (v,))
+            self.z_nonspecific = np.zeros(shape)
+            d = plan.visit.dropout
+            self.dropout_draws = bool(np.any(np.asarray(d.loss_by_52_weeks) > 0) or np.any(np.asarray(d.explant_by_12_weeks) > 0))
+            if self.dropout_draws:
+                self.u_drop, self.u_explant = np.zeros(shape + (v,)), np.zeros(shape)
+            self.trial_shift = plan.visit.trial_nonspecific_sd * rng.draws_at(
+                rng.stream_key(seed, Stream.PAIN, "trial")[None], 0, self.trials, 0, normal=True)
 
     @property
     def n_patients(self) -> int:
@@ -100,13 +122,76 @@ class Cohort:
         u_pheno = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0)
         phenotype = pop.phenotype_of(u_pheno)
         self.phenotype[rows, cols] = phenotype
-        if self.plan.pain_scores:
+        if self.plan.visit is not None:
+            self._reach_visits(rows, trials, lo, hi)
+        elif self.plan.pain_scores:
             u_nrs = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=1)
             self.baseline_nrs[rows, cols] = truncnorm_from_uniform(u_nrs, pop.baseline_nrs, phenotype)
         self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
         self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
         self.filled[rows] = hi
+
+    def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
+        """Entry on measured scores and latent pain over the visits up to the primary one (patients.pain)."""
+        vp, width = self.plan.visit, hi - lo
+        t = np.repeat(trials, width)
+        draws = StreamDraws(self.seed, self.plan.arms, t, np.tile(np.arange(lo, hi), len(trials)))
+        latent = draw_latent_pain(vp.pain, np.asarray(vp.visits[: vp.primary + 1]), draws)  # later visits: not needed
+        pain, error = latent.pain, latent.error
+        shape = (len(rows), width)
+        self.baseline_nrs[rows, lo:hi] = measure(pain[:, 1], error[:, 1], vp.pain.integer).reshape(shape)
+        self.pain_visits[rows, lo:hi] = pain[:, 2:].reshape(shape + (-1,))
+        self.error_visits[rows, lo:hi] = error[:, 2:].reshape(shape + (-1,))
+        # the table's draws up to the primary visit: later visits' dropout uniforms come from the same counters
+        z, u_observed, u_explant, u_drop = patient_draws(draws, vp.primary + 1)
+        self.z_nonspecific[rows, lo:hi] = z.reshape(shape)
+        if vp.confusion is not None:
+            true = self.phenotype[rows, lo:hi].ravel()
+            self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion), u_observed).reshape(shape)
+        if self.dropout_draws:  # stored as what the dropout model compares (arm-free)
+            logit_u, exposure = dropout_exposures(u_drop, u_explant)
+            self.u_drop[rows, lo:hi] = logit_u.reshape(shape + (-1,))
+            self.u_explant[rows, lo:hi] = exposure.reshape(shape)
+
+    def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, at, arm: np.ndarray,
+                        passed: np.ndarray, missing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(outcome, responder, no data) of the visit model at the primary visit.
+
+        `at` indexes patients with `rows` (an index array broadcasting with rows, or a slice of
+        consecutive patients). Dropout follows patients.dropout under the assigned arm; `missing`
+        says how the analysis treats a patient who left: complete_case (no data), locf (the last
+        observed visit, baseline if none) or nonresponder (a non-response, change 0)."""
+        vp, arrays = self.plan.visit, model.visit.arrays
+        patients = at if not isinstance(at, slice) else np.arange(at.start, at.stop)[None, :]
+        t = self.trials[rows] if not isinstance(at, slice) else self.trials[rows][:, None]
+        # a class draw only if some share is a mixture, a loss draw only if some response wanes
+        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
+        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
+        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
+        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
+        phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
+        trial_shift = self.trial_shift[rows] if not isinstance(at, slice) else self.trial_shift[rows][:, None]
+        weeks = vp.visits[: vp.primary + 1] if self.dropout_draws else vp.visits[vp.primary: vp.primary + 1]
+        first = vp.primary + 1 - len(weeks)
+        pain, error = self.pain_visits[rows, at], self.error_visits[rows, at]
+        nrs = np.empty(arm.shape + (len(weeks),))
+        for j, week in enumerate(weeks):
+            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, trial_shift)
+            nrs[..., j] = measure(apply_shift(pain[..., first + j], shift), error[..., first + j], vp.pain.integer)
+        change = nrs - baseline[..., None]
+        responder = -change >= endpoint.responder_reduction * baseline[..., None]
+        gone = np.zeros(arm.shape, bool)
+        if self.dropout_draws:
+            seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
+                                        self.u_drop[rows, at], self.u_explant[rows, at])
+            if missing == "complete_case":
+                gone = ~seen[..., -1]
+            else:  # the patient counts, with an imputed outcome
+                change = analysed_change(change, seen, missing)
+                responder = analysed_responder(responder, seen, missing).astype(bool)
+        y, responder = endpoint.visit_outcomes(change[..., -1], responder[..., -1])
+        return y, responder, gone
 
     def baseline_odi(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Baseline ODI of patients lo..hi-1 (computed on request; not used by the outcome model)."""
@@ -115,29 +200,37 @@ class Cohort:
         return truncnorm_from_uniform(u, self.plan.population.baseline_odi, self.phenotype[rows, lo:hi])
 
     def outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
-                 arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(outcome on the endpoint's scale, responder) of patients[i] of trial rows[i] under arm[i].
+                 arm: np.ndarray, missing: str = "complete_case") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(outcome on the endpoint's scale, responder, no data) of patients[i] of trial rows[i] under arm[i].
 
-        Inputs broadcast together; the patients must have been reached.
+        Inputs broadcast together; the patients must have been reached. "No data" marks patients
+        the visit model lost before the endpoint under `missing` = complete_case (the logistics
+        dropout is separate: `dropout`).
         """
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
-        draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
         passed = self.u_screen[rows, patients] < model.screening_pass[arm]
-        return endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients], self.baseline_nrs[rows, patients],
-                                                 passed, draw))
+        if model.visit is not None:
+            return self._visit_outcomes(endpoint, model, rows, patients, arm, passed, missing)
+        draw = rng.draws_at(self.outcome_keys, arm, self.trials[rows], patients, normal=endpoint.draw == "normal")
+        y, responder = endpoint.outcomes(model, Patients(arm, self.phenotype[rows, patients],
+                                                         self.baseline_nrs[rows, patients], passed, draw))
+        return y, responder, np.zeros(arm.shape, bool)
 
     def outcomes_block(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
-                       arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       arm: np.ndarray, missing: str = "complete_case") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`outcomes` of patients start..start+width-1 of the trials at `rows`, arm (rows, width) per patient.
 
         Entries with arm < 0 are computed under arm 0 with a zero draw: callers ignore them.
         """
         cols = slice(start, start + arm.shape[1])
-        draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
         safe = np.maximum(arm, 0)
         passed = self.u_screen[rows, cols] < model.screening_pass[safe]
-        return endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
-                                                 passed, draw))
+        if model.visit is not None:
+            return self._visit_outcomes(endpoint, model, np.asarray(rows), cols, safe, passed, missing)
+        draw = rng.per_arm_block(self.outcome_keys, arm, self.trials[rows], start, normal=endpoint.draw == "normal")
+        y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
+                                                         passed, draw))
+        return y, responder, np.zeros(arm.shape, bool)
 
     def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:
         """Adverse events of each type under the assigned arm, (..., event types) booleans."""

@@ -11,7 +11,7 @@ imports the scenario schema.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -31,8 +31,12 @@ from .inference.engines import AnalysisPlan
 from .inference.priors import FLAT, ConjugatePrior
 from .population import Population, TruncNormal
 from .scenario import Scenario, parse_scenario, scenario_hash, scenario_json
-from .scenario.schema import Design, Truth
+from .scenario.schema import Design, PatientsSpec, Truth
+from .patients import DropoutModel, OdiModel, OpioidModel, PainModel
+from .patients.effects import ArmArrays, ArmEffect, TimeCourse
+from .patients.phenotype import screening_confusion
 from .summarise.selection import SelectionPlan
+from .visits import VisitEffects, VisitPlan, true_values as visit_true_values
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,15 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
         endpoint_weeks=log.endpoint_weeks, screening_pass=screening, adverse_events=events,
         adverse_rates=np.array([[arm.adverse_events.get(e, 0.0) for e in events] for arm in scenario.arms]).reshape(len(arms), -1),
         pain_scores=endpoint.uses_pain_scores, max_patients=max(d.n_max for d in designs.values()),
+        visit=compile_visits(scenario) if scenario.patients is not None else None,
     )
     truths = {name: TruthPlan(name, endpoint, compile_truth(t, arms, phenotypes, screening))
               for name, t in scenario.truths.items()}
+    if cohort.visit is not None:
+        prevalence = cohort.population.prevalence
+        truths = {name: replace(t, model=replace(t.model, visit=compile_visit_truth(
+            scenario.truths[name], scenario.patients, cohort.visit, arms, phenotypes, prevalence, screening,
+            endpoint.responder_reduction))) for name, t in truths.items()}
     sim = scenario.simulation
     return TrialPlan(
         name=scenario.name, arms=arms, phenotypes=phenotypes, adverse_events=events, endpoint=endpoint,
@@ -101,6 +111,58 @@ def compile_population(s: Scenario) -> Population:
         baseline_nrs=tuple(dist(p.baseline_nrs or pop.baseline_nrs) for p in phenos),
         baseline_odi=tuple(dist(p.baseline_odi or pop.baseline_odi) for p in phenos),
     )
+
+
+def compile_visits(s: Scenario) -> VisitPlan:
+    spec = s.patients
+    arms, phenotypes = s.arm_names, s.phenotype_names
+
+    def per_arm(value: float | dict[str, float], default: float = 0.0) -> tuple[float, ...]:
+        return tuple(value.get(a, default) for a in arms) if isinstance(value, dict) else (float(value),) * len(arms)
+
+    d, o, m = spec.dropout, spec.opioids, spec.misclassification
+    prevalence = np.array([p.prevalence for p in s.population.phenotypes.values()])
+    confusion = None if m is None else tuple(map(tuple, screening_confusion(
+        prevalence, phenotypes.index(m.positive), m.sensitivity, m.specificity)))
+    return VisitPlan(
+        visits=tuple(spec.visits), primary=spec.visits.index(s.logistics.endpoint_weeks),
+        reference_nrs=spec.reference_nrs, pain=PainModel(**spec.pain.model_dump()),
+        odi=OdiModel(**spec.odi.model_dump()),
+        opioids=OpioidModel(share_on_opioids=o.share_on_opioids, log_mme_median=float(np.log(o.median_mme)),
+                            log_mme_sd=o.log_mme_sd, elasticity=o.elasticity, noise_sd=o.noise_sd,
+                            stop_below=o.stop_below, reduction=o.reduction),
+        dropout=DropoutModel(loss_by_52_weeks=per_arm(d.loss_by_52_weeks, 0.08), odds_ratio_per_point=d.odds_ratio_per_point,
+                             mechanism=d.mechanism, explant_by_12_weeks=per_arm(d.explant_by_12_weeks)),
+        confusion=confusion, trial_nonspecific_sd=spec.trial_nonspecific_sd,
+    )
+
+
+def compile_visit_truth(truth: Truth, spec: PatientsSpec, plan: VisitPlan, arms: tuple[str, ...],
+                        phenotypes: tuple[str, ...], prevalence: np.ndarray, screening: np.ndarray,
+                        responder_reduction: float) -> VisitEffects:
+    """A truth's NRS changes as relative changes of pain at the reference score, per arm."""
+    ref = spec.reference_nrs
+    c = spec.nonspecific_course
+    course = TimeCourse(c.onset_weeks, c.half_life_weeks, c.persistent, c.decay_from_weeks)
+    effects = []
+    for name in arms:
+        at = truth.arms[name]
+        shift = float(np.log((ref + (at.nonspecific or 0.0)) / ref))
+        if at.responder_share is not None:
+            share = tuple(_per_phenotype(at.responder_share, phenotypes))
+            effect = tuple(np.log1p(_per_phenotype(at.responder_change, phenotypes)))
+        else:  # no mixture: everyone screened in gets the specific change
+            share = (1.0,)
+            total = ref + (at.nonspecific or 0.0) + _per_phenotype(at.specific, phenotypes)
+            effect = tuple(np.log(np.maximum(total, 1e-3) / ref) - shift)
+        effects.append(ArmEffect(
+            nonspecific=shift, nonspecific_sd=spec.nonspecific_sd if at.nonspecific_sd is None else at.nonspecific_sd,
+            nonspecific_course=course, responder_share=share, responder_effect=effect,
+            specific_onset_weeks=spec.specific_onset_weeks, loss_half_life_weeks=at.loss_median_weeks,
+        ))
+    effects = tuple(effects)
+    change, responder = visit_true_values(plan, effects, prevalence, screening, responder_reduction)
+    return VisitEffects(effects, ArmArrays.of(effects, len(phenotypes)), change, responder)
 
 
 def _per_phenotype(value: float | dict[str, float] | None, phenotypes: tuple[str, ...]) -> np.ndarray:
@@ -248,4 +310,5 @@ def compile_analysis(design: Design, endpoint: Endpoint, n_arms: int, n_phenotyp
         conjugate = FLAT
     preset = prior if isinstance(prior, str) and prior != "flat" else "exact"
     return AnalysisPlan(engine=design.analysis.engine, conjugate=conjugate, preset=preset, binary=endpoint.binary,
-                        n_arms=n_arms, n_phenotypes=n_phenotypes, variance=design.analysis.variance)
+                        n_arms=n_arms, n_phenotypes=n_phenotypes, variance=design.analysis.variance,
+                        missing=design.analysis.missing)

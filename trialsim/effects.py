@@ -8,8 +8,12 @@ binary endpoints the event rate, the continuous endpoint the mean and SD.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .visits import VisitEffects
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,4 @@ class EffectModel:
     rate: np.ndarray  # (arms, phenotypes) event rate (binary)
     mean: np.ndarray  # (arms, phenotypes) outcome mean (continuous)
     screening_pass: np.ndarray  # (arms,)
+    visit: "VisitEffects | None" = None  # the visit model's effects (scenario `patients` block)

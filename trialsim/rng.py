@@ -36,6 +36,7 @@ class Stream(IntEnum):
     RANDOMISATION = 6
     ADVERSE_EVENTS = 7  # keyed by event name
     INFERENCE = 8  # posterior sampling, keyed by design (a Generator per trial)
+    PAIN = 9  # the visit model: entry candidates, pain over visits, secondary outcomes (patients/draws.py columns)
 
 
 def name_key(name: str) -> int:
@@ -107,6 +108,58 @@ def draws_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient
     flat = _draw(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(),
                  column, normal)
     return flat.reshape(trial.shape)
+
+
+@_jit
+def _draw_pair(keys, key_index, trial, patient, column):
+    out = np.empty((trial.size, 2))
+    for i in range(trial.size):
+        k = key_index[i]
+        t = np.uint64(trial[i])
+        w0, w1, w2, w3 = philox4x32(np.uint64(patient[i]), np.uint64(column), t & _MASK, t >> np.uint64(32),
+                                    np.uint64(keys[k, 0]), np.uint64(keys[k, 1]))
+        r = math.sqrt(-2.0 * math.log(_unit(w0, w1)))
+        angle = 2.0 * math.pi * _unit(w2, w3)
+        out[i, 0] = r * math.cos(angle)  # the same value draws_at(normal=True) gives for this counter
+        out[i, 1] = r * math.sin(angle)  # Box-Muller's second normal, independent of the first
+    return out
+
+
+@_jit
+def _draw_quad(keys, key_index, trial, patient, column):
+    out = np.empty((trial.size, 4))
+    scale = 1.0 / 4294967296.0
+    for i in range(trial.size):
+        k = key_index[i]
+        t = np.uint64(trial[i])
+        w = philox4x32(np.uint64(patient[i]), np.uint64(column), t & _MASK, t >> np.uint64(32),
+                       np.uint64(keys[k, 0]), np.uint64(keys[k, 1]))
+        for j in range(2):  # Box-Muller on two 32-bit uniforms per pair of normals
+            r = math.sqrt(-2.0 * math.log((np.float64(w[2 * j]) + 0.5) * scale))
+            angle = 2.0 * math.pi * (np.float64(w[2 * j + 1]) + 0.5) * scale
+            out[i, 2 * j] = r * math.cos(angle)
+            out[i, 2 * j + 1] = r * math.sin(angle)
+    return out
+
+
+def normal_quads_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient: np.ndarray,
+                    column: int = 0) -> np.ndarray:
+    """Four independent standard normals per element from one counter (32-bit uniforms), shape (..., 4)."""
+    key_index, trial, patient = np.broadcast_arrays(np.asarray(key_index, np.int64), np.asarray(trial, np.int64),
+                                                    np.asarray(patient, np.int64))
+    flat = _draw_quad(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(),
+                      column)
+    return flat.reshape(trial.shape + (4,))
+
+
+def normal_pairs_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient: np.ndarray,
+                    column: int = 0) -> np.ndarray:
+    """Two independent standard normals per element from one counter, shape (..., 2): half the cost of two columns."""
+    key_index, trial, patient = np.broadcast_arrays(np.asarray(key_index, np.int64), np.asarray(trial, np.int64),
+                                                    np.asarray(patient, np.int64))
+    flat = _draw_pair(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(),
+                      column)
+    return flat.reshape(trial.shape + (2,))
 
 
 @_jit

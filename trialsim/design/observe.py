@@ -16,6 +16,7 @@ class Observed:
     arm: np.ndarray  # assigned arm, -1 if not randomised
     y: np.ndarray  # outcome on the internal higher-is-better scale (0 where not randomised)
     responder: np.ndarray  # bool
+    missing: np.ndarray  # bool: randomised but no outcome data (the visit model's dropout, complete case)
 
 
 def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, baseline: np.ndarray,
@@ -28,7 +29,8 @@ def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, b
     b = len(rows)
     a = obs.arm[rows, bottom:top]
     cols = np.arange(bottom, top)
-    observed = (a >= 0) & ~dropout[rows, bottom:top] & (cols >= lo[:, None]) & (cols < hi[:, None])
+    observed = ((a >= 0) & ~dropout[rows, bottom:top] & ~obs.missing[rows, bottom:top]
+                & (cols >= lo[:, None]) & (cols < hi[:, None]))
     y = obs.y[rows, bottom:top]
     cell = (np.arange(b)[:, None] * n_arms + a) * n_pheno + phenotype[rows, bottom:top]
     cell = np.where(observed, cell, b * n_arms * n_pheno).ravel()

@@ -93,15 +93,16 @@ class DesignResult:
 class _Trials:
     """The batch being simulated: cohort, truth and what the design has observed so far."""
 
-    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int):
-        self.cohort, self.truth = cohort, truth
+    def __init__(self, cohort: Cohort, truth: TruthPlan, n_max: int, n_arms: int, missing: str = "complete_case"):
+        self.cohort, self.truth, self.missing = cohort, truth, missing
         n = len(cohort.trials)
-        self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool))
+        self.obs = Observed(np.full((n, n_max), -1, np.int16), np.zeros((n, n_max)), np.zeros((n, n_max), bool),
+                            np.zeros((n, n_max), bool))
         self.n_arms = n_arms
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
         c = self.cohort
-        return cell_statistics(self.obs, c.dropout, c.phenotype, c.baseline_nrs, rows, lo, hi, self.n_arms,
+        return cell_statistics(self.obs, c.dropout, c.observed_phenotype, c.baseline_nrs, rows, lo, hi, self.n_arms,
                                c.prevalence, self.truth.endpoint.binary)
 
     def assign(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, new_arm: np.ndarray, start: int) -> None:
@@ -110,8 +111,10 @@ class _Trials:
         todo = (cols >= lo[:, None]) & (cols < hi[:, None])
         window = slice(start, start + new_arm.shape[1])
         arm = np.where(todo, new_arm, -1)
-        y, responder = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm)
+        y, responder, missing = self.cohort.outcomes_block(self.truth.endpoint, self.truth.model, rows, start, arm,
+                                                           self.missing)
         obs = self.obs
+        obs.missing[rows, window] = np.where(todo, missing, obs.missing[rows, window])
         obs.arm[rows, window] = np.where(todo, new_arm, obs.arm[rows, window])
         obs.y[rows, window] = np.where(todo, self.truth.endpoint.to_internal(y), obs.y[rows, window])
         obs.responder[rows, window] = np.where(todo, responder, obs.responder[rows, window])
@@ -128,7 +131,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     n_pheno = len(cohort.prevalence)
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
-    batch = _Trials(cohort, truth, plan.n_max, n_arms)
+    batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing)
     probs = np.broadcast_to(alloc.start, (n_trials, n_pheno, n_arms)).copy()
     state = TrialState.start(n_trials, n_arms, n_pheno, rule.control)
     last_pr_best = np.zeros((n_trials, n_arms))
@@ -213,7 +216,7 @@ def _randomise_between_looks(batch: _Trials, idx: np.ndarray, lo: np.ndarray, hi
     if stop <= start:
         return
     if alloc.stratified:
-        phenotype = cohort.phenotype[idx, start:stop, None].astype(np.intp)
+        phenotype = cohort.observed_phenotype[idx, start:stop, None].astype(np.intp)  # what the trial knows
         p = np.take_along_axis(probs[idx], phenotype, axis=1)  # (trials, patients, arms)
     else:
         p = probs[idx, :1]  # every phenotype row is the same

@@ -72,6 +72,10 @@ class Endpoint:
         """(outcome on the endpoint's scale, responder) for each element of `patients`."""
         raise NotImplementedError
 
+    def visit_outcomes(self, change: np.ndarray, responder: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome, responder) from the visit model's change in NRS and responder status."""
+        raise NotImplementedError(f"endpoint '{self.name}' does not use the visit model")
+
     def true_values(self, model: EffectModel, population: Population) -> np.ndarray:
         """Population-level true value of each arm on the endpoint's scale, (arms,)."""
         raise NotImplementedError

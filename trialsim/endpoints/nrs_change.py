@@ -59,7 +59,12 @@ class NrsChange(Endpoint):
         change = clipped_change(model, patients)
         return change, -change >= self.responder_reduction * patients.baseline_nrs
 
+    def visit_outcomes(self, change: np.ndarray, responder: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return change, responder
+
     def true_values(self, model: EffectModel, population: Population) -> np.ndarray:
+        if model.visit is not None:
+            return model.visit.true_change
         return per_baseline(model, population, clipped_mean_change)
 
     def describe(self) -> str:

@@ -24,7 +24,12 @@ class Responder(Endpoint):
         responder = -clipped_change(model, patients) >= self.responder_reduction * patients.baseline_nrs
         return responder.astype(float), responder
 
+    def visit_outcomes(self, change: np.ndarray, responder: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return responder.astype(float), responder
+
     def true_values(self, model: EffectModel, population: Population) -> np.ndarray:
+        if model.visit is not None:
+            return model.visit.true_responder
         # reduction >= r * b  <=>  change <= -r * b (clipping at 0 keeps responders responders)
         from scipy import special
 

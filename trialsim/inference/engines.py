@@ -28,6 +28,7 @@ class AnalysisPlan:
     n_arms: int = 2
     n_phenotypes: int = 1
     variance: str = "pooled"  # frequentist engine: SE of the difference ("pooled" or "unpooled")
+    missing: str = "complete_case"  # visit model: patients lost before the endpoint (complete_case, locf, nonresponder)
 
 
 class ExactInference(Inference):

@@ -118,10 +118,19 @@ def describe(s: Scenario) -> str:
     lines = [f"Scenario {s.name}", *(["  " + s.description.strip()] if s.description else []), ""]
     lines.append(f"Endpoint: {plan.endpoint.describe()}, {log.endpoint_weeks:g} weeks after randomisation.")
     ramp = f" after a {log.accrual.ramp_up_weeks:g}-week ramp-up" if log.accrual.ramp_up_weeks else ""
-    lines.append(f"Accrual {log.accrual.per_week:g} patients a week{ramp}; {log.dropout:.0%} lost before the endpoint.")
-    nrs = pop.baseline_nrs
-    baseline = (f"; baseline NRS {nrs.mean:g} (SD {nrs.sd:g}) within [{nrs.min:g}, {nrs.max:g}]"
-                if plan.endpoint.uses_pain_scores else "")
+    if s.patients is None:
+        lines.append(f"Accrual {log.accrual.per_week:g} patients a week{ramp}; {log.dropout:.0%} lost before the endpoint.")
+        nrs = pop.baseline_nrs
+        baseline = (f"; baseline NRS {nrs.mean:g} (SD {nrs.sd:g}) within [{nrs.min:g}, {nrs.max:g}]"
+                    if plan.endpoint.uses_pain_scores else "")
+    else:
+        p = s.patients
+        lines.append(f"Accrual {log.accrual.per_week:g} patients a week{ramp}; dropout by arm, visit and pain "
+                     f"(patients.dropout).")
+        lines.append(f"Visit model: visits at weeks {', '.join(f'{w:g}' for w in p.visits)}; entry on measured NRS >= "
+                     f"{p.pain.threshold:g} at screening and baseline ({p.pain.entry_on}), so regression to the mean "
+                     f"emerges; effects are relative changes of pain read at NRS {p.reference_nrs:g}.")
+        baseline = ""
     lines.append("Population: " + ", ".join(f"{k} {v.prevalence:.0%}" for k, v in pop.phenotypes.items()) + baseline + ".")
     lines += ["", f"Arms ({len(s.arms)}):"]
     for arm in s.arms:

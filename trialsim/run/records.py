@@ -63,7 +63,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     arm = obs.arm
     n_max = arm.shape[1]
     randomised = arm >= 0
-    observed = randomised & ~cohort.dropout[:, :n_max]
+    observed = randomised & ~cohort.dropout[:, :n_max] & ~obs.missing
     safe_arm = np.maximum(arm, 0)
     n_pheno = len(cohort.prevalence)
 

@@ -47,6 +47,7 @@ def check_scenario(s: Scenario) -> list[Problem]:
         problems += list(_check_design(s, f"designs.{dname}", design))
     for tname, target in s.targets.items():
         problems += list(_check_target(s, f"targets.{tname}", tname, target))
+    problems += list(_check_patients(s))
     return problems
 
 
@@ -64,6 +65,55 @@ def _check_target(s: Scenario, path: str, name: str, target: Target) -> Iterator
     for design in target.designs or []:
         if design not in s.designs:
             yield f"{path}.designs", _unknown("design", design, list(s.designs))
+
+
+VISIT_FIELDS = ("responder_share", "responder_change", "loss_median_weeks", "nonspecific_sd")
+
+
+def _check_patients(s: Scenario) -> Iterator[Problem]:
+    """The visit model: its visits, per-arm settings and the truths' visit-only fields."""
+    spec = s.patients
+    for tname, truth in s.truths.items():
+        for arm, at in truth.arms.items():
+            p = f"truths.{tname}.arms.{arm}"
+            given = [f for f in VISIT_FIELDS if getattr(at, f) is not None]
+            if given and spec is None:
+                yield f"{p}.{given[0]}", "applies to the visit model only: add a 'patients' block"
+            if given and not s.endpoint.plugin.uses_pain_scores:
+                yield f"{p}.{given[0]}", f"applies to NRS endpoints; '{s.endpoint.type}' has no pain scores"
+            if (at.responder_share is None) != (at.responder_change is None):
+                yield p, "give responder_share and responder_change together"
+            if at.responder_share is not None and at.specific not in (None, 0.0):
+                yield f"{p}.specific", "with a responder mixture the specific part is the responders' change; drop 'specific'"
+            for field in ("responder_share", "responder_change"):
+                value = getattr(at, field)
+                for ph in value if isinstance(value, dict) else ():
+                    if ph not in s.phenotype_names:
+                        yield f"{p}.{field}.{ph}", _unknown("phenotype", ph, s.phenotype_names)
+            changes = at.responder_change if isinstance(at.responder_change, dict) else {"": at.responder_change}
+            if any(c is not None and c <= -1 for c in changes.values()):
+                yield f"{p}.responder_change", "a relative change of pain must be above -1 (-1 would be no pain at all)"
+            if spec is not None and at.nonspecific is not None and at.nonspecific <= -spec.reference_nrs:
+                yield f"{p}.nonspecific", f"a change of {at.nonspecific} from {spec.reference_nrs} leaves no pain; keep it above {-spec.reference_nrs}"
+    if spec is None:
+        for dname, design in s.designs.items():
+            if design.analysis.missing != "complete_case":
+                yield f"designs.{dname}.analysis.missing", "applies to the visit model's dropout: add a 'patients' block"
+        return
+    if not s.endpoint.plugin.uses_pain_scores:
+        yield "patients", f"the visit model generates pain scores; endpoint type '{s.endpoint.type}' does not use them"
+    if s.logistics.endpoint_weeks not in spec.visits:
+        yield "patients.visits", f"the primary endpoint week {s.logistics.endpoint_weeks:g} (logistics.endpoint_weeks) must be a visit"
+    for field in ("loss_by_52_weeks", "explant_by_12_weeks"):
+        value = getattr(spec.dropout, field)
+        for arm in value if isinstance(value, dict) else ():
+            if arm not in s.arm_names:
+                yield f"patients.dropout.{field}.{arm}", _unknown("arm", arm, s.arm_names)
+    if s.logistics.dropout > 0:
+        yield "logistics.dropout", "with the visit model, dropout is set in patients.dropout (by arm, visit and pain); set this to 0"
+    m = spec.misclassification
+    if m is not None and m.positive not in s.phenotype_names:
+        yield "patients.misclassification.positive", _unknown("phenotype", m.positive, s.phenotype_names)
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> str:

@@ -75,7 +75,7 @@ ARM_KINDS = (
     "walking", "custom",
 )
 DEFAULT_PHENOTYPES = {
-    # SCS-candidate shares, ../shared/reference/clbp.md (Freynhagen 2006; Gudala 2017)
+    # SCS-candidate shares (Freynhagen 2006; Gudala 2017; docs/references.md)
     "nociceptive": 0.25, "neuropathic": 0.55, "nociplastic": 0.18, "inflammatory": 0.02,
 }
 
@@ -133,9 +133,9 @@ class Population(Strict):
     phenotypes: dict[Name, Phenotype] = Field(
         default_factory=lambda: {k: Phenotype(prevalence=v) for k, v in DEFAULT_PHENOTYPES.items()}
     )
-    # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (clbp.md, SCS RCTs)
+    # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (SCS RCTs; docs/references.md)
     baseline_nrs: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=7.6, sd=1.2, min=6.0, max=10.0))
-    # Typical mean ODI 45-55 at SCS trial entry (clbp.md, EVOKE/DISTINCT)
+    # Typical mean ODI 45-55 at SCS trial entry (EVOKE/DISTINCT; docs/references.md)
     baseline_odi: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=50.0, sd=12.0, min=0.0, max=100.0))
 
     _nrs_scale = _on_scale("baseline_nrs", 0.0, 10.0, "NRS")
@@ -212,11 +212,17 @@ class ArmTruth(Strict):
                           number=Probability, mapping=dict[Name, Probability])] = None
     mean: Optional[either("must be a number or a mapping of phenotype to number",  # noqa: UP007
                           number=float, mapping=dict[Name, float])] = None
+    # visit model only (a `patients` block): a responder / non-responder mixture of the specific part
+    responder_share: Optional[either("must be a share or a mapping of phenotype to share",  # noqa: UP007
+                                     number=Probability, mapping=dict[Name, Probability])] = None
+    responder_change: Optional[PerPhenotype] = None  # noqa: UP007 - responders' relative change of pain, e.g. -0.64
+    loss_median_weeks: PositiveFloat | None = None  # responders' median time to losing the response; None: durable
+    nonspecific_sd: NonNegativeFloat | None = None  # between-patient SD of the nonspecific part (log pain ratio)
 
 
 class Truth(Strict):
     description: str = ""
-    sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (clbp.md)
+    sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (pooled; docs/references.md)
     arms: dict[Name, ArmTruth]
 
 
@@ -398,6 +404,9 @@ class Analysis(Strict):
                   text=Literal["flat", "vague", "sceptical", "informative"],
                   mapping=either("a prior's type must be 'beta' or 'normal_gamma'", _prior_type,
                                  beta=BetaPrior, normal_gamma=NormalGammaPrior)) = "flat"
+    # visit model: patients lost before the endpoint are left out (complete case), carried forward from
+    # their last visit (locf; baseline if none) or counted as non-responders with no change (SCS trials)
+    missing: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
 
 
 class Design(Strict):
@@ -407,6 +416,94 @@ class Design(Strict):
     looks: Looks
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
+
+
+class PainSpec(Strict):
+    """Latent pain over visits (trialsim/patients/pain.py); defaults solved from published
+    figures (docs/references.md): entered baseline mean 7.6, implanted-sham change -2.2 and a
+    baseline-follow-up correlation of 0.45 at 12 weeks."""
+
+    logit_mean: float = -0.523
+    trait_sd: PositiveFloat = 1.4785
+    occasion_sd: NonNegativeFloat = 0.2
+    occasion_rho12: Probability = 0.5
+    error_sd: NonNegativeFloat = 0.11  # SEM 0.72 NRS points (Childs 2005)
+    threshold: Annotated[float, Field(ge=0.0, le=10.0)] = 6.0
+    entry_on: Literal["screening", "baseline", "both"] = "both"
+    screening_week: Annotated[float, Field(lt=0.0)] = -2.0
+    integer: bool = True
+
+
+class CourseSpec(Strict):
+    """Time course of the nonspecific part: onset, plateau, then a share fades (Strijkers 2021)."""
+
+    onset_weeks: NonNegativeFloat = 2.0
+    decay_from_weeks: NonNegativeFloat | None = 12.0
+    half_life_weeks: PositiveFloat | None = 26.0
+    persistent: Probability = 0.5
+
+
+class OdiSpec(Strict):
+    mean: Annotated[float, Field(ge=0.0, le=100.0)] = 50.0  # EVOKE/DISTINCT entry, 45-55
+    sd: PositiveFloat = 12.0
+    corr_nrs: Probability = 0.5  # 0.45-0.63 in CLBP samples (docs/references.md)
+    stable_share: Probability = 0.6
+
+
+class OpioidSpec(Strict):
+    share_on_opioids: Probability = 0.6  # assumption (L)
+    median_mme: PositiveFloat = 60.0  # assumption (L)
+    log_mme_sd: NonNegativeFloat = 0.8
+    elasticity: float = 1.0
+    noise_sd: NonNegativeFloat = 0.5
+    stop_below: NonNegativeFloat = 5.0
+    reduction: Probability = 0.5
+
+
+PerArmProbability = either("must be a probability or a mapping of arm to probability",
+                           number=Probability, mapping=dict[Name, Probability])
+
+
+class DropoutSpec(Strict):
+    loss_by_52_weeks: PerArmProbability = 0.08  # 5-10% by 12 months (SCS RCTs)
+    odds_ratio_per_point: PositiveFloat = 1.0  # per NRS point of pain; 1: completely at random
+    mechanism: Literal["mar", "mnar"] = "mar"
+    explant_by_12_weeks: PerArmProbability = 0.0  # SCS: about 0.5-1% within 3 months
+
+
+class MisclassificationSpec(Strict):
+    """A screening tool for one phenotype (painDETECT for neuropathic: Freynhagen 2006)."""
+
+    positive: str = "neuropathic"
+    sensitivity: Probability = 0.85
+    specificity: Probability = 0.80
+
+
+class PatientsSpec(Strict):
+    """The visit model of virtual patients (trialsim/patients). Truths' NRS changes are read at
+    `reference_nrs` and applied as relative changes of pain at the primary visit
+    (logistics.endpoint_weeks, which must be one of the visits)."""
+
+    visits: list[PositiveFloat] = Field(default_factory=lambda: [4.0, 12.0, 26.0, 52.0])
+    reference_nrs: Annotated[float, Field(gt=0.0, le=10.0)] = 7.6
+    pain: PainSpec = Field(default_factory=PainSpec)
+    nonspecific_course: CourseSpec = Field(default_factory=CourseSpec)
+    nonspecific_sd: NonNegativeFloat = 0.1691  # solved with the pain model (implanted sham)
+    specific_onset_weeks: NonNegativeFloat = 2.0
+    trial_nonspecific_sd: NonNegativeFloat = 0.0  # between-trial SD of the nonspecific part (assurance)
+    odi: OdiSpec = Field(default_factory=OdiSpec)
+    opioids: OpioidSpec = Field(default_factory=OpioidSpec)
+    dropout: DropoutSpec = Field(default_factory=DropoutSpec)
+    misclassification: MisclassificationSpec | None = None
+
+    @field_validator("visits")
+    @classmethod
+    def _increasing(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("at least one visit is needed")
+        if any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError(f"visits must increase strictly, got {v}")
+        return v
 
 
 class Simulation(Strict):
@@ -450,6 +547,7 @@ class Scenario(Strict):
     designs: dict[Name, Design]
     simulation: Simulation = Field(default_factory=Simulation)
     targets: dict[Name, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
+    patients: PatientsSpec | None = None  # the visit model; None: one visit, change = nonspecific + specific + sd z
 
     @property
     def arm_names(self) -> list[str]:
