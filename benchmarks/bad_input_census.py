@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,6 +305,9 @@ def try_case(case: Case, tmp: Path) -> Outcome:
         args = case.setup(tmp)
         before = _files(tmp)
         result = CliRunner().invoke(main, args)
+        for thread in threading.enumerate():  # the CLI's kernel warm-up: never left running into the next case
+            if thread.name == "warm-up":
+                thread.join()
         after = _files(tmp)
     changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     clean_exit = result.exception is None or isinstance(result.exception, SystemExit)

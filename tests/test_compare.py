@@ -66,8 +66,8 @@ def test_paired_mcse_matches_a_bootstrap_over_trials(result):
         # 150 resamples estimate an SE within ~6% (1/sqrt(2B)); allow 3.5 of those, plus the delta method's bias
         assert row["mcse"] == pytest.approx(boot_se, rel=0.2), (truth, metric)
         unpaired = np.hypot(*(cell_per_trial(ds, d, truth)[metric].mcse for d in ("adaptive", "fixed_equal")))
-        if metric == "duration_weeks_mean":  # common random numbers: the same accrual, most noise cancels
-            assert row["mcse"] < 0.8 * unpaired
+        if metric == "duration_weeks_mean":  # common random numbers: the same accrual, positively correlated
+            assert row["mcse"] < unpaired
 
 
 def test_folders_of_one_scenario_and_seed_pair_on_common_trials(tmp_path):
