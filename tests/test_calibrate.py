@@ -15,7 +15,7 @@ from .conftest import SCENARIOS
 
 def test_calibrated_threshold_is_the_smallest_meeting_the_target():
     scenario = load_scenario(SCENARIOS / "validation" / "adaptr_overview_null.yaml")
-    c = calibrate(scenario, "adaptr_vignette", "null", target=0.05, n_trials=300, seed=1, lower=0.95, upper=0.9999,
+    c = calibrate(scenario, "adaptr_vignette", "no_effect", target=0.05, n_trials=300, seed=1, lower=0.95, upper=0.9999,
                   tolerance=1e-4)
     assert c.estimate <= 0.05
     assert abs(c.inferiority - (1 - c.threshold)) < 1e-12
@@ -31,14 +31,14 @@ def test_write_keeps_comments_and_layout_and_rounds_up(tmp_path):
     found = Calibration(threshold=0.9836464196777344, inferiority=1 - 0.9836464196777344, estimate=0.0495, mcse=0.0049,
                         evaluations=12, scenario=scenario, tolerance=1e-5)
     dest = tmp_path / "calibrated.yaml"
-    written = write_calibrated(source, dest, "adaptr_vignette", "null", "prob_superior", 0.05, found, 2000, 1)
+    written = write_calibrated(source, dest, "adaptr_vignette", "no_effect", "prob_superior", 0.05, found, 2000, 1)
     assert written == 0.98365  # rounded up: the metric cannot rise above the target
     old, new = source.read_text().splitlines(), dest.read_text().splitlines()
     changed = [(a, b) for a, b in zip(old, new) if a != b]
     assert len(old) == len(new) and len(changed) == 2, changed  # every comment and every other line kept
     (_, superiority), (_, inferiority) = changed
     assert superiority.strip().startswith("superiority: 0.98365  # calibrated ")
-    assert "prob_superior 0.0495 (MCSE 0.0049) <= 0.05 under 'null', 2000 trials, seed 1" in superiority
+    assert "prob_superior 0.0495 (MCSE 0.0049) <= 0.05 under 'no_effect', 2000 trials, seed 1" in superiority
     assert inferiority.strip() == "inferiority: 0.01635"
     decisions = load_scenario(dest).designs["adaptr_vignette"].decisions
     assert (decisions.superiority, decisions.inferiority) == (0.98365, 0.01635)

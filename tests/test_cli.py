@@ -151,7 +151,7 @@ def test_trace_matches_the_full_run(tmp_path):
 
 
 def test_trace_unknown_design_is_bad_input():
-    assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "null"), "did you mean 'adaptive'?")
+    assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "no_effect"), "did you mean 'adaptive'?")
 
 
 def test_an_override_a_design_cannot_take_is_bad_input(tmp_path):

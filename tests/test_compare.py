@@ -23,7 +23,7 @@ SUBSET_METRICS = {"rmse", "rmse_te", "idp"}
 
 @pytest.fixture(scope="module")
 def result():
-    scenario = subset(scenario_dict(), truths=["null", "sham_anchored"])
+    scenario = subset(scenario_dict(), truths=["no_effect", "sham_anchored"])
     return run(scenario, n_trials=N, seed=11)
 
 
@@ -91,7 +91,7 @@ def test_runs_of_different_seeds_are_unpaired(result):
 
 
 def test_compare_command(tmp_path):
-    scenario = subset(scenario_dict(), truths=["null"])
+    scenario = subset(scenario_dict(), truths=["no_effect"])
     run_to_folder(scenario, tmp_path / "r", n_trials=40, seed=1)
     out = tmp_path / "cmp"
     result = CliRunner().invoke(main, ["compare", str(tmp_path / "r"), "--reference", "adaptive", "--out", str(out)])
@@ -99,7 +99,7 @@ def test_compare_command(tmp_path):
     table = pd.read_csv(out / "compare.csv", keep_default_na=False, na_values=[""])
     assert set(table["reference"]) == {"adaptive"} and set(table["design"]) == {"fixed_equal"}
     text = (out / "compare.md").read_text()
-    assert "Paired" in text and "## Truth: null" in text and "`size_mean`" in text
+    assert "Paired" in text and "## Truth: no_effect" in text and "`size_mean`" in text
     bad = CliRunner().invoke(main, ["compare", str(tmp_path / "r"), "--reference", "adaptiv"])
     assert bad.exit_code == 2 and "choose from fixed_equal, adaptive" in bad.output
     missing = CliRunner().invoke(main, ["compare", str(tmp_path / "nothing")])
@@ -107,7 +107,7 @@ def test_compare_command(tmp_path):
 
 
 def test_a_subset_run_equals_the_full_run_and_pairs_with_it(tmp_path):
-    scenario = subset(scenario_dict(), truths=["null", "sham_anchored"])
+    scenario = subset(scenario_dict(), truths=["no_effect", "sham_anchored"])
     full = run_to_folder(scenario, tmp_path / "full", n_trials=30, seed=6).trials
     path = str(tmp_path / "s.yaml")
     import yaml
@@ -131,14 +131,14 @@ def test_a_subset_run_equals_the_full_run_and_pairs_with_it(tmp_path):
 
 def test_scenarios_that_share_their_patients_are_paired_per_truth():
     data = scenario_dict()
-    base = subset(data, truths=["null", "sham_anchored"], designs=["adaptive"])
+    base = subset(data, truths=["no_effect", "sham_anchored"], designs=["adaptive"])
     stricter = base.model_dump(mode="json")
     stricter["designs"]["adaptive"]["decisions"]["superiority"] = 0.995  # another design, the same patients
-    stricter["truths"]["null"]["arms"]["scs"]["nonspecific"] = -2.3  # another truth: other outcomes
+    stricter["truths"]["no_effect"]["arms"]["scs"]["nonspecific"] = -2.3  # another truth: other outcomes
     a = run(base, n_trials=N, seed=7).trials
     b = run(parse_scenario(stricter), n_trials=N, seed=7).trials
     table = compare([("base", a), ("stricter", b)], reference="base/adaptive").set_index(["truth", "metric"])
-    assert table.loc["sham_anchored", "paired"].all() and not table.loc["null", "paired"].any()
+    assert table.loc["sham_anchored", "paired"].all() and not table.loc["no_effect", "paired"].any()
     # pairing pays: the same patients make the two designs' sample sizes move together
     row = table.loc[("sham_anchored", "size_mean")]
     unpaired = np.hypot(*(cell_per_trial(ds, "adaptive", "sham_anchored")["size_mean"].mcse for ds in (a, b)))

@@ -129,3 +129,63 @@ def test_conjugate_priors_update_as_expected():
     exact, approx = post.prob_better(np.zeros(1, int), 0.2), mc.prob_better(np.zeros(1, int), 0.2)
     assert abs(exact[0, 1] - approx[0, 1]) < mc_tolerance(approx[0, 1])
     np.testing.assert_allclose(post.mean()[0], mc.mean()[0], atol=0.01)
+
+
+def t_references(post, active: np.ndarray, control: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pr(best) and Pr(arm - control > delta) of trial 0 by scipy's adaptive quadrature, each integral
+    over the integrating arm's own range (as wide as the posteriors are, whatever the units)."""
+    df, loc = post.arms.a[0][0], post.arms.a[1][0]
+    scale = post.arms.b[0]
+    dists = [stats.t(df[k], loc[k], scale[k]) for k in range(len(df))]
+
+    def over(k: int, f) -> float:
+        lo, hi = loc[k] - 80 * scale[k], loc[k] + 80 * scale[k]
+        return integrate.quad(f, lo, hi, points=[loc[k]], limit=400, epsabs=1e-11, epsrel=1e-10)[0]
+
+    best = np.array([over(k, lambda x, k=k: dists[k].pdf(x) * np.prod([dists[j].cdf(x) for j in range(len(df))
+                                                                      if j != k and active[j]]))
+                     if active[k] else 0.0 for k in range(len(df))])
+    better = np.array([over(control, lambda x, k=k: dists[control].pdf(x) * dists[k].sf(x + delta))
+                       for k in range(len(df))])
+    return best, better
+
+
+SCALES = st.floats(-6.0, 6.0).map(lambda e: 10.0**e)
+
+
+@settings(max_examples=15, deadline=None)  # n >= 20: heavy t tails beyond 60 scales are a separate limit
+@given(SCALES, st.floats(-1.0, 5.0).map(lambda e: 10.0**e),
+       st.lists(st.tuples(st.integers(20, 400), st.floats(-1.0, 1.0), st.floats(0.3, 3.0)), min_size=2, max_size=4))
+def test_probabilities_follow_the_posterior_scale(sd, apart, arms):
+    """SDs from 1e-6 to 1e6, arms from a tenth of an SD to 1e5 SDs apart: every probability agrees
+    with adaptive quadrature, and multiplying data, deltas and margins by a constant changes nothing."""
+    n = np.array([[a[0] for a in arms]])
+    mean = np.array([[a[1] for a in arms]]) * apart * sd
+    sds = np.array([[a[2] for a in arms]]) * sd
+    active = np.ones(n.shape, bool)
+    control = np.zeros(1, int)
+    post = exact_posterior(continuous_data(n, mean, sds))
+    delta, margin = 0.3 * sd, 2.0 * sd
+    best, better = t_references(post, active[0], 0, delta)
+    np.testing.assert_allclose(post.prob_best(active)[0], best, atol=2e-6)
+    np.testing.assert_allclose(post.prob_better(control, delta)[0, 1:], better[1:], atol=2e-6)
+    def probabilities(p, factor: float) -> list[np.ndarray]:
+        return [p.prob_best(active), p.prob_better(control, delta * factor), p.prob_all_equivalent(active, margin * factor),
+                p.prob_equivalent_to(control, margin * factor)]
+
+    for factor in (1e-6, 1e6):
+        scaled = exact_posterior(continuous_data(n, mean * factor, sds * factor))
+        for got, want in zip(probabilities(scaled, factor), probabilities(post, 1.0)):
+            np.testing.assert_allclose(got, want, atol=1e-8)
+
+
+@pytest.mark.parametrize("sd", [1e-6, 1e-4, 1.0])
+def test_arms_one_nrs_apart_at_tiny_sds(sd):
+    """The issue's case: with sd 1e-4, arms 1 NRS better than sham had Pr(better) 0.05 instead of ~1."""
+    n = np.full((1, 5), 100)
+    mean = np.array([[0.0, 1.0, 2.0, 1.0, -1.0]])
+    post = exact_posterior(continuous_data(n, mean, np.full((1, 5), sd)))
+    better = post.prob_better(np.zeros(1, int), 0.0)[0]
+    np.testing.assert_allclose(better[[1, 2, 3]], 1.0, atol=1e-6)
+    assert better[4] < 1e-6
+    np.testing.assert_allclose(post.prob_best(np.ones((1, 5), bool))[0, 2], 1.0, atol=1e-6)

@@ -247,7 +247,7 @@ def test_engine_override_leaves_frequentist_designs_alone():
 
 
 def test_calibrating_a_frequentist_design_is_bad_input():
-    result = CliRunner().invoke(main, ["calibrate", str(BUNDLED), "--design", "gs_obf", "--truth", "null"])
+    result = CliRunner().invoke(main, ["calibrate", str(BUNDLED), "--design", "gs_obf", "--truth", "no_effect"])
     assert result.exit_code == 2 and "is frequentist" in result.output and "Traceback" not in result.output
 
 
@@ -258,7 +258,7 @@ def test_type_one_error_of_the_proportions_z_test_10000():
     distribution moves the exact size by well under 0.003 at this size."""
     data = scenario_dict("validation/frequentist_two_arm.yaml")
     data["endpoint"] = {"type": "binary", "higher_is_better": True}
-    data["truths"] = {"null": {"arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.3}}}}
+    data["truths"] = {"no_effect": {"arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.3}}}}
     data["designs"] = {k: v for k, v in data["designs"].items() if k in ("fixed_t", "gs_obf")}
     oc = run(parse_scenario(data), n_trials=10_000).oc.set_index(["design", "metric"])
     for design in ("fixed_t", "gs_obf"):

@@ -126,7 +126,7 @@ def test_matched_designs_keep_each_comparisons_type_i_error_and_left_out_arms_ge
     # each comparison's error stays at one-sided 2.5% (Monte Carlo tolerance 4 SE), while against
     # one implanted sham rTMS and exercise could never be declared effective
     data = scenario_dict("clbp_matched_controls.yaml")
-    data["truths"] = {"null": data["truths"]["null"]}
+    data["truths"] = {"no_effect": data["truths"]["no_effect"]}
     data["designs"] = {k: v for k, v in data["designs"].items() if k != "matched_adaptive"}
     n = 400
     oc = run(parse_scenario(data), n_trials=n, seed=11).oc.set_index(["design", "metric"])["estimate"]

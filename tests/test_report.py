@@ -23,7 +23,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("results")
     data = scenario_dict()  # with the bundled fwer target (power is under a truth left out)
-    run_to_folder(subset(data, truths=["null"]), folder, n_trials=40, seed=3, keep_history=True)
+    run_to_folder(subset(data, truths=["no_effect"]), folder, n_trials=40, seed=3, keep_history=True)
     result = CliRunner().invoke(main, ["report", str(folder)])
     assert result.exit_code == 0, result.output
     return folder / "report.html"

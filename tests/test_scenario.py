@@ -19,7 +19,7 @@ def problems(data: dict) -> list[str]:
 
 def test_bundled_scenarios_are_valid(clbp):
     assert clbp.arm_names == ["sham", "scs", "dbs", "rtms", "exercise"]
-    assert set(clbp.truths) == {"null", "sham_anchored", "optimistic", "industry"}
+    assert set(clbp.truths) == {"no_effect", "sham_anchored", "optimistic", "industry"}
 
 
 def test_unknown_key_gets_closest_name():
@@ -69,11 +69,13 @@ def test_per_look_thresholds_must_match_looks():
                               "give one per look or a single value"]
 
 
-def test_yaml_null_name_is_explained():
+def test_yaml_null_and_number_names_are_explained():
     data = copy.deepcopy(scenario_dict())
-    data["truths"][None] = data["truths"].pop("null")
-    (msg,) = problems(data)
-    assert "put it in quotes" in msg
+    data["truths"][None] = data["truths"].pop("no_effect")
+    data["designs"][12] = data["designs"].pop("adaptive")
+    found = problems(data)
+    assert found == ["truths.null: a name is empty (YAML reads a bare null or ~ as no value); give a name such as 'no_effect'",
+                     'designs.12: the name 12 is read by YAML as a number, not text; put it in quotes ("12":)']
 
 
 def test_block_size_must_hold_the_ratio():

@@ -27,7 +27,7 @@ def test_every_analysis_population_keeps_its_nominal_error_under_perfect_blindin
     # sham patients go through the same screening procedure, so leaving screen failures out or
     # imputing them leaves both arms alike: one-sided 2.5% within 4 Monte Carlo SEs
     n = 400
-    oc = run(parse_scenario(_screening(["null"], POPULATIONS)), n_trials=n, seed=21).oc
+    oc = run(parse_scenario(_screening(["no_effect"], POPULATIONS)), n_trials=n, seed=21).oc
     est = oc.set_index(["design", "metric"])["estimate"]
     tol = 4 * np.sqrt(0.025 * 0.975 / n) + 0.005
     for design in POPULATIONS:
@@ -36,11 +36,11 @@ def test_every_analysis_population_keeps_its_nominal_error_under_perfect_blindin
 
 
 def test_passing_the_screen_tracks_nonspecific_responsiveness_only_as_far_as_the_correlation_says():
-    data = _screening(["null"], ["itt_observed"])
+    data = _screening(["no_effect"], ["itt_observed"])
     plan = compile_scenario(parse_scenario(data))
     cohort = Cohort(plan.cohort, 4, np.arange(40))
     cohort.reach(np.arange(40), np.full(40, 100))
-    model = plan.truths["null"].model
+    model = plan.truths["no_effect"].model
     rows, patients = np.meshgrid(np.arange(40), np.arange(100), indexing="ij")
     arm = np.full(rows.shape, 3)  # scs_practice: pass rate 0.55
     passed = cohort.passed_screening(model, rows, patients, arm)
@@ -53,7 +53,7 @@ def test_passing_the_screen_tracks_nonspecific_responsiveness_only_as_far_as_the
 
 
 def test_screen_failure_rules_need_the_visit_model():
-    data = _screening(["null"], ["implanted_only"])
+    data = _screening(["no_effect"], ["implanted_only"])
     del data["patients"]
     with pytest.raises(ScenarioError, match="screen_failures"):
         parse_scenario(data)

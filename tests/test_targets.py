@@ -28,23 +28,23 @@ def problems(data: dict) -> list[str]:
 
 def test_targets_are_validated_with_their_paths():
     found = problems(with_targets({
-        "fwer": {"max": 0.025, "truth": "nul"},
+        "fwer": {"max": 0.025, "truth": "no_efect"},
         "selection": {"metric": "prob_selct_best", "min": 0.5, "truth": "sham_anchored", "designs": ["adaptiv"]},
-        "speed": {"max": 300, "truth": "null"},
+        "speed": {"max": 300, "truth": "no_effect"},
     }))
-    assert "targets.fwer.truth: unknown truth 'nul' (did you mean 'null'?)" in found
+    assert "targets.fwer.truth: unknown truth 'no_efect' (did you mean 'no_effect'?)" in found
     assert any(p.startswith("targets.selection.metric: unknown metric 'prob_selct_best'") for p in found)
     assert "targets.selection.designs: unknown design 'adaptiv' (did you mean 'adaptive'?)" in found
     assert any(p.startswith("targets.speed: unknown metric 'speed'") and "give metric:" in p for p in found)
-    assert problems(with_targets({"power": {"truth": "null"}})) == ["targets.power: give min, max or both"]
-    assert problems(with_targets({"power": {"truth": "null", "min": 0.9, "max": 0.8}})) == \
+    assert problems(with_targets({"power": {"truth": "no_effect"}})) == ["targets.power: give min, max or both"]
+    assert problems(with_targets({"power": {"truth": "no_effect", "min": 0.9, "max": 0.8}})) == \
         ["targets.power: min (0.9) exceeds max (0.8)"]
 
 
 def test_targets_do_not_change_the_scenario_hash():
     plain = parse_scenario(scenario_dict())
-    judged = parse_scenario(with_targets({"fwer": {"max": 0.025, "truth": "null"}}))
-    assert scenario_hash(plain) == scenario_hash(judged) and judged.targets["fwer"].truths == ["null"]
+    judged = parse_scenario(with_targets({"fwer": {"max": 0.025, "truth": "no_effect"}}))
+    assert scenario_hash(plain) == scenario_hash(judged) and judged.targets["fwer"].truths == ["no_effect"]
 
 
 @pytest.mark.parametrize("estimate, mcse, lower, upper, word", [
@@ -61,15 +61,15 @@ def test_verdicts_carry_their_monte_carlo_uncertainty(estimate, mcse, lower, upp
 
 
 def test_missed_targets_are_flagged_in_oc_md(tmp_path):
-    data = with_targets({"fwer": {"max": 0.025, "truth": "null"},
-                         "small": {"metric": "size_mean", "max": 400, "truth": "null", "designs": ["fixed_equal"]}})
-    result = run_to_folder(subset(data, truths=["null"]), tmp_path, n_trials=60, seed=4)
+    data = with_targets({"fwer": {"max": 0.025, "truth": "no_effect"},
+                         "small": {"metric": "size_mean", "max": 400, "truth": "no_effect", "designs": ["fixed_equal"]}})
+    result = run_to_folder(subset(data, truths=["no_effect"]), tmp_path, n_trials=60, seed=4)
     checks = check_targets(result.oc, result.trials).set_index(["target", "design"])
     # fwer resolves to prob_any_effective for these sham-controlled designs; size is exactly 500: missed for sure
     assert set(checks.loc["fwer", "metric"]) == {"prob_any_effective"}
     small = checks.loc[("small", "fixed_equal")]
     assert small["verdict"] == "missed" and small["estimate"] == 500 and small["prob_met"] == 0
     text = (tmp_path / "oc.md").read_text()
-    assert "## Targets" in text and "✗ missed | small | fixed_equal | null | `size_mean` | ≤ 400 | 500 (0)" in text
+    assert "## Targets" in text and "✗ missed | small | fixed_equal | no_effect | `size_mean` | ≤ 400 | 500 (0)" in text
     for row in checks.itertuples():  # each verdict follows from its estimate and MCSE
         assert row.verdict == verdict(row.estimate, row.mcse, None, 0.025 if row.Index[0] == "fwer" else 400)[2]

@@ -17,7 +17,7 @@ N_TRIALS = 20_000
 
 
 def test_per_arm_type_one_error_and_fwer_under_the_null():
-    scenario = subset(scenario_dict(), truths=["null"], designs=["fixed_equal"])
+    scenario = subset(scenario_dict(), truths=["no_effect"], designs=["fixed_equal"])
     oc = run(scenario, n_trials=N_TRIALS, seed=2025).oc.set_index("metric")
     se = np.sqrt(0.025 * 0.975 / N_TRIALS)
     for arm in ("scs", "dbs", "rtms", "exercise"):

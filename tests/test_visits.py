@@ -89,9 +89,9 @@ def test_analysis_populations_bias_in_the_expected_directions():
     as non-responders understates it; the same patients without dropout give the truth."""
     data = scenario_dict()
     data["patients"]["dropout"] = {"loss_by_52_weeks": 0.8, "odds_ratio_per_point": 2.0}
-    plan = compile_scenario(subset(data, truths=["null"], designs=["fixed_equal"]))
+    plan = compile_scenario(subset(data, truths=["no_effect"], designs=["fixed_equal"]))
     data["patients"]["dropout"] = {"loss_by_52_weeks": 0.0}
-    full_plan = compile_scenario(subset(data, truths=["null"], designs=["fixed_equal"]))
+    full_plan = compile_scenario(subset(data, truths=["no_effect"], designs=["fixed_equal"]))
     n, trials = 500, 40  # the design enrols 500
     rows, patients = np.repeat(np.arange(trials), n), np.tile(np.arange(n), trials)
     rates = {}
@@ -99,7 +99,7 @@ def test_analysis_populations_bias_in_the_expected_directions():
                              ("nri", plan, "nonresponder"), ("locf", plan, "locf")):
         cohort = Cohort(p.cohort, p.seed, np.arange(trials))
         cohort.reach(np.arange(trials), np.full(trials, n))
-        _, responder, gone = cohort.outcomes(plan.endpoint, p.truths["null"].model, rows, patients, 0, missing)
+        _, responder, gone = cohort.outcomes(plan.endpoint, p.truths["no_effect"].model, rows, patients, 0, missing)
         rates[name] = responder[~gone].mean()
         if name == "cc":
             n_cc, lost = (~gone).sum(), gone.mean()

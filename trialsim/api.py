@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .compile import Overrides, compile_scenario
+from .errors import OutputFolderError
+from .limits import check_fits
 from .plan import TrialPlan
 from .run.checkpoint import ChunkStore, RunIdentity
 from .run.records import ChunkRecords
-from .run.runner import simulate
+from .run.runner import DEFAULT_CHUNK, simulate
 from .scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # heavy imports wait until results exist: time to the first trial
@@ -29,8 +32,12 @@ class RunResult:
     oc: pd.DataFrame
 
 
-class OutputConflict(Exception):
+class OutputConflict(OutputFolderError):
     """The output folder holds results of another scenario or seed."""
+
+
+# what reading a damaged checkpoint or trials.nc raises (json, numpy's npz, h5netcdf)
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
 
 
 def plan_for(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int | None = None,
@@ -49,7 +56,9 @@ def run(scenario: Scenario | str | Path, n_trials: int | None = None, seed: int 
     """
     from .summarise.oc import oc_table
 
-    trials = simulate(plan_for(scenario, n_trials, seed, engine), **kwargs)
+    plan = plan_for(scenario, n_trials, seed, engine)
+    check_fits(plan, kwargs.get("chunk_size", DEFAULT_CHUNK), kwargs.get("workers", 1), kwargs.get("keep_history", False))
+    trials = simulate(plan, **kwargs)
     return RunResult(trials, oc_table(trials))
 
 
@@ -69,17 +78,66 @@ def subset_text(designs: list[str] | None, truths: list[str] | None) -> str:
     return "; ".join(parts)
 
 
-def _identity_in(out: Path, store: ChunkStore) -> RunIdentity | None:
-    """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any."""
-    found = store.identity()
+def _identity_in(out: Path, store: ChunkStore, overwrite: bool) -> RunIdentity | None:
+    """The identity of results already in `out` (checkpoint manifest, else trials.nc), if any.
+
+    Unreadable results are refused (they may be someone's only copy) unless `overwrite`.
+    """
+    try:
+        found = store.identity()
+    except UNREADABLE:
+        if overwrite:
+            return None
+        raise OutputFolderError(f"{store.manifest} is damaged or incomplete; pass --overwrite to start afresh "
+                                "in this folder, or choose another --out") from None
     if found is None and (out / "trials.nc").is_file():
         import xarray as xr
 
-        with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
-            found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
-                                ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0,
-                                ds.attrs.get("subset", ""))
+        try:
+            with xr.open_dataset(out / "trials.nc", engine="h5netcdf") as ds:
+                found = RunIdentity(ds.attrs.get("scenario_hash", "?"), int(ds.attrs.get("seed", -1)),
+                                    ds.attrs.get("engine_override", ""), "look" in ds.dims and ds.sizes["look"] > 0,
+                                    ds.attrs.get("subset", ""))
+        except UNREADABLE:
+            if overwrite:
+                return None
+            raise OutputFolderError(f"{out / 'trials.nc'} is not a trialsim result (not readable as netCDF); pass "
+                                    "--overwrite to replace it, or choose another --out") from None
     return found
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse an output folder that cannot be created or written, before anything is written."""
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError(f"{out} is a file; give a folder")
+    existing = out
+    while not existing.exists():  # the nearest ancestor that exists decides
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise OutputFolderError(f"{existing} is a file, so {out} cannot be created; choose another folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"{existing} is not writable; choose another folder")
+
+
+def _make_folder(out: Path) -> list[Path]:
+    """Create `out` and missing parents; the folders created, so a refused run can remove them."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _remove_empty(missing)
+        raise OutputFolderError(f"cannot create {out} ({err.strerror or err}); choose another folder") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None, seed: int | None = None,
@@ -101,14 +159,21 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     plan = plan_for(scenario, n_trials, seed, engine).restricted(truths, designs)
     subset = subset_text(designs, truths)
     identity = RunIdentity(plan.scenario_hash, plan.seed, plan.engine_override, keep_history, subset)
+    check_output_folder(out)
     store = ChunkStore(out)
-    existing = _identity_in(out, store)
+    existing = _identity_in(out, store, overwrite)
     if existing and (existing.scenario_hash, existing.seed) != (identity.scenario_hash, identity.seed) and not overwrite:
         raise OutputConflict(f"{out} holds results of another run ({existing.describe()}); this run has "
                              f"{identity.describe()}. Choose another --out, or pass --overwrite to replace them")
-    done = store.load() if resume and store.identity() == identity else []
-    if not done:
-        store.start(identity)
+    check_fits(plan, DEFAULT_CHUNK, 1 if executor is not None else workers, keep_history)
+    done = _saved_chunks(store) if resume and existing == identity else []
+    created = _make_folder(out)
+    try:
+        if not done:
+            store.start(identity)
+    except OSError as err:
+        _remove_empty([store.dir, *created])
+        raise OutputFolderError(f"cannot write in {out} ({err.strerror or err}); choose another folder") from None
     if on_resume:
         on_resume(sum(c.stop - c.start for c in done))
 
@@ -127,6 +192,15 @@ def run_to_folder(scenario: Scenario, out: Path, *, n_trials: int | None = None,
     result = RunResult(trials, oc_table(trials))
     write_outputs(result, out)
     return result
+
+
+def _saved_chunks(store: ChunkStore) -> list[ChunkRecords]:
+    """The chunks of an earlier run; a damaged one is refused rather than silently recomputed."""
+    try:
+        return store.load()
+    except UNREADABLE:
+        raise OutputFolderError(f"a saved chunk in {store.dir} is damaged; run without --resume to start again "
+                                "(the finished results in the folder are kept until the new run replaces them)") from None
 
 
 def compare_folders(folders: list[str | Path], reference: str | None = None, out: str | Path | None = None) -> pd.DataFrame:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from .errors import InputProblem, OutputFolderError
 from .scenario import ScenarioError, load_scenario
+from .scenario.schema import shown
 
 
 class BadInput(click.ClickException):
@@ -20,37 +23,73 @@ class BadInput(click.ClickException):
         super().__init__("\n".join(lines))
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
-        click.echo(self.format_message(), err=True)
+        click.echo(self.format_message(), file=sys.stderr)  # the stderr of now, not a cached wrapper
+
+
+def _option_name(err: click.UsageError) -> str | None:
+    """The option (or argument) a click error is about: its longest spelling."""
+    param = getattr(err, "param", None)
+    if param is None:
+        return None
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return max(param.opts, key=len)
+
+
+def _one_line(err: click.UsageError) -> str:
+    """click's usage error (three lines with usage text) as `--option: problem`."""
+    where = _option_name(err)
+    message = err.message if isinstance(err, click.BadParameter) else err.format_message()
+    if isinstance(err, click.MissingParameter):
+        message = "required; give a value"
+    if isinstance(err, click.NoSuchOption):
+        where, hints = err.option_name, sorted(err.possibilities or [])
+        message = "no such option" + (f" (did you mean {' or '.join(hints)}?)" if hints else "; see --help")
+    message = re.sub(r"\S{61,}", lambda m: m.group()[:60] + "...", " ".join(message.split()))  # echoed values cut
+    return f"{where}: {message}" if where else message
+
+
+class Commands(click.Group):
+    """The command group with the one error path: every known kind of bad input becomes
+    `WHERE: problem` lines on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except ScenarioError as err:
+            raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+        except InputProblem as err:
+            raise BadInput([f"{err.where or ctx.meta.get('scenario_file', 'input')}: {err}"]) from None
+        except click.UsageError as err:
+            if err.ctx is not None and err.ctx.resilient_parsing:
+                raise
+            raise BadInput([_one_line(err)]) from None
 
 
 def _load(path: str):
-    try:
-        return load_scenario(path)
-    except ScenarioError as err:
-        raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+    click.get_current_context().meta["scenario_file"] = path  # where problems of the run itself are reported
+    return load_scenario(path)  # a ScenarioError becomes bad input in Commands.invoke
 
 
 def _compile(scenario, **overrides):
-    """The compiled plan; an override the scenario cannot take is bad input naming the option."""
+    """The compiled plan; an override the scenario cannot take is a ScenarioError (bad input in Commands.invoke)."""
     from .compile import Overrides, compile_scenario
 
-    try:
-        return compile_scenario(scenario, Overrides(**overrides))
-    except ScenarioError as err:
-        raise BadInput([f"{err.source}: {p}" for p in err.problems]) from None
+    return compile_scenario(scenario, Overrides(**overrides))
 
 
-scenario_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+scenario_argument = click.argument("file", type=str)
+SEED = click.IntRange(0, 2**63 - 1)  # as simulation.seed in the file
 
 
-@click.group()
+@click.group(cls=Commands)
 @click.version_option(package_name="trialsim")
 def main() -> None:
     """Simulate Bayesian adaptive clinical trials and their operating characteristics."""
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=str)
 def validate(files: tuple[str, ...]) -> None:
     """Check scenario files; exit 0 if all are valid, 2 otherwise."""
     problems: list[str] = []
@@ -77,13 +116,12 @@ def describe(file: str) -> None:
 @scenario_argument
 @click.option("-n", "--n-trials", type=click.IntRange(min=1), default=None,
               help="Trials per design and truth (default: the file's simulation.n_trials).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local worker processes.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
+@click.option("--scheduler", default=None, metavar="ADDRESS", callback=lambda ctx, param, v: _scheduler_address(v),
               help="Run on an existing Dask cluster (e.g. tcp://host:8786) instead of local processes.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: results/<scenario name>).")
+@click.option("--out", type=Path, default=None, help="Output folder (default: results/<scenario name>).")
 @click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
               help="Inference engine for every design (default: each design's analysis.engine).")
 @click.option("--resume", is_flag=True, help="Reuse the chunks an earlier run saved in the output folder.")
@@ -97,7 +135,8 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
         engine: str | None, resume: bool, overwrite: bool, history: bool, designs: tuple[str, ...],
         truths: tuple[str, ...], quiet: bool) -> None:
     """Simulate every design under every truth; write trials.nc, oc.csv and oc.md."""
-    from .api import OutputConflict, run_to_folder
+    from .api import run_to_folder
+    from .io import inside
 
     _warm_up_in_background()
     scenario = _load(file)
@@ -105,7 +144,7 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
     _check_choices(file, "--truth", truths, list(scenario.truths))
     designs, truths = tuple(dict.fromkeys(designs)), tuple(dict.fromkeys(truths))
     _compile(scenario, engine=engine)  # overrides are validated before anything is written
-    out = out or Path("results") / scenario.name
+    out = out or inside(Path("results"), scenario.name)
     n = n_trials or scenario.simulation.n_trials
     bar = None
 
@@ -126,8 +165,6 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
                                    keep_history=history, resume=resume, overwrite=overwrite, executor=executor,
                                    on_chunk=lambda c: bar.update(c.stop - c.start), on_resume=starting,
                                    command=_command_line(), designs=list(designs) or None, truths=list(truths) or None)
-    except OutputConflict as err:
-        raise BadInput([f"--out: {err}"]) from None
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -144,22 +181,33 @@ def run(file: str, n_trials: int | None, seed: int | None, workers: int, schedul
 @scenario_argument
 @click.option("--design", required=True, help="Design name in the file.")
 @click.option("--truth", required=True, help="Truth name in the file.")
-@click.option("--trial", type=click.IntRange(min=0), default=0, show_default=True, help="Trial index (0-based).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--trial", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True, help="Trial index (0-based).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("--engine", type=click.Choice(["exact", "pymc"]), default=None,
               help="Inference engine (default: the design's analysis.engine).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=Path, default=None,
               help="Folder for each look's posterior as netCDF (default: results/<name>/trace_<design>_<truth>_<trial>).")
 def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engine: str | None, out: Path | None) -> None:
     """Show how one simulated trial unfolded, look by look, and save each look's posterior."""
+    from dataclasses import replace
+
+    from .api import check_output_folder
+    from .io import inside
+    from .limits import check_fits
     from .report.trace import format_trace, save_posteriors, trace_trial
 
     scenario = _load(file)
     _check_names(file, scenario, design, truth)
-    result = trace_trial(_compile(scenario, seed=seed, engine=engine), design, truth, trial)
+    folder = out or inside(Path("results"), scenario.name, f"trace_{design}_{truth}_{trial}")
+    check_output_folder(folder)
+    plan = _compile(scenario, seed=seed, engine=engine)
+    check_fits(replace(plan, n_trials=1), chunk_size=1)
+    result = trace_trial(plan, design, truth, trial)
     click.echo(format_trace(result))
-    folder = out or Path("results") / scenario.name / f"trace_{design}_{truth}_{trial}"
-    paths = save_posteriors(result, folder)
+    try:
+        paths = save_posteriors(result, folder)
+    except OSError as err:
+        raise OutputFolderError(f"cannot write in {folder} ({err.strerror or err}); choose another folder") from None
     click.echo(f"\nSaved {len(paths)} posteriors (ArviZ netCDF) in {folder}", err=True)
 
 
@@ -172,9 +220,9 @@ def trace(file: str, design: str, truth: str, trial: int, seed: int | None, engi
 @click.option("--target", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Largest acceptable value.")
 @click.option("-n", "--n-trials", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Trials per evaluation (the same seed every time).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("--range", "bounds", type=(float, float), default=(0.9, 0.99999), show_default=True,
-              help="Search range of the threshold.")
+              callback=lambda ctx, param, v: _threshold_range(v), help="Search range of the threshold.")
 @click.option("--asymmetric", is_flag=True, help="Keep the inferiority threshold (default: set it to 1 - superiority).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--shape", type=click.Choice(["constant", "obf"]), default="constant", show_default=True,
@@ -209,8 +257,11 @@ def calibrate(file: str, design: str, truth: str, metric: str, target: float, n_
                    f"Monte Carlo error cannot tell them apart. Rerun with more trials (e.g. -n {4 * n_trials}) "
                    "to narrow the answer.", err=True)
     if write_to:
-        written = write_calibrated(Path(file), write_to, design, truth, metric, target, result, n_trials,
-                                   scenario.simulation.seed if seed is None else seed)
+        try:
+            written = write_calibrated(Path(file), write_to, design, truth, metric, target, result, n_trials,
+                                       scenario.simulation.seed if seed is None else seed)
+        except OSError as err:
+            raise InputProblem(f"cannot write {write_to} ({err.strerror or err})", "--write") from None
         click.echo(f"Wrote {write_to} (superiority {written:g}, rounded up to the search resolution)", err=True)
 
 
@@ -259,7 +310,7 @@ def report(results: Path, out: Path | None) -> None:
                    "(e.g. designs.adaptive.looks.at_patients=[250,500],[200,300,400,500]); repeat for a grid.")
 @click.option("-n", "--n-trials", type=click.IntRange(min=1), default=None,
               help="Trials per design, truth and grid point (default: the file's simulation.n_trials).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed (default: the file's simulation.seed).")
+@click.option("--seed", type=SEED, default=None, help="Root seed (default: the file's simulation.seed).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: results/<scenario name>/sweep).")
@@ -270,6 +321,7 @@ def sweep(file: str, sets: tuple[str, ...], n_trials: int | None, seed: int | No
           find_target: bool, quiet: bool) -> None:
     """Run a grid of scenarios over dotted paths; write sweep.csv (resumes like run)."""
     from .scenario import ScenarioError
+    from .io import inside
     from .sweep import SweepError, grid, parse_setting, sweep as sweep_api
 
     scenario = _load(file)
@@ -280,7 +332,7 @@ def sweep(file: str, sets: tuple[str, ...], n_trials: int | None, seed: int | No
         raise BadInput([f"--set: {err}"]) from None
     except ScenarioError as err:
         raise BadInput([f"--set {err.source}: {p}" for p in err.problems]) from None
-    out = out or Path("results") / scenario.name / "sweep"
+    out = out or inside(Path("results"), scenario.name, "sweep")
 
     def progress(k: int, total: int, values: dict) -> None:
         if not quiet:
@@ -363,8 +415,14 @@ def summarise(results: Path, selections: tuple[str, ...], out: Path | None) -> N
     from .scenario.schema import SELECTION_STRATEGIES
     from .summarise.oc import oc_table
 
+    from .api import UNREADABLE
+
     path = results / "trials.nc" if results.is_dir() else results
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+    except UNREADABLE:
+        raise InputProblem(f"{path} is not a trialsim result (not readable as netCDF)", str(results)) from None
+    with ds:
         designs = [str(d) for d in ds["design"].values]
         strategies: dict[str, list[str]] = {}
         problems = []
@@ -386,10 +444,30 @@ def summarise(results: Path, selections: tuple[str, ...], out: Path | None) -> N
         except ValueError as err:  # e.g. a strategy that needs a control on a design without one
             raise BadInput([f"--selection: {err}"]) from None
     if out is not None:
-        write_oc_csv(table, out)
+        try:
+            write_oc_csv(table, out)
+        except OSError as err:
+            raise InputProblem(f"cannot write {out} ({err.strerror or err})", "--write") from None
         click.echo(f"wrote {out}")
     else:
         click.echo(table.to_csv(index=False))
+
+
+def _threshold_range(bounds: tuple[float, float]) -> tuple[float, float]:
+    lower, upper = bounds
+    if not 0 < lower < upper < 1:
+        raise click.BadParameter(f"the thresholds are probabilities: give 0 < LOWER < UPPER < 1, got {lower:g} {upper:g}")
+    return bounds
+
+
+# Dask scheduler addresses: tcp://host:8786, tls://..., or host:port (tcp)
+SCHEDULER = re.compile(r"^((tcp|tls|ucx|ws|wss|inproc)://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9\]]:\d{1,5}/?$")
+
+
+def _scheduler_address(address: str | None) -> str | None:
+    if address is not None and not SCHEDULER.match(address):
+        raise click.BadParameter(f"{shown(address)} is not a Dask scheduler address; give one such as tcp://host:8786")
+    return address
 
 
 def _check_names(file: str, scenario, design: str, truth: str) -> None:
@@ -406,7 +484,7 @@ def _check_choices(file: str, option: str, names: tuple[str, ...] | list[str], v
     for name in names:
         if name not in valid:
             hint = closest(name, valid)
-            problems.append(f"{option}: no {option[2:]} '{name}' in {file}"
+            problems.append(f"{option}: no {option[2:]} {shown(name)} in {file}"
                             + (f" (did you mean '{hint}'?)" if hint else f"; choose from {', '.join(valid)}"))
     if problems:
         raise BadInput(problems)
@@ -436,12 +514,15 @@ def _executor(scheduler: str | None):
     if scheduler is None:
         yield None
         return
-    from distributed import Client
-
+    try:
+        from distributed import Client
+    except ImportError:
+        raise BadInput(["--scheduler: needs the 'distributed' package (pip install distributed)"]) from None
     try:
         client = Client(scheduler, timeout="5s")
-    except (OSError, TimeoutError) as err:
-        raise BadInput([f"--scheduler: cannot reach a Dask scheduler at {scheduler} ({err})"]) from None
+    except (OSError, TimeoutError, ValueError) as err:
+        reason = " ".join(str(err).split())
+        raise BadInput([f"--scheduler: cannot reach a Dask scheduler at {scheduler} ({shown(reason, 120)[1:-1]})"]) from None
     try:
         yield client.get_executor()
     finally:

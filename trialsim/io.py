@@ -33,6 +33,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def inside(folder: Path, *names: str) -> Path:
+    """folder/name/...: a path built from scenario names that cannot leave `folder`.
+
+    Names are validated identifiers; this is the backstop for every output path built from one.
+    """
+    for name in names:
+        if name in ("", ".", "..") or Path(name).name != name or "\\" in name:
+            raise ValueError(f"{name!r} cannot name a file or folder inside {folder}")
+    return folder.joinpath(*names)
+
+
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
 

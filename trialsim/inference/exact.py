@@ -33,6 +33,7 @@ from .priors import FLAT, ConjugatePrior
 
 POINTS_PER_SD = 5
 MIN_POINTS, MAX_POINTS = 48, 4096
+MIN_SHARED_RESOLUTION = 2.0  # a shared grid may be this much coarser than POINTS_PER_SD asks
 TAIL_SDS_BETA = 10.0  # beyond 10 SD: < 1e-4 even for Beta(1, n) (no events), far less otherwise
 TAIL_MASS_T = 1e-9
 MAX_TAIL_SCALES_T = 60.0
@@ -112,31 +113,47 @@ class GridPosterior:
     """A `Posterior` (see base.py) computed by quadrature on per-trial grids.
 
     Each trial's grid spans the mass of its relevant arms with POINTS_PER_SD
-    points per SD of its narrowest arm (at most MAX_POINTS).
+    points per SD of its narrowest arm (at most MAX_POINTS, which may coarsen
+    it up to MIN_SHARED_RESOLUTION times). Where arms lie further apart,
+    relative to their widths (e.g. SDs of 1e-4 NRS and effects of 1 NRS), each
+    arm gets a grid of its own at its own scale, so every probability follows
+    the posteriors' scale whatever the units.
     """
 
     def __init__(self, arms: ArmPosteriors, relevant: np.ndarray | None = None, points_per_sd: float = POINTS_PER_SD):
         self.arms = arms
         # Only `relevant` arms get a grid density: probabilities may be asked of them only
         self.use = arms.defined if relevant is None else arms.defined & relevant
-        lo, hi, width = arms.spread()
-        lo = np.where(self.use, lo, np.inf).min(axis=1)
-        hi = np.where(self.use, hi, -np.inf).max(axis=1)
+        arm_lo, arm_hi, width = arms.spread()
+        lo = np.where(self.use, arm_lo, np.inf).min(axis=1)
+        hi = np.where(self.use, arm_hi, -np.inf).max(axis=1)
         narrow = np.where(self.use, width, np.inf).min(axis=1)
         empty = ~np.isfinite(lo)  # no arm to integrate: any grid will do, results unused
         lo, hi, narrow = np.where(empty, 0.0, lo), np.where(empty, 1.0, hi), np.where(empty, 1.0, narrow)
         h = np.maximum(narrow / points_per_sd, (hi - lo) / (MAX_POINTS - 1))
-        self.n = np.maximum(np.ceil((hi - lo) / h).astype(np.int64) + 1, MIN_POINTS)
-        self.h = h
+        n = np.maximum(np.ceil((hi - lo) / h) + 1, MIN_POINTS)
+        shape = self.use.shape
+        self.lo, self.h, self.n = np.repeat(lo[:, None], shape[1], 1), np.repeat(h[:, None], shape[1], 1), \
+            np.repeat(n[:, None], shape[1], 1)
+        # a shared grid coarser than half the intended resolution misses narrow arms: one grid per arm
+        apart = h > MIN_SHARED_RESOLUTION * narrow / points_per_sd
+        if apart.any():
+            # twice as fine: another arm's CDF is interpolated between this grid's points, not read off it
+            own_h = np.maximum(width / (2 * points_per_sd), (arm_hi - arm_lo) / (MAX_POINTS - 1))
+            own_n = np.maximum(np.ceil((arm_hi - arm_lo) / own_h) + 1, MIN_POINTS)
+            own = apart[:, None] & self.use
+            self.lo, self.h, self.n = np.where(own, arm_lo, self.lo), np.where(own, own_h, self.h), np.where(own, own_n, self.n)
+        self.n = self.n.astype(np.int64)
         family, p1, p2, p3, const = arms.kernel_params()
-        self.pdf, self.cdf = quadrature.grid_densities(family, p1, p2, p3, const, self.use, lo, h, self.n,
+        self.pdf, self.cdf = quadrature.grid_densities(family, p1, p2, p3, const, self.use, self.lo, self.h, self.n,
                                                        int(self.n.max(initial=MIN_POINTS)))
 
     def take(self, rows: np.ndarray) -> "GridPosterior":
         out = object.__new__(GridPosterior)
         out.arms = ArmPosteriors(self.arms.binary, self.arms.a[..., rows, :] if self.arms.a.ndim == 3 else self.arms.a[rows],
                                  self.arms.b[rows], self.arms.defined[rows])
-        out.use, out.h, out.n, out.pdf, out.cdf = self.use[rows], self.h[rows], self.n[rows], self.pdf[rows], self.cdf[rows]
+        out.use, out.lo, out.h, out.n = self.use[rows], self.lo[rows], self.h[rows], self.n[rows]
+        out.pdf, out.cdf = self.pdf[rows], self.cdf[rows]
         return out
 
     def sample(self, rng: np.random.Generator, n_draws: int) -> np.ndarray:
@@ -159,20 +176,20 @@ class GridPosterior:
 
     def prob_best(self, active: np.ndarray) -> np.ndarray:
         self._check(active)
-        return quadrature.prob_best(self.pdf, self.cdf, self.h, self.n, active & self.use)
+        return quadrature.prob_best(self.pdf, self.cdf, self.lo, self.h, self.n, active & self.use)
 
     def prob_better(self, control: np.ndarray, delta: float) -> np.ndarray:
         return self._difference_between(control, float(delta), np.inf)
 
     def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
         self._check(active)
-        return quadrature.prob_all_equivalent(self.pdf, self.cdf, self.h, self.n, active & self.use, float(margin))
+        return quadrature.prob_all_equivalent(self.pdf, self.cdf, self.lo, self.h, self.n, active & self.use, float(margin))
 
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         return self._difference_between(control, -float(margin), float(margin))
 
     def _difference_between(self, control: np.ndarray, lower: float, upper: float) -> np.ndarray:
-        return quadrature.prob_difference_between(self.pdf, self.cdf, self.h, self.n, control.astype(np.int64),
+        return quadrature.prob_difference_between(self.pdf, self.cdf, self.lo, self.h, self.n, control.astype(np.int64),
                                                   lower, upper, self.use)
 
 

@@ -1,9 +1,13 @@
 """Compiled quadrature kernels of the exact engine (numba, cached on disk).
 
-Every trial has its own uniform grid (origin lo[b], spacing h[b], n[b]
-points); arrays are padded to the largest n with pdf = 0 and cdf = 1. The
-kernels loop over trials, arms and grid points in one pass each, which is
-several times faster than the equivalent chain of numpy temporaries.
+Every trial x arm has a uniform grid (origin lo[b, k], spacing h[b, k], n[b, k]
+points); arrays are padded to the largest n with pdf = 0 and cdf = 1. Usually
+all arms of a trial share one grid, and another arm's CDF at a grid point is
+read off the grid. When arms lie so far apart, relative to their widths, that
+no shared grid resolves them all, each arm gets its own grid (exact.py) and
+other arms' CDFs are interpolated at the point. The kernels loop over trials,
+arms and grid points in one pass each, which is several times faster than the
+equivalent chain of numpy temporaries.
 
 Accuracy (see exact.py): CDFs by the trapezoid rule with the Euler-Maclaurin
 end correction, O(h^4); shifted CDFs F(x + delta) by cubic Hermite
@@ -25,7 +29,7 @@ inline = numba.njit(cache=True, nogil=True, inline="always")  # small helpers of
 @jit
 def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, const: np.ndarray,
                    use: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, width: int):
-    """Normalised pdf and cdf on each trial's grid, (trials, arms, width).
+    """Normalised pdf and cdf on each trial x arm grid, (trials, arms, width).
 
     family 0: Beta(p1, p2) (const = -log B(p1, p2)); family 1: Student-t with
     df p1, location p2, scale p3 (const = log normalising constant).
@@ -35,12 +39,12 @@ def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, 
     cdf = np.ones((n_trials, n_arms, width))
     dpdf = np.zeros(width)
     for b in range(n_trials):
-        hb = h[b]
         for k in range(n_arms):
             if not use[b, k]:
                 continue
-            for i in range(n[b]):
-                x = lo[b] + i * hb
+            hb, nb = h[b, k], n[b, k]
+            for i in range(nb):
+                x = lo[b, k] + i * hb
                 if family == 0:
                     xc = min(max(x, 1e-300), 1.0 - 1e-16)
                     logf = (p1[b, k] - 1.0) * math.log(xc) + (p2[b, k] - 1.0) * math.log1p(-xc) + const[b, k]
@@ -54,11 +58,11 @@ def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, 
                 dpdf[i] = f * dlog
             total = 0.0
             cdf[b, k, 0] = 0.0
-            for i in range(1, n[b]):
+            for i in range(1, nb):
                 total += hb / 2.0 * (pdf[b, k, i - 1] + pdf[b, k, i]) + hb * hb / 12.0 * (dpdf[i - 1] - dpdf[i])
                 cdf[b, k, i] = total
             if total > 0.0:
-                for i in range(n[b]):
+                for i in range(nb):
                     pdf[b, k, i] /= total
                     cdf[b, k, i] = min(max(cdf[b, k, i] / total, 0.0), 1.0)
     return pdf, cdf
@@ -101,7 +105,7 @@ def _offset(shift: float, hb: float) -> tuple[int, float, int]:
 @inline
 def _band(cdf: np.ndarray, pdf: np.ndarray, b: int, k: int, i: int, lo: tuple[int, float, int],
           hi: tuple[int, float, int], hb: float, nb: int) -> float:
-    """Pr(x_i + lower < theta_k < x_i + upper) for offsets made by `_offset`."""
+    """Pr(x_i + lower < theta_k < x_i + upper) for offsets made by `_offset` (x_i on k's own grid)."""
     return _cdf_at(cdf, pdf, b, k, i, hi, hb, nb) - _cdf_at(cdf, pdf, b, k, i, lo, hb, nb)
 
 
@@ -117,9 +121,40 @@ def _cdf_at(cdf: np.ndarray, pdf: np.ndarray, b: int, k: int, i: int, offset: tu
     return _shifted(cdf, pdf, b, k, i, whole, t, hb, nb)
 
 
+@inline
+def _cdf_anywhere(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, k: int,
+                  x: float) -> float:
+    """F_k(x) at any point, from arm k's own grid (0 below it, 1 above it)."""
+    if math.isinf(x):
+        return 1.0 if x > 0 else 0.0
+    steps = (x - lo[b, k]) / h[b, k]
+    if steps <= -1.0:
+        return 0.0
+    if steps >= n[b, k] - 1:
+        return 1.0
+    whole = int(math.floor(steps))
+    return _shifted(cdf, pdf, b, k, 0, whole, steps - whole, h[b, k], n[b, k])
+
+
+@inline
+def _common_grid(lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int) -> bool:
+    """Whether every arm of trial b has the same grid (the usual case: other arms' CDFs are read off it)."""
+    for k in range(1, lo.shape[1]):
+        if lo[b, k] != lo[b, 0] or h[b, k] != h[b, 0] or n[b, k] != n[b, 0]:
+            return False
+    return True
+
+
+@inline
+def _band_anywhere(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, j: int,
+                   x: float, lower: float, upper: float) -> float:
+    """Pr(x + lower < theta_j < x + upper) at any x, from arm j's own grid."""
+    return _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + upper) - _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + lower)
+
+
 @jit
-def others_within(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
-                  lower: float, upper: float) -> np.ndarray:
+def others_within(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
+                  active: np.ndarray, lower: float, upper: float) -> np.ndarray:
     """For each active arm k: Pr(every other active arm j has x + lower < theta_j < x + upper at x = theta_k).
 
     (-inf, 0) gives Pr(k is the largest); (0, margin) gives Pr(k is the smallest and
@@ -128,39 +163,66 @@ def others_within(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray
     n_trials, n_arms, _ = pdf.shape
     out = np.zeros((n_trials, n_arms))
     for b in range(n_trials):
-        lo, hi = _offset(lower, h[b]), _offset(upper, h[b])
+        common = _common_grid(lo, h, n, b)
         for k in range(n_arms):
-            if not active[b, k]:
-                continue
-            acc = 0.0
-            for i in range(n[b]):
-                f = pdf[b, k, i]
-                if f == 0.0:
-                    continue
-                for j in range(n_arms):
-                    if j != k and active[b, j]:
-                        f *= _band(cdf, pdf, b, j, i, lo, hi, h[b], n[b])
-                acc += f * _weight(i, n[b], h[b])
-            out[b, k] = max(acc, 0.0)
+            if active[b, k]:
+                out[b, k] = max(_within_common(pdf, cdf, h, n, active, b, k, lower, upper) if common else
+                                _within_apart(pdf, cdf, lo, h, n, active, b, k, lower, upper), 0.0)
     return out
 
 
-def prob_best(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray) -> np.ndarray:
+@inline
+def _within_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray, b: int, k: int,
+                   lower: float, upper: float) -> float:
+    """others_within for one arm when all arms share its grid: other arms' CDFs read off the grid."""
+    hk, nk = h[b, k], n[b, k]
+    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
+    acc = 0.0
+    for i in range(nk):
+        f = pdf[b, k, i]
+        if f == 0.0:
+            continue
+        for j in range(pdf.shape[1]):
+            if j != k and active[b, j]:
+                f *= _band(cdf, pdf, b, j, i, lo_off, hi_off, hk, nk)
+        acc += f * _weight(i, nk, hk)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="never")  # the rare path: kept out of the usual path's code
+def _within_apart(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
+                  b: int, k: int, lower: float, upper: float) -> float:
+    """others_within for one arm when arms have grids of their own: other arms' CDFs interpolated."""
+    hk, nk = h[b, k], n[b, k]
+    acc = 0.0
+    for i in range(nk):
+        f = pdf[b, k, i]
+        if f == 0.0:
+            continue
+        for j in range(pdf.shape[1]):
+            if j != k and active[b, j]:
+                f *= _band_anywhere(cdf, pdf, lo, h, n, b, j, lo[b, k] + i * hk, lower, upper)
+        acc += f * _weight(i, nk, hk)
+    return acc
+
+
+def prob_best(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
+              active: np.ndarray) -> np.ndarray:
     """Pr(arm k has the largest theta among active arms), normalised to sum to 1."""
-    out = others_within(pdf, cdf, h, n, active, -math.inf, 0.0)
+    out = others_within(pdf, cdf, lo, h, n, active, -math.inf, 0.0)
     total = out.sum(axis=1, keepdims=True)
     return np.divide(out, total, out=out, where=total > 0)
 
 
-def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
-                        margin: float) -> np.ndarray:
+def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
+                        active: np.ndarray, margin: float) -> np.ndarray:
     """Pr(max - min of theta over active arms < margin): a sum over the arm that is the minimum."""
-    return np.clip(others_within(pdf, cdf, h, n, active, 0.0, margin).sum(axis=1), 0.0, 1.0)
+    return np.clip(others_within(pdf, cdf, lo, h, n, active, 0.0, margin).sum(axis=1), 0.0, 1.0)
 
 
 @jit
-def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, control: np.ndarray,
-                            lower: float, upper: float, use: np.ndarray) -> np.ndarray:
+def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
+                            control: np.ndarray, lower: float, upper: float, use: np.ndarray) -> np.ndarray:
     """Pr(lower < theta_k - theta_control < upper) for arms in `use` (either bound may be infinite).
 
     Pr(better by delta) is (delta, inf); Pr(equivalent within m) is (-m, m). The
@@ -170,27 +232,48 @@ def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: 
     out = np.full((n_trials, n_arms), np.nan)
     for b in range(n_trials):
         c = control[b]
-        lo, hi = _offset(lower, h[b]), _offset(upper, h[b])
+        common = _common_grid(lo, h, n, b)
         for k in range(n_arms):
             if k == c:
                 out[b, k] = 1.0 if lower < 0.0 < upper else 0.0
-                continue
-            if not use[b, k]:
-                continue
-            acc = 0.0
-            for i in range(n[b]):
-                f = pdf[b, c, i]
-                if f != 0.0:
-                    acc += f * _band(cdf, pdf, b, k, i, lo, hi, h[b], n[b]) * _weight(i, n[b], h[b])
-            out[b, k] = min(max(acc, 0.0), 1.0)
+            elif use[b, k]:
+                acc = (_difference_common(pdf, cdf, h, n, b, c, k, lower, upper) if common else
+                       _difference_apart(pdf, cdf, lo, h, n, b, c, k, lower, upper))
+                out[b, k] = min(max(acc, 0.0), 1.0)
     return out
+
+
+@inline
+def _difference_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, c: int, k: int,
+                       lower: float, upper: float) -> float:
+    hc, nc = h[b, c], n[b, c]
+    lo_off, hi_off = _offset(lower, hc), _offset(upper, hc)
+    acc = 0.0
+    for i in range(nc):
+        f = pdf[b, c, i]
+        if f != 0.0:
+            acc += f * _band(cdf, pdf, b, k, i, lo_off, hi_off, hc, nc) * _weight(i, nc, hc)
+    return acc
+
+
+@inline
+def _difference_apart(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, b: int, c: int,
+                      k: int, lower: float, upper: float) -> float:
+    hc, nc = h[b, c], n[b, c]
+    acc = 0.0
+    for i in range(nc):
+        f = pdf[b, c, i]
+        if f != 0.0:
+            acc += f * _band_anywhere(cdf, pdf, lo, h, n, b, k, lo[b, c] + i * hc, lower, upper) * _weight(i, nc, hc)
+    return acc
 
 
 def warm_up() -> None:
     """Load (or compile) every kernel now, e.g. before forking worker processes that inherit them."""
     one = np.ones((1, 2))
     use = np.ones((1, 2), np.bool_)
-    pdf, cdf = grid_densities(0, one * 2, one * 3, one, one * 0.0, use, np.zeros(1), np.full(1, 0.1), np.full(1, 11, np.int64), 11)
-    h, n, control = np.full(1, 0.1), np.full(1, 11, np.int64), np.zeros(1, np.int64)
-    others_within(pdf, cdf, h, n, use, -math.inf, 0.0)
-    prob_difference_between(pdf, cdf, h, n, control, 0.1, math.inf, use)
+    lo, h, n = np.zeros((1, 2)), np.full((1, 2), 0.1), np.full((1, 2), 11, np.int64)
+    pdf, cdf = grid_densities(0, one * 2, one * 3, one, one * 0.0, use, lo, h, n, 11)
+    control = np.zeros(1, np.int64)
+    others_within(pdf, cdf, lo, h, n, use, -math.inf, 0.0)
+    prob_difference_between(pdf, cdf, lo, h, n, control, 0.1, math.inf, use)

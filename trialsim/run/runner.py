@@ -87,6 +87,7 @@ def simulate_chunk(plan: TrialPlan, settings: RunSettings, start: int, stop: int
 def iter_chunks(plan: TrialPlan, settings: RunSettings, todo: list[tuple[int, int]],
                 workers: int = 1, executor: Executor | None = None) -> Iterator[ChunkRecords]:
     """Yield chunk records as they finish (order not guaranteed with several workers)."""
+    workers = min(workers, len(todo))  # one chunk keeps one worker busy: never start idle processes
     if executor is None and workers <= 1:
         for lo, hi in todo:
             yield simulate_chunk(plan, settings, lo, hi)
@@ -94,7 +95,7 @@ def iter_chunks(plan: TrialPlan, settings: RunSettings, todo: list[tuple[int, in
     own = executor is None
     if own:
         warm_up_kernels()  # forked workers inherit the loaded kernels instead of each loading them
-    pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(todo)))
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(simulate_chunk, plan, settings, lo, hi) for lo, hi in todo]
         for fut in as_completed(futures):

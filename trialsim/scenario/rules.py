@@ -29,6 +29,8 @@ def check_scenario(s: Scenario) -> list[Problem]:
     names = s.arm_names
     if len(names) < 2:
         problems.append(("arms", "a trial needs at least 2 arms"))
+    if not names:
+        return problems  # every truth and design would repeat "unknown arm"
     for i, name in enumerate(names):
         if name in names[:i]:
             problems.append((f"arms[{i}].name", f"arm name '{name}' is used twice"))
@@ -194,6 +196,30 @@ def _check_truth(s: Scenario, path: str, truth: Truth) -> Iterator[Problem]:
                         yield f"{p}.{field}.{ph}", _unknown("phenotype", ph, phenos)
 
 
+def _per_look(value: float | list[float] | None, n_looks: int) -> list[float] | None:
+    if value is None or isinstance(value, list) and len(value) != n_looks:
+        return None  # absent, or already reported as the wrong length
+    return value if isinstance(value, list) else [value] * n_looks
+
+
+def _check_thresholds(path: str, d: Design, n_looks: int) -> Iterator[Problem]:
+    """Thresholds that would let one arm be both superior and inferior (or futile) at a look."""
+    dec = d.decisions
+    superiority = _per_look(dec.superiority, n_looks)
+    inferiority = _per_look(dec.inferiority, n_looks)
+    if superiority is None:
+        return
+    if inferiority is not None:
+        clash = [j for j in range(n_looks) if inferiority[j] >= superiority[j]]
+        if clash:
+            j = clash[0]
+            yield (f"{path}.inferiority", f"inferiority ({inferiority[j]:g}) must be below superiority "
+                                          f"({superiority[j]:g}) at look {j + 1}")
+    if dec.futility is not None and dec.futility.threshold >= min(superiority):
+        yield (f"{path}.futility.threshold", f"the futility threshold ({dec.futility.threshold:g}) must be below "
+                                             f"superiority ({min(superiority):g})")
+
+
 def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
     names = s.arm_names
     if d.control is not None and d.control not in names:
@@ -204,6 +230,8 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if a.rule != "fixed":
             yield f"{path}.allocation.ratio", "ratio applies to rule 'fixed'; adaptive rules start equal"
     k = len(names)
+    if k == 0:
+        return  # reported once for the scenario ("at least 2 arms"); the checks below divide by k
     if a.block_size is not None:
         used = names if not d.controls else [n for n in names if n in d.controls or n in d.controls.values()]
         ratio = [(a.ratio or {}).get(n, 1.0) for n in used]
@@ -230,6 +258,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
     for field in ("futility", "phenotype_futility"):
         if getattr(dec, field) is not None and d.main_control is None:
             yield f"{path}.decisions.{field}", f"{field} is judged against a control: set design.control"
+    yield from _check_thresholds(f"{path}.decisions", d, n_looks)
     yield from _check_control_rules(path, d, names)
     if dec.harm is not None:
         events = sorted({e for arm in s.arms for e in arm.adverse_events})

@@ -9,17 +9,65 @@ the package trusts a validated `Scenario`.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
+                      model_validator)
 
 from ..endpoints import ENDPOINTS
 from ..summarise.selection import STRATEGIES
 
+# Names become coordinates, CSV cells and file names: identifiers only, never read as missing
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_NAME_LENGTH = 64
+# pandas' and R's default missing-value strings that a name could spell (compared case-insensitively)
+MISSING_NAMES = {"null", "na", "nan", "none", "-nan", "nil"}
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr of a value for a message, cut to `limit` characters (a 20 MB string stays off stderr)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _name(value: str) -> str:
+    if not value:
+        raise ValueError("a name cannot be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"name {shown(value)} has {len(value)} characters; use at most {MAX_NAME_LENGTH}")
+    if not NAME_PATTERN.match(value):
+        raise ValueError(f"name {shown(value)} may hold only letters, digits, '_' and '-'")
+    if value.lower() in MISSING_NAMES:
+        raise ValueError(f"name {shown(value)} reads as a missing value in CSV files; choose another (e.g. 'no_effect')")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
-PerLook = Union[Probability, list[Probability]]
+NrsChange = Annotated[float, Field(ge=-10.0, le=10.0)]  # a change on the 0-10 scale
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "<list>"
+    if isinstance(value, dict):
+        return "<mapping>"
+    return "<text>" if isinstance(value, str) else "<number>"
+
+
+def either(message: str, select: Callable[[Any], str | None] = _kind, **branches: Any) -> Any:
+    """A union that picks its branch from the input (number, list, mapping, text), so a bad value
+    gets the one error of the branch it meant, not one per branch. Tags are <...>: never a name."""
+    tagged = tuple(Annotated[t, Tag(f"<{k}>")] for k, t in branches.items())
+    return Annotated[Union[tagged], Discriminator(select, custom_error_type="kind", custom_error_message=message)]
+
+
+PerLook = either("must be a probability or a list of them, one per look",
+                 number=Probability, list=list[Probability])
 
 ARM_KINDS = (
     "sham_implanted", "sham_noninvasive", "usual_care", "scs_conventional", "scs_10khz",
@@ -33,7 +81,8 @@ DEFAULT_PHENOTYPES = {
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `true` is not a number nor "0.5" a probability; allow_inf_nan: every float finite
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class TruncatedNormal(Strict):
@@ -47,8 +96,24 @@ class TruncatedNormal(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> "TruncatedNormal":
         if not self.min < self.max:
-            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+            raise ValueError(f"min ({self.min:g}) must be below max ({self.max:g})")
+        if not self.min <= self.mean <= self.max:
+            raise ValueError(f"mean ({self.mean:g}) must lie between min ({self.min:g}) and max ({self.max:g})")
         return self
+
+    def check_scale(self, lo: float, hi: float, scale: str) -> "TruncatedNormal":
+        if self.min < lo or self.max > hi:
+            raise ValueError(f"the {scale} scale runs from {lo:g} to {hi:g}; min ({self.min:g}) and max "
+                             f"({self.max:g}) must lie within it")
+        return self
+
+
+def _on_scale(field: str, lo: float, hi: float, scale: str) -> Any:
+    """A field validator keeping a baseline distribution within its score's range."""
+    def check(cls: type, v: TruncatedNormal | None) -> TruncatedNormal | None:
+        return v if v is None else v.check_scale(lo, hi, scale)
+
+    return field_validator(field)(classmethod(check))
 
 
 def _nrs(mean: float, sd: float) -> TruncatedNormal:
@@ -60,15 +125,21 @@ class Phenotype(Strict):
     baseline_nrs: TruncatedNormal | None = None  # None: the population's
     baseline_odi: TruncatedNormal | None = None
 
+    _nrs_scale = _on_scale("baseline_nrs", 0.0, 10.0, "NRS")
+    _odi_scale = _on_scale("baseline_odi", 0.0, 100.0, "ODI")
+
 
 class Population(Strict):
-    phenotypes: dict[str, Phenotype] = Field(
+    phenotypes: dict[Name, Phenotype] = Field(
         default_factory=lambda: {k: Phenotype(prevalence=v) for k, v in DEFAULT_PHENOTYPES.items()}
     )
     # Neuromodulation candidates: mean 7.5-8.4, entry NRS >= 6 (SCS RCTs; docs/references.md)
     baseline_nrs: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=7.6, sd=1.2, min=6.0, max=10.0))
     # Typical mean ODI 45-55 at SCS trial entry (EVOKE/DISTINCT; docs/references.md)
     baseline_odi: TruncatedNormal = Field(default_factory=lambda: TruncatedNormal(mean=50.0, sd=12.0, min=0.0, max=100.0))
+
+    _nrs_scale = _on_scale("baseline_nrs", 0.0, 10.0, "NRS")
+    _odi_scale = _on_scale("baseline_odi", 0.0, 100.0, "ODI")
 
     @field_validator("phenotypes")
     @classmethod
@@ -88,16 +159,16 @@ class Accrual(Strict):
 
 class Logistics(Strict):
     accrual: Accrual = Field(default_factory=lambda: Accrual(per_week=5.0))
-    dropout: Probability = 0.0  # lost before the endpoint
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # lost before the endpoint; 1 would leave no data
     endpoint_weeks: NonNegativeFloat = 12.0
 
 
 class Arm(Strict):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: Name
     kind: Literal[ARM_KINDS] = "custom"  # type: ignore[valid-type]
     description: str = ""
     screening_pass: Probability = 1.0  # implanted arms: Pr(passing the screening trial)
-    adverse_events: dict[str, Probability] = Field(default_factory=dict)
+    adverse_events: dict[Name, Probability] = Field(default_factory=dict)
 
 
 class Endpoint(Strict):
@@ -124,7 +195,8 @@ class Endpoint(Strict):
         return ENDPOINTS[self.type]
 
 
-PerPhenotype = Union[float, dict[str, float]]
+PerPhenotype = either("must be an NRS change or a mapping of phenotype to NRS change",
+                      number=NrsChange, mapping=dict[Name, NrsChange])
 
 
 class ArmTruth(Strict):
@@ -133,14 +205,17 @@ class ArmTruth(Strict):
     screening). Binary endpoints: `rate` of the event. Continuous endpoints:
     the outcome's `mean` and `sd`."""
 
-    nonspecific: float | None = None
+    nonspecific: NrsChange | None = None
     specific: PerPhenotype = 0.0
     sd: PositiveFloat | None = None
-    rate: Union[Probability, dict[str, Probability], None] = None
-    mean: PerPhenotype | None = None
+    rate: Optional[either("must be a rate or a mapping of phenotype to rate",  # noqa: UP007
+                          number=Probability, mapping=dict[Name, Probability])] = None
+    mean: Optional[either("must be a number or a mapping of phenotype to number",  # noqa: UP007
+                          number=float, mapping=dict[Name, float])] = None
     # visit model only (a `patients` block): a responder / non-responder mixture of the specific part
-    responder_share: Union[Probability, dict[str, Probability], None] = None  # share of responders (if screened in)
-    responder_change: PerPhenotype | None = None  # responders' relative change of pain, e.g. -0.64 (64% less)
+    responder_share: Optional[either("must be a share or a mapping of phenotype to share",  # noqa: UP007
+                                     number=Probability, mapping=dict[Name, Probability])] = None
+    responder_change: Optional[PerPhenotype] = None  # noqa: UP007 - responders' relative change of pain, e.g. -0.64
     loss_median_weeks: PositiveFloat | None = None  # responders' median time to losing the response; None: durable
     nonspecific_sd: NonNegativeFloat | None = None  # between-patient SD of the nonspecific part (log pain ratio)
 
@@ -162,7 +237,7 @@ class Blinding(Strict):
 class Truth(Strict):
     description: str = ""
     sd: PositiveFloat = 2.5  # SD of change in NRS, 2.0-2.7 (pooled; docs/references.md)
-    arms: dict[str, ArmTruth]
+    arms: dict[Name, ArmTruth]
     blinding: Blinding | None = None  # None: perfect blinding
 
 
@@ -173,16 +248,19 @@ SelectionStrategy = Literal[SELECTION_STRATEGIES]  # type: ignore[valid-type]
 
 class Allocation(Strict):
     rule: Literal["fixed", "pr_best", "thompson"] = "fixed"
-    ratio: dict[str, PositiveFloat] | None = None  # fixed: relative allocation, default equal
+    ratio: dict[Name, PositiveFloat] | None = None  # fixed: relative allocation, default equal
     block_size: Annotated[int, Field(ge=1)] | None = None  # fixed: permuted blocks
-    power: Union[NonNegativeFloat, Literal["thall_wathen"]] = 1.0  # pr_best ** power
+    power: either("must be a number or 'thall_wathen'",  # pr_best ** power
+                  number=NonNegativeFloat, text=Literal["thall_wathen"]) = 1.0
     burn_in: Annotated[int, Field(ge=0)] = 0  # patients randomised equally before adapting
     min_prob: Probability = 0.0
     max_prob: Probability = 1.0
     # control share (adaptr's control_prob_fixed): a number; one per number of active non-control
     # arms, from all down to 1; "sqrt-based" (alias "sqrt"), "sqrt-based start", "sqrt-based fixed"
     # or "match". Applies from the first patient and follows the control when it changes.
-    control_prob: Union[Probability, list[Probability], ControlShare, None] = None
+    control_prob: Optional[either("must be a probability, a list of them, or one of 'sqrt', 'sqrt-based', "  # noqa: UP007
+                                  "'sqrt-based start', 'sqrt-based fixed', 'match'",
+                                  number=Probability, list=list[Probability], text=ControlShare)] = None
     stratify_by_phenotype: bool = False
 
     @model_validator(mode="after")
@@ -304,7 +382,8 @@ class Decisions(Strict):
     on_superior: Literal["graduate", "new_control"] = "graduate"
     # arm selection when no arm is superior (adaptr's select_strategy); a list reports every strategy,
     # the first one under the plain metric names
-    selection: Union[SelectionStrategy, list[SelectionStrategy]] = "control if available"
+    selection: either("must be a selection strategy or a list of them",
+                      text=SelectionStrategy, list=list[SelectionStrategy]) = "control if available"
     selection_preferences: list[str] = Field(default_factory=list)  # for "list" and "list or best"
     select_last_arm: bool = False
     te_comp: str | None = None  # treatment-effect comparator; default: the (first) control
@@ -335,13 +414,21 @@ class NormalGammaPrior(Strict):
     rate: PositiveFloat = 1.0
 
 
+def _prior_type(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"<{kind}>" if kind in ("beta", "normal_gamma") else None
+
+
 class Analysis(Strict):
     engine: Literal["exact", "pymc", "frequentist"] = "exact"
     variance: Literal["pooled", "unpooled"] = "pooled"  # frequentist engine: SE of the difference
     # point estimate for rmse/mae/idp: posterior mean, or median (adaptr's robust = TRUE)
     estimate: Literal["mean", "median"] = "mean"
     # presets (flat for exact; vague/sceptical/informative for pymc) or an explicit conjugate prior
-    prior: Union[Literal["flat", "vague", "sceptical", "informative"], BetaPrior, NormalGammaPrior] = "flat"
+    prior: either("must be a preset (flat, vague, sceptical, informative) or a mapping with type beta or normal_gamma",
+                  text=Literal["flat", "vague", "sceptical", "informative"],
+                  mapping=either("a prior's type must be 'beta' or 'normal_gamma'", _prior_type,
+                                 beta=BetaPrior, normal_gamma=NormalGammaPrior)) = "flat"
     # visit model: patients lost before the endpoint are left out (complete case), carried forward from
     # their last visit (locf; baseline if none) or counted as non-responders with no change (SCS trials)
     missing: Literal["complete_case", "locf", "nonresponder"] = "complete_case"
@@ -437,7 +524,8 @@ class OpioidSpec(Strict):
     reduction: Probability = 0.5
 
 
-PerArmProbability = Union[Probability, dict[str, Probability]]
+PerArmProbability = either("must be a probability or a mapping of arm to probability",
+                           number=Probability, mapping=dict[Name, Probability])
 
 
 class DropoutSpec(Strict):
@@ -487,7 +575,7 @@ class PatientsSpec(Strict):
 
 class Simulation(Strict):
     n_trials: Annotated[int, Field(ge=1)] = 1000
-    seed: Annotated[int, Field(ge=0)] = 20261127
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 20261127
 
 
 class Target(Strict):
@@ -497,7 +585,7 @@ class Target(Strict):
     for designs with a control and prob_superior for the others."""
 
     metric: str | None = None
-    truth: Union[str, list[str]]
+    truth: either("must be a truth name or a list of them", text=str, list=list[str])
     min: float | None = None
     max: float | None = None
     designs: list[str] | None = None  # None: every design
@@ -516,16 +604,16 @@ class Target(Strict):
 
 
 class Scenario(Strict):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: Name
     description: str = ""
     population: Population = Field(default_factory=Population)
     logistics: Logistics = Field(default_factory=Logistics)
     arms: list[Arm]
     endpoint: Endpoint = Field(default_factory=Endpoint)
-    truths: dict[str, Truth]
-    designs: dict[str, Design]
+    truths: dict[Name, Truth]
+    designs: dict[Name, Design]
     simulation: Simulation = Field(default_factory=Simulation)
-    targets: dict[str, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
+    targets: dict[Name, Target] = Field(default_factory=dict)  # judge designs; not part of the scenario hash
     patients: PatientsSpec | None = None  # the visit model; None: one visit, change = nonspecific + specific + sd z
 
     @property
