@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     scenario = load_scenario(SCENARIO)
     data = scenario.model_dump(mode="json")
-    null = parse_scenario({**data, "truths": {"null": data["truths"]["null"]}})
+    null = parse_scenario({**data, "truths": {"no_effect": data["truths"]["no_effect"]}})
     designs = list(data["designs"])
     lo, hi = {d: 0.98 for d in designs}, {d: 0.9999 for d in designs}
     for step in range(args.steps):  # lockstep bisection: every design at its midpoint, one run

@@ -128,26 +128,26 @@ def same_records(ds, a: str, b: str) -> None:
 
 def test_without_earlier_visits_the_model_reduces_exactly_to_todays_analysis():
     """Bit-identical records: the endpoint as the only visit up to it, and no earlier visit chosen."""
-    ds = run(longitudinal_scenario({"none": {}, "regression": {"longitudinal": "regression"},
+    ds = run(longitudinal_scenario({"endpoint_only": {}, "regression": {"longitudinal": "regression"},
                                     "locf": {"longitudinal": "locf"}}, visits=(12, 52)))
-    same_records(ds, "none", "regression")
-    same_records(ds, "none", "locf")
+    same_records(ds, "endpoint_only", "regression")
+    same_records(ds, "endpoint_only", "locf")
     assert ds["imputed_n"].values.sum() == 0
 
 
 def test_without_pending_patients_the_code_path_changes_nothing():
     """No follow-up lag (randomised_at_looks = at_patients): the longitudinal code runs and finds nobody."""
-    s = longitudinal_scenario({"none": {}, "regression": {"longitudinal": "regression"}})
+    s = longitudinal_scenario({"endpoint_only": {}, "regression": {"longitudinal": "regression"}})
     data = s.model_dump(mode="json", exclude_none=True)
     for d in data["designs"].values():
         d["looks"]["randomised_at_looks"] = d["looks"]["at_patients"]
     ds = run(parse_scenario(data))
-    same_records(ds, "none", "regression")
+    same_records(ds, "endpoint_only", "regression")
 
 
 def test_longitudinal_designs_use_early_visits_and_report_calibration():
-    ds = run(longitudinal_scenario({"none": {}, "regression": {"longitudinal": "regression"},
-                                    "locf": {"longitudinal": "locf"}}, truths=("null", "industry")), n=20)
+    ds = run(longitudinal_scenario({"endpoint_only": {}, "regression": {"longitudinal": "regression"},
+                                    "locf": {"longitudinal": "locf"}}, truths=("no_effect", "industry")), n=20)
     assert ds["imputed_n"].sel(design="regression").values.sum() > 0
     # per-look sums add up to the totals (the last look, the final analysis, imputes nobody)
     by_look = ds["imputed_by_look"].sel(design="regression")
@@ -156,14 +156,14 @@ def test_longitudinal_designs_use_early_visits_and_report_calibration():
                                ds["imputed_error_sum"].sel(design="regression"))
     assert (by_look.sel(interim=4, imputation_stat="n") == 0).all()
     oc = oc_table(ds).set_index(["design", "truth", "metric"])["estimate"].sort_index()
-    assert ("none", "null", "imputation_bias") not in oc.index
-    cover = oc["regression", "null", "imputation_coverage"]
+    assert ("endpoint_only", "no_effect", "imputation_bias") not in oc.index
+    cover = oc["regression", "no_effect", "imputation_coverage"]
     assert 0.85 < cover < 0.99
-    assert 0.8 < oc["regression", "null", "imputation_coverage_look_1"] < 1
+    assert 0.8 < oc["regression", "no_effect", "imputation_coverage_look_1"] < 1
     # LOCF carries a smaller 4/8-week change forward: it under-states the 12-week improvement
-    assert np.isfinite(oc["locf", "null", "imputation_bias"]) and "imputation_coverage" not in oc["locf", "null"].index
+    assert np.isfinite(oc["locf", "no_effect", "imputation_bias"]) and "imputation_coverage" not in oc["locf", "no_effect"].index
     # the final analysis uses observed endpoints only: the same patients give the same estimates
-    same = ds["size"].sel(design="none").values == ds["size"].sel(design="regression").values
+    same = ds["size"].sel(design="endpoint_only").values == ds["size"].sel(design="regression").values
     assert same.any()
 
 
@@ -216,30 +216,30 @@ def test_longitudinal_needs_the_visit_model():
 
 def with_durability(scenario, weeks: float = 52):
     data = scenario.model_dump(mode="json", exclude_none=True)
-    data["designs"]["durable"] = {**copy.deepcopy(data["designs"]["none"]), "durability": {"weeks": weeks}}
+    data["designs"]["durable"] = {**copy.deepcopy(data["designs"]["endpoint_only"]), "durability": {"weeks": weeks}}
     return parse_scenario(data)
 
 
 def test_durability_is_a_separate_decision_on_the_same_patients():
     """A design with a durability visit makes the cohort keep later visits: the primary endpoint's draws,
     and so every other design's records, do not change; durable arms are effective arms."""
-    base = longitudinal_scenario({"none": {}})
+    base = longitudinal_scenario({"endpoint_only": {}})
     plain, durable = run(base), run(with_durability(base))
     for name in RECORDS:
-        np.testing.assert_array_equal(plain[name].sel(design="none").values, durable[name].sel(design="none").values)
-    same_records(durable, "none", "durable")
+        np.testing.assert_array_equal(plain[name].sel(design="endpoint_only").values, durable[name].sel(design="endpoint_only").values)
+    same_records(durable, "endpoint_only", "durable")
     d = durable.sel(design="durable")
     assert (d["durable"].values <= (d["arm_fate"].values == 1)).all()
     assert d["durable"].values.any()  # industry SCS is effective at 12 weeks and still at 52 (no waning)
     oc = oc_table(durable).set_index(["design", "metric"])["estimate"]
     assert oc["durable", "durability_duration_weeks_mean"] == pytest.approx(oc["durable", "duration_weeks_mean"] + 40)
-    assert ("none", "prob_any_durable") not in oc.index
+    assert ("endpoint_only", "prob_any_durable") not in oc.index
 
 
 @pytest.mark.parametrize("weeks, words", [(12, "after the endpoint"), (30, "not a visit")])
 def test_durability_rules(weeks, words):
     with pytest.raises(ScenarioError, match=words):
-        with_durability(longitudinal_scenario({"none": {}}), weeks)
+        with_durability(longitudinal_scenario({"endpoint_only": {}}), weeks)
 
 
 def test_with_screening_populations_matched_controls_and_harm():
