@@ -81,8 +81,12 @@ def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> floa
     _, path, truth, design, _ = case
     args = json.dumps([str(tree / "scenarios" / path), truth, design, n, workers, repeats])
     env = os.environ | {"PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", CHILD, args], env=env, check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    for attempt in range(2):  # a child that dies is retried once, and its error shown
+        out = subprocess.run([sys.executable, "-c", CHILD, args], env=env, capture_output=True, text=True)
+        if out.returncode == 0:
+            return float(out.stdout.strip().splitlines()[-1])
+        print(f"  (run failed, attempt {attempt + 1}: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+    raise RuntimeError(f"benchmark case failed twice: {case[0]}")
 
 
 def first_trial(tree: Path, repeats: int) -> tuple[float, float]:
