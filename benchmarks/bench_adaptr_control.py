@@ -5,7 +5,8 @@
 Designs: the common-control design of adaptr's JOSS paper (four arms, sqrt-based control share,
 an arm beating the control becomes the new control, 17 looks) and adaptr's own common-control test
 design with equivalence and futility. adaptr's speed: 31-63 trials/s on one core for adaptr 1.4
-(../shared/reference/peers.md); the JOSS paper reports 1,000 trials of its design in 19.9 s on 4
+(measured on a 2-vCPU machine like this one, 5,000 posterior draws per look; adaptr's
+README: its 3-arm, 18-look example runs 1,000 trials in about 20 s); the JOSS paper reports 1,000 trials of its design in 19.9 s on 4
 cores with adaptr 1.0 (50 trials/s, about 13 per core). Timings are medians after a warm-up run; the
 machine's load average is printed because the cores may be shared, and with one worker the CPU time
 of this process is reported too (trials per CPU-second: the speed of one core, whatever the load).

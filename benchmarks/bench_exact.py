@@ -82,7 +82,8 @@ def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> floa
     args = json.dumps([str(tree / "scenarios" / path), truth, design, n, workers, repeats])
     env = os.environ | {"PYTHONPATH": str(tree)}
     for attempt in range(2):  # a child that dies is retried once, and its error shown
-        out = subprocess.run([sys.executable, "-c", CHILD, args], env=env, capture_output=True, text=True)
+        # cwd: `python -c` puts the working folder first on sys.path, before PYTHONPATH
+        out = subprocess.run([sys.executable, "-c", CHILD, args], env=env, capture_output=True, text=True, cwd=tree)
         if out.returncode == 0:
             return float(out.stdout.strip().splitlines()[-1])
         print(f"  (run failed, attempt {attempt + 1}: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
@@ -99,7 +100,7 @@ def first_trial(tree: Path, repeats: int) -> tuple[float, float]:
             proc = subprocess.Popen([sys.executable, "-m", "trialsim.cli", "run",
                                      str(tree / "scenarios/validation/adaptr_overview_alt.yaml"), "-n", "10",
                                      "--out", out], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    text=True)
+                                    text=True, cwd=tree)
             start = None
             for line in proc.stderr:
                 if start is None and line.startswith("Simulating"):
