@@ -104,11 +104,16 @@ def draws_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient
 
     Inputs broadcast together; the result has their shape.
     """
+    return _elementwise(_draw, keys, key_index, trial, patient, column, normal)
+
+
+def _elementwise(kernel, keys: np.ndarray, key_index, trial, patient, *args) -> np.ndarray:
+    """Call a per-element kernel on broadcast (key index, trial, patient); its output takes their shape
+    (plus the kernel's trailing axis, if any)."""
     key_index, trial, patient = np.broadcast_arrays(np.asarray(key_index, np.int64), np.asarray(trial, np.int64),
                                                     np.asarray(patient, np.int64))
-    flat = _draw(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(),
-                 column, normal)
-    return flat.reshape(trial.shape)
+    flat = kernel(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(), *args)
+    return flat.reshape(trial.shape + flat.shape[1:])
 
 
 @_jit
@@ -146,21 +151,13 @@ def _draw_quad(keys, key_index, trial, patient, column):
 def normal_quads_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient: np.ndarray,
                     column: int = 0) -> np.ndarray:
     """Four independent standard normals per element from one counter (32-bit uniforms), shape (..., 4)."""
-    key_index, trial, patient = np.broadcast_arrays(np.asarray(key_index, np.int64), np.asarray(trial, np.int64),
-                                                    np.asarray(patient, np.int64))
-    flat = _draw_quad(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(),
-                      column)
-    return flat.reshape(trial.shape + (4,))
+    return _elementwise(_draw_quad, keys, key_index, trial, patient, column)
 
 
 def normal_pairs_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient: np.ndarray,
                     column: int = 0) -> np.ndarray:
     """Two independent standard normals per element from one counter, shape (..., 2): half the cost of two columns."""
-    key_index, trial, patient = np.broadcast_arrays(np.asarray(key_index, np.int64), np.asarray(trial, np.int64),
-                                                    np.asarray(patient, np.int64))
-    flat = _draw_pair(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(),
-                      column)
-    return flat.reshape(trial.shape + (2,))
+    return _elementwise(_draw_pair, keys, key_index, trial, patient, column)
 
 
 @_jit
