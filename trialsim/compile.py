@@ -208,12 +208,7 @@ def compile_truth(truth: Truth, arms: tuple[str, ...], phenotypes: tuple[str, ..
 def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotypes: int, endpoint: Endpoint,
                    events: tuple[str, ...] = (), visits: VisitPlan | None = None) -> DesignPlan:
     looks = design.looks
-    look_plan = LookPlan(
-        at_patients=tuple(looks.at_patients) if looks.at_patients is not None else None,
-        randomised_at_looks=tuple(looks.randomised_at_looks) if looks.randomised_at_looks is not None else None,
-        at_weeks=tuple(looks.at_weeks) if looks.at_weeks is not None else None,
-        max_patients=looks.max_patients,
-    )
+    look_plan = looks.plan()
     control = arms.index(design.main_control) if design.main_control else None
     comparator = compile_comparators(design, arms)
     allocation = compile_allocation(design, arms, control, comparator)

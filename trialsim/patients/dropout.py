@@ -82,13 +82,9 @@ def analysed_responder(responder: np.ndarray, observed: np.ndarray, population: 
 
     responder, observed: (..., visits). LOCF carries the last observed visit
     (baseline counts as a non-responder); "nonresponder" counts a missing visit
-    as a non-response (the usual convention of SCS trials)."""
-    out = responder.astype(float)
-    if population == "complete_case":
-        return np.where(observed, out, np.nan)
-    if population == "nonresponder":
-        return np.where(observed, out, 0.0)
-    return _locf(out, observed, 0.0)
+    as a non-response (the usual convention of SCS trials): the rules of
+    `analysed_change` with a baseline value of 0 for both."""
+    return analysed_change(responder.astype(float), observed, population)
 
 
 def analysed_change(change: np.ndarray, observed: np.ndarray, population: Population) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
                       model_validator)
 
+from ..design.schedule import LookPlan
 from ..endpoints import ENDPOINTS
 from ..summarise.selection import STRATEGIES
 
@@ -312,13 +313,20 @@ class Looks(Strict):
                 raise ValueError("the last randomised_at_looks must equal the last at_patients (everyone analysed)")
         return self
 
+    def plan(self) -> LookPlan:
+        """The compiled look schedule (which counts the looks and the maximum sample size)."""
+        def tup(v: list | None) -> tuple | None:
+            return None if v is None else tuple(v)
+
+        return LookPlan(tup(self.at_patients), tup(self.randomised_at_looks), tup(self.at_weeks), self.max_patients)
+
     @property
     def n_looks(self) -> int:
-        return len(self.at_patients) if self.at_patients is not None else len(self.at_weeks) + 1
+        return self.plan().n_looks
 
     @property
     def n_max(self) -> int:
-        return self.at_patients[-1] if self.at_patients is not None else self.max_patients
+        return self.plan().n_max
 
 
 class Futility(Strict):
