@@ -23,6 +23,7 @@ from .design import boundaries as gs
 from .design.allocation import AllocationRule, matched_start, start_probabilities
 from .design.boundaries import Boundaries
 from .design.decisions import EXCLUDED, DecisionRule
+from .design.families import FamilyPlan
 from .design.parallel import Durability, DesignPlan, TruthPlan
 from .plan import TrialPlan
 from .design.schedule import LookPlan
@@ -218,10 +219,17 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
         decisions=compile_decisions(design, control, look_plan.n_looks, bounds, comparator, events),
         analysis=compile_analysis(design, endpoint, len(arms), n_phenotypes, visits), control=design.main_control,
         selection=compile_selection(design, arms), boundaries=bounds,
+        family=compile_family(design, arms, endpoint, visits),
         durability=None if design.durability is None or visits is None else Durability(
             visits.visits.index(design.durability.weeks), design.durability.weeks, design.durability.threshold,
             design.durability.delta),
     )
+
+
+def compile_family(design: Design, arms: tuple[str, ...], endpoint: Endpoint,
+                   visits: VisitPlan | None) -> FamilyPlan | None:
+    """The plan of a design family other than parallel groups (design/families.py); None for parallel groups."""
+    return None
 
 
 def compile_comparators(design: Design, arms: tuple[str, ...]) -> np.ndarray | None:

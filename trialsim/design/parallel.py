@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from .longitudinal import Imputation, combine, pending_patients
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
+
+if TYPE_CHECKING:
+    from .families import FamilyPlan
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class DesignPlan:
     selection: SelectionPlan = SelectionPlan()
     durability: Durability | None = None
     boundaries: Boundaries | None = None  # frequentist designs: the z-scale boundaries behind `decisions`
+    family: "FamilyPlan | None" = None  # another design family's plan (design/families.py); None: parallel groups
 
     @property
     def n_max(self) -> int:

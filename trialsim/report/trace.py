@@ -14,7 +14,8 @@ import numpy as np
 
 from ..cohort import Cohort
 from ..design.decisions import against_own
-from ..design.parallel import LookRecord, run_design
+from ..design.families import run_any
+from ..design.parallel import LookRecord
 from ..design.state import ArmFate, Stop
 from ..inference.engines import make_inference
 from ..plan import TrialPlan
@@ -81,7 +82,7 @@ def trace_trial(plan: TrialPlan, design: str, truth: str, trial: int) -> TrialTr
             posterior_draws=endpoint.from_internal(post.sample(rng, N_DRAWS)[0]),
         ))
 
-    result = run_design(design_plan, cohort, truth_plan, infer, observer=observe)
+    result = run_any(design_plan, cohort, truth_plan, infer, observer=observe)
     out.size, out.selected = int(result.size[0]), int(result.selected[0])
     return out
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import __version__
 from ..cohort import Cohort
 from ..plan import TrialPlan
-from ..design.parallel import run_design
+from ..design.families import run_any
 from ..inference.engines import make_inference
 from .checkpoint import missing_ranges, trim
 from .records import ChunkRecords, design_records, stack_chunk, to_dataset
@@ -75,10 +75,10 @@ def simulate_chunk(plan: TrialPlan, settings: RunSettings, start: int, stop: int
     for tname, truth in plan.truths.items():
         for dname, design in plan.designs.items():
             infer = make_inference(design.analysis, plan.seed, dname)
-            result = run_design(design, cohort, truth, infer)
+            result = run_any(design, cohort, truth, infer)
             blinded = None
             if truth.blinded is not None:  # the same design, patients and truth under perfect blinding
-                blinded = run_design(design, cohort, truth.blinded, make_inference(design.analysis, plan.seed, dname))
+                blinded = run_any(design, cohort, truth.blinded, make_inference(design.analysis, plan.seed, dname))
             per_cell[(tname, dname)] = design_records(plan, cohort, result, settings.keep_history,
                                                       infer.fit_counts(cohort.trials), truth.model.blinding, blinded)
     return ChunkRecords(start, stop, stack_chunk(per_cell, list(plan.truths), list(plan.designs)))
