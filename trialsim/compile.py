@@ -23,6 +23,7 @@ from .design import boundaries as gs
 from .design.allocation import AllocationRule, matched_start, start_probabilities
 from .design.boundaries import Boundaries
 from .design.decisions import EXCLUDED, DecisionRule
+from .design.crossover import CrossoverPlan, williams
 from .design.families import FamilyPlan
 from .design.parallel import Durability, DesignPlan, TruthPlan
 from .plan import TrialPlan
@@ -143,7 +144,8 @@ def compile_visits(s: Scenario) -> VisitPlan:
                              mechanism=d.mechanism, explant_by_12_weeks=per_arm(d.explant_by_12_weeks)),
         confusion=confusion, trial_nonspecific_sd=spec.trial_nonspecific_sd,
         # the cohort keeps latent pain up to the latest durability visit of any design
-        kept=max([spec.visits.index(d.durability.weeks) + 1 for d in s.designs.values() if d.durability], default=0),
+        kept=max([spec.visits.index(d.durability.weeks) + 1 for d in s.designs.values() if d.durability]
+                 + [spec.visits.index(w) + 1 for d in s.designs.values() for w in sequence_visit_weeks(d, tuple(arms))], default=0),
         screening_correlation=spec.screening_correlation,
     )
 
@@ -173,7 +175,10 @@ def compile_visit_truth(truth: Truth, spec: PatientsSpec, plan: VisitPlan, arms:
         ))
     effects = tuple(effects)
     change, responder = visit_true_values(plan, effects, prevalence, screening, responder_reduction)
-    return VisitEffects(effects, ArmArrays.of(effects, len(phenotypes)), change, responder)
+    carry = [truth.arms[name].carryover for name in arms]
+    return VisitEffects(effects, ArmArrays.of(effects, len(phenotypes)), change, responder,
+                        carry_share=tuple(c.share if c else 0.0 for c in carry),
+                        carry_half_life=tuple(c.half_life_weeks or np.inf if c else np.inf for c in carry))
 
 
 def _per_phenotype(value: float | dict[str, float] | None, phenotypes: tuple[str, ...]) -> np.ndarray:
@@ -229,11 +234,51 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
 def compile_family(design: Design, arms: tuple[str, ...], endpoint: Endpoint,
                    visits: VisitPlan | None) -> FamilyPlan | None:
     """The plan of a design family other than parallel groups (design/families.py); None for parallel groups."""
+    c = design.crossover
+    if c is not None:
+        treatments = family_treatments(design, arms)
+        sequences = np.array([[arms.index(a) for a in row] for row in crossover_sequences(design, arms)], np.int64)
+        return CrossoverPlan(sequences, tuple(arms.index(a) for a in treatments), c.period_weeks, c.washout_weeks,
+                             tuple(visits.visits.index(w) for w in sequence_visit_weeks(design, arms)))
     return None
 
 
+def family_treatments(design: Design, arms: tuple[str, ...]) -> list[str] | None:
+    """The arms a within-patient design gives, its control first (None: a parallel design)."""
+    block = design.crossover
+    if block is None:
+        return None
+    given = block.treatments or list(arms)
+    if not isinstance(block.sequences, str):
+        given = list(dict.fromkeys(a for row in block.sequences for a in row))
+    return [design.control] + [a for a in given if a != design.control]
+
+
+def crossover_sequences(design: Design, arms: tuple[str, ...]) -> list[list[str]]:
+    """The sequences of a crossover design as arm names."""
+    c = design.crossover
+    if not isinstance(c.sequences, str):
+        return [list(row) for row in c.sequences]
+    treatments = family_treatments(design, arms)
+    return [[treatments[i] for i in row] for row in williams(len(treatments))]
+
+
+def sequence_visit_weeks(design: Design, arms: tuple[str, ...]) -> list[float]:
+    """The visit weeks a within-patient design's outcomes need (patients.visits must hold them)."""
+    c = design.crossover
+    if c is None:
+        return []
+    n_periods = len(crossover_sequences(design, arms)[0])
+    return [p * (c.period_weeks + c.washout_weeks) + c.period_weeks for p in range(n_periods)]
+
+
 def compile_comparators(design: Design, arms: tuple[str, ...]) -> np.ndarray | None:
-    """Matched controls: each arm's comparator index, -1 for the comparators; None with one control."""
+    """Matched controls: each arm's comparator index, -1 for the comparators; None with one control.
+    A within-patient design leaves out (EXCLUDED) the arms it does not give."""
+    used = family_treatments(design, arms)
+    if used is not None and len(used) < len(arms):
+        return np.array([-1 if a == design.control else arms.index(design.control) if a in used else EXCLUDED
+                         for a in arms], np.int64)
     if not design.controls:
         return None
     controls = set(design.controls.values())

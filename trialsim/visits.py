@@ -60,6 +60,8 @@ class VisitEffects:
     arrays: ArmArrays
     true_change: np.ndarray  # (arms,) mean change in NRS
     true_responder: np.ndarray  # (arms,) share of responders
+    carry_share: tuple[float, ...] = ()  # per arm: share of the specific shift carried over (patients.sequence)
+    carry_half_life: tuple[float, ...] = ()  # per arm: its half-life in weeks after the treatment stops (inf: none)
 
 
 class StreamDraws:

@@ -109,6 +109,7 @@ class DesignResult:
     durable: np.ndarray | None = None  # (trials, arms) effective at the endpoint and durable at the later visit
     pr_durable: np.ndarray | None = None  # (trials, arms) Pr(arm - control > delta at the durability visit)
     estimate_durable: np.ndarray | None = None  # (trials, arms) posterior mean there, internal scale
+    follow_up_weeks: float | None = None  # randomisation to the last outcome; None: the endpoint's weeks
     calibration: np.ndarray | None = None  # (4, trials, looks) imputations at interims: count, sum of errors (internal
     # scale), sum of squared errors, count inside the predictive interval (design/longitudinal.py)
 

@@ -64,8 +64,9 @@ class Periods:
         return self.starts[p + 1] if p + 1 < self.n_periods else np.inf
 
     def period_at(self, week: float) -> tuple[int, bool]:
-        """(period of a visit at `week`, whether it falls in the washout after the treatment)."""
-        p = max(int(np.searchsorted(self.starts, week, side="right")) - 1, 0)
+        """(period of a visit at `week`, whether it falls in the washout after the treatment). A visit on
+        the boundary of two periods measures the period that ends there."""
+        p = max(int(np.searchsorted(self.starts, week, side="left")) - 1, 0)
         return p, week > self.end(p)
 
     @property

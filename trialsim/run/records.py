@@ -98,7 +98,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     endpoint = plan.endpoint
     sum_ys = np.where(observed, endpoint.from_internal(obs.y), 0.0).sum(axis=1)
     last_patient = np.maximum(result.size - 1, 0)
-    duration = cohort.arrival_week[np.arange(n_trials), last_patient] + cohort.plan.endpoint_weeks
+    follow_up = cohort.plan.endpoint_weeks if result.follow_up_weeks is None else result.follow_up_weeks
+    duration = cohort.arrival_week[np.arange(n_trials), last_patient] + follow_up
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
     n_analysed = per_arm(observed)
     nan_arms = np.full((n_trials, n_arms), np.nan)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from .hints import closest
 from .schema import Design, Scenario, Target, Truth
+from .within_rules import check_within
 
 Problem = tuple[str, str]
 
@@ -67,7 +68,7 @@ def _check_target(s: Scenario, path: str, name: str, target: Target) -> Iterator
             yield f"{path}.designs", _unknown("design", design, list(s.designs))
 
 
-VISIT_FIELDS = ("responder_share", "responder_change", "loss_median_weeks", "nonspecific_sd")
+VISIT_FIELDS = ("responder_share", "responder_change", "loss_median_weeks", "nonspecific_sd", "carryover")
 
 
 def _check_patients(s: Scenario) -> Iterator[Problem]:
@@ -281,6 +282,7 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
     if a.burn_in > d.looks.n_max:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"
     yield from _check_frequentist(path, d)
+    yield from check_within(s, path, d)
 
 
 BAYESIAN_DECISIONS = ("superiority", "superiority_delta", "inferiority", "futility", "equivalence", "phenotype_futility")

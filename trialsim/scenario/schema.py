@@ -200,6 +200,14 @@ PerPhenotype = either("must be an NRS change or a mapping of phenotype to NRS ch
                       number=NrsChange, mapping=dict[Name, NrsChange])
 
 
+class Carryover(Strict):
+    """What is left of an arm's specific effect when its treatment stops (visit model, within-patient
+    designs: trialsim/patients/sequence.py): a share, halving every half_life_weeks (None: no decay)."""
+
+    share: Probability
+    half_life_weeks: PositiveFloat | None = None
+
+
 class ArmTruth(Strict):
     """One arm's true effect. NRS endpoints: mean change in NRS (negative is
     improvement) = nonspecific + specific (specific only for patients who pass
@@ -219,6 +227,7 @@ class ArmTruth(Strict):
     responder_change: Optional[PerPhenotype] = None  # noqa: UP007 - responders' relative change of pain, e.g. -0.64
     loss_median_weeks: PositiveFloat | None = None  # responders' median time to losing the response; None: durable
     nonspecific_sd: NonNegativeFloat | None = None  # between-patient SD of the nonspecific part (log pain ratio)
+    carryover: Carryover | None = None  # within-patient designs: carry-over into the next period (visit model)
 
 
 class Blinding(Strict):
@@ -463,6 +472,22 @@ class Durability(Strict):
     delta: float = 0.0
 
 
+class Crossover(Strict):
+    """A crossover design (trialsim/design/crossover.py, visit model): each patient gets a sequence of
+    the treatments over periods of `period_weeks` of treatment, each followed by `washout_weeks`
+    without; a period's outcome is the NRS change at the visit ending its treatment. Sequences:
+    'ab_ba' (two treatments), 'williams' (balanced for first-order carry-over) or a list of sequences
+    of arm names, each holding the same treatments as often (e.g. [[sham, scs, scs, sham], ...]).
+    Looks count patients who completed every period; the analysis is the exact within-patient
+    mixed model (period and treatment effects, patient effects)."""
+
+    treatments: list[Name] | None = None  # the arms in the design (default: every arm); holds the control
+    sequences: either("must be 'ab_ba', 'williams' or a list of sequences (lists of arm names)",
+                      text=Literal["ab_ba", "williams"], list=list[list[Name]]) = "williams"
+    period_weeks: PositiveFloat = 12.0
+    washout_weeks: NonNegativeFloat = 0.0
+
+
 class Design(Strict):
     description: str = ""
     control: str | None = None
@@ -474,6 +499,7 @@ class Design(Strict):
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
     durability: Durability | None = None  # "effective at 3 months and durable at 12" (visit model, a control)
+    crossover: Crossover | None = None  # a crossover design instead of parallel groups (visit model)
 
     @property
     def main_control(self) -> str | None:
