@@ -64,9 +64,10 @@ def _scenario(carry: dict | None, washout: float, n: int = 60, looks: list[int] 
         truth["arms"]["scs"]["carryover"] = carry
     data["truths"] = {"sham_anchored": truth, "no_effect": data["truths"]["no_effect"]}
     data["designs"] = {
-        "parallel": {"control": "sham", "looks": {"at_patients": looks or [n]}},
+        "parallel": {"controls": {"scs": "sham"}, "looks": {"at_patients": looks or [n]}},
         "ab_ba": {"control": "sham", "looks": {"at_patients": looks or [n]},
-                  "crossover": {"sequences": "ab_ba", "period_weeks": period, "washout_weeks": washout}},
+                  "crossover": {"treatments": ["sham", "scs"], "sequences": "ab_ba", "period_weeks": period,
+                                "washout_weeks": washout}},
     }
     data.pop("targets", None)
     return compile_scenario(parse_scenario(data))

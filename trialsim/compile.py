@@ -25,6 +25,7 @@ from .design.boundaries import Boundaries
 from .design.decisions import EXCLUDED, DecisionRule
 from .design.crossover import CrossoverPlan, williams
 from .design.families import FamilyPlan
+from .design.n_of_1 import NOf1Plan
 from .design.parallel import Durability, DesignPlan, TruthPlan
 from .plan import TrialPlan
 from .design.schedule import LookPlan
@@ -240,16 +241,21 @@ def compile_family(design: Design, arms: tuple[str, ...], endpoint: Endpoint,
         sequences = np.array([[arms.index(a) for a in row] for row in crossover_sequences(design, arms)], np.int64)
         return CrossoverPlan(sequences, tuple(arms.index(a) for a in treatments), c.period_weeks, c.washout_weeks,
                              tuple(visits.visits.index(w) for w in sequence_visit_weeks(design, arms)))
+    s = design.n_of_1
+    if s is not None:
+        return NOf1Plan(tuple(arms.index(a) for a in family_treatments(design, arms)), s.blocks, s.period_weeks,
+                        s.washout_weeks, tuple(visits.visits.index(w) for w in sequence_visit_weeks(design, arms)),
+                        s.detect, design.analysis.engine)
     return None
 
 
 def family_treatments(design: Design, arms: tuple[str, ...]) -> list[str] | None:
     """The arms a within-patient design gives, its control first (None: a parallel design)."""
-    block = design.crossover
+    block = design.crossover or design.n_of_1
     if block is None:
         return None
     given = block.treatments or list(arms)
-    if not isinstance(block.sequences, str):
+    if design.crossover is not None and not isinstance(block.sequences, str):
         given = list(dict.fromkeys(a for row in block.sequences for a in row))
     return [design.control] + [a for a in given if a != design.control]
 
@@ -265,10 +271,13 @@ def crossover_sequences(design: Design, arms: tuple[str, ...]) -> list[list[str]
 
 def sequence_visit_weeks(design: Design, arms: tuple[str, ...]) -> list[float]:
     """The visit weeks a within-patient design's outcomes need (patients.visits must hold them)."""
-    c = design.crossover
+    c = design.crossover or design.n_of_1
     if c is None:
         return []
-    n_periods = len(crossover_sequences(design, arms)[0])
+    if design.n_of_1 is not None:
+        n_periods = c.blocks * len(family_treatments(design, arms))
+    else:
+        n_periods = len(crossover_sequences(design, arms)[0])
     return [p * (c.period_weeks + c.washout_weeks) + c.period_weeks for p in range(n_periods)]
 
 

@@ -110,6 +110,7 @@ class DesignResult:
     pr_durable: np.ndarray | None = None  # (trials, arms) Pr(arm - control > delta at the durability visit)
     estimate_durable: np.ndarray | None = None  # (trials, arms) posterior mean there, internal scale
     follow_up_weeks: float | None = None  # randomisation to the last outcome; None: the endpoint's weeks
+    detected_share: np.ndarray | None = None  # (trials, arms) N-of-1: share of patients whose own effect is detected
     calibration: np.ndarray | None = None  # (4, trials, looks) imputations at interims: count, sum of errors (internal
     # scale), sum of squared errors, count inside the predictive interval (design/longitudinal.py)
 

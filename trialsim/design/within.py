@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
-PROB_BEST_DRAWS = 4000  # fixed draws for Pr(best) and Pr(all equivalent) among more than two arms
+PROB_BEST_DRAWS = 2000  # fixed draws for Pr(best) and Pr(all equivalent) among more than two arms
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,9 @@ class WithinPosterior:
 
     def _draws(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Multivariate t draws (trials, draws, arms) from standard normals z (draws, arms) and uniforms u."""
-        chol = np.linalg.cholesky(self.cov + 1e-12 * np.eye(self.cov.shape[1]))
+        chol = np.linalg.cholesky(np.nan_to_num(self.cov) + 1e-12 * np.eye(self.cov.shape[1]))
         df = np.maximum(self.df, 1.0)[:, None]
-        scale = np.sqrt(df / stats.chi2.ppf(u[None, :], df))  # (trials, draws)
+        scale = np.sqrt(df / special.chdtri(df, u[None, :]))  # (trials, draws): chi-square quantiles
         return self.level[:, None, :] + np.einsum("bij,dj->bdi", chol, z) * scale[..., None]
 
     def _fixed_draws(self) -> np.ndarray:
@@ -141,15 +141,22 @@ class WithinPosterior:
         return self._draws(g.standard_normal((PROB_BEST_DRAWS, self.level.shape[1])), g.random(PROB_BEST_DRAWS))
 
     def prob_best(self, active: np.ndarray) -> np.ndarray:
-        if active.shape[1] == 2:  # exact: Pr(one arm beats the other)
-            p1 = self.prob_better(np.zeros(len(active), np.int64), 0.0)[:, 1]
-            both = active.all(axis=1)
-            out = np.stack([np.where(both, 1 - p1, 1.0), np.where(both, p1, 1.0)], axis=1)
-            return np.where(active, out, 0.0)
-        draws = np.where(active[:, None, :], self._fixed_draws(), -np.inf)
-        best = draws.argmax(axis=2)
-        counts = (best[:, :, None] == np.arange(active.shape[1])).mean(axis=1)
-        return np.where(active, counts, 0.0)
+        """Exact for up to two active arms (Pr(one beats the other)); fixed draws for more."""
+        n_active = active.sum(axis=1)
+        out = np.where(n_active[:, None] == 1, active, 0.0).astype(float)
+        two = np.flatnonzero(n_active == 2)
+        if two.size:
+            first = active[two].argmax(axis=1)
+            second = active.shape[1] - 1 - active[two][:, ::-1].argmax(axis=1)
+            beats = self.take(two).prob_better(first, 0.0)[np.arange(two.size), second]
+            out[two, second], out[two, first] = beats, 1.0 - beats
+        more = np.flatnonzero(n_active > 2)
+        if more.size:
+            draws = np.where(active[more, None, :], self.take(more)._fixed_draws(), -np.inf)
+            best = draws.argmax(axis=2)
+            counts = (best[:, :, None] == np.arange(active.shape[1])).mean(axis=1)
+            out[more] = np.where(active[more], counts, 0.0)
+        return out
 
     def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
         draws = self._fixed_draws()

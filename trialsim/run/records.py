@@ -60,6 +60,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "guesses": ("arm", "guess"),
     "estimate_blinded": ("arm",),
     "allocation": ("look", "arm"),
+    "detected_share": ("arm",),
 }
 
 
@@ -147,6 +148,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "guesses": guess_counts.astype(np.int32),
         "estimate_blinded": estimate if blinded is None else endpoint.from_internal(blinded.estimate),
         "allocation": allocation,
+        "detected_share": result.detected_share if result.detected_share is not None else nan_arms,
     }
 
 
@@ -239,6 +241,8 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["endpoint_weeks"] = plan.cohort.endpoint_weeks  # durations to a later visit shift from it
     ds["durability_weeks"] = ("design", [plan.designs[d].durability.weeks if plan.designs[d].durability else np.nan
                                          for d in designs])
+    ds["detected_share"].attrs["description"] = ("N-of-1 series: share of analysed patients whose own effect "
+                                                 "(arm vs control) is detected; NaN for other designs")
     ds["durable"].attrs["description"] = "effective at the primary endpoint and durable at the design's durability visit"
     ds["pr_durable"].attrs["description"] = "Pr(arm - control > delta) at the durability visit, all randomised patients followed"
     ds["estimate_durable"].attrs["description"] = "posterior mean at the durability visit, endpoint scale"

@@ -488,6 +488,21 @@ class Crossover(Strict):
     washout_weeks: NonNegativeFloat = 0.0
 
 
+class NOf1(Strict):
+    """An N-of-1 series (trialsim/design/n_of_1.py, visit model): every patient receives `blocks` blocks
+    holding each treatment once for `period_weeks` (then `washout_weeks`), in a random order per block;
+    a period's outcome is the NRS change at the visit ending its treatment. A hierarchical model
+    (analysis.engine pymc; exact: its normal approximation) gives the population effect of each
+    treatment vs the control (the decisions) and each patient's own effect: detected when
+    Pr(own effect better than the control) > `detect`."""
+
+    treatments: list[Name] | None = None  # the arms in the series (default: every arm); holds the control
+    blocks: Annotated[int, Field(ge=2)] = 2  # two or more: within-patient variation needs repeats
+    period_weeks: PositiveFloat = 6.0
+    washout_weeks: NonNegativeFloat = 0.0
+    detect: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9
+
+
 class Design(Strict):
     description: str = ""
     control: str | None = None
@@ -500,6 +515,7 @@ class Design(Strict):
     analysis: Analysis = Field(default_factory=Analysis)
     durability: Durability | None = None  # "effective at 3 months and durable at 12" (visit model, a control)
     crossover: Crossover | None = None  # a crossover design instead of parallel groups (visit model)
+    n_of_1: NOf1 | None = None  # an N-of-1 series instead of parallel groups (visit model)
 
     @property
     def main_control(self) -> str | None:

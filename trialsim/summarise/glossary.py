@@ -99,6 +99,9 @@ ENTRIES: tuple[tuple[str, str, str, str], ...] = (
     ("prob_durable_<arm>", "Durability", "probability",
      "Pr(arm <arm> effective at the endpoint and better than the control at the durability visit)"),
     ("prob_any_durable", "Durability", "probability", "Pr(some arm effective at the endpoint and durable)"),
+    ("detected_share_<arm>_mean", "Decisions", "share",
+     "N-of-1 series: mean over trials of the share of analysed patients with Pr(own effect of <arm> vs the control "
+     "> 0) above the design's `detect`"),
     ("estimate_durable_<arm>_mean", "Durability", "endpoint units",
      "mean posterior mean of <arm> at the durability visit (every randomised patient followed)"),
     ("durability_duration_weeks_<stat>", "Durability", "weeks",

@@ -296,6 +296,15 @@ def durability(cell: xr.Dataset) -> Rows:
                    *distribution("durability_duration_weeks", endpoint_weeks + weeks - _endpoint_weeks(cell))]
 
 
+def within_patient(cell: xr.Dataset) -> Rows:
+    """N-of-1 series: per arm, the mean over trials of the share of patients whose own effect is detected."""
+    if "detected_share" not in cell:
+        return []
+    share = cell["detected_share"].values
+    return [(f"detected_share_{a}_mean", *mean(share[:, i][np.isfinite(share[:, i])]))
+            for i, a in enumerate(cell["arm"].values) if np.isfinite(share[:, i]).any()]
+
+
 def _endpoint_weeks(cell: xr.Dataset) -> float:
     return float(cell["endpoint_weeks"].values)
 
@@ -326,7 +335,7 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
             + blinding(cell) + harm(cell)
             + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
             + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell) + imputation(cell)
-            + durability(cell))
+            + durability(cell) + within_patient(cell))
 
 
 def oc_table(ds: xr.Dataset, strategies: dict[str, list[str]] | None = None) -> pd.DataFrame:
