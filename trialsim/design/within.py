@@ -132,8 +132,9 @@ class WithinPosterior:
     def _draws(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Multivariate t draws (trials, draws, arms) from standard normals z (draws, arms) and uniforms u."""
         chol = np.linalg.cholesky(np.nan_to_num(self.cov) + 1e-12 * np.eye(self.cov.shape[1]))
-        df = np.maximum(self.df, 1.0)[:, None]
-        scale = np.sqrt(df / special.chdtri(df, u[None, :]))  # (trials, draws): chi-square quantiles
+        df = np.maximum(self.df, 1.0)
+        values, which = np.unique(df, return_inverse=True)  # few distinct df: quantiles once per value
+        scale = np.sqrt(values[:, None] / special.chdtri(values[:, None], u[None, :]))[which]  # (trials, draws)
         return self.level[:, None, :] + np.einsum("bij,dj->bdi", chol, z) * scale[..., None]
 
     def _fixed_draws(self) -> np.ndarray:

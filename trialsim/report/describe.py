@@ -55,7 +55,9 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
                     arms: list[str] = ()) -> list[str]:
     a, dec, looks = d.allocation, d.decisions, d.looks
     lines = [f"  {name}: {d.description.strip()}" if d.description else f"  {name}:"]
-    if a.rule == "fixed":
+    if d.crossover is not None or d.n_of_1 is not None:
+        lines += describe_within(d, arms)
+    elif a.rule == "fixed":
         ratio = ":".join(f"{v:g}" for v in a.ratio.values()) if a.ratio else "equal"
         blocks = f" in permuted blocks of {a.block_size}" if a.block_size else " by simple randomisation"
         lines.append(f"    allocation: fixed, {ratio}{blocks}")
@@ -144,6 +146,32 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
         lines.append(f"    after the trial, an effective arm is also durable if Pr(better than '{d.control}' by "
                      f"{r.delta:g} at week {r.weeks:g}) > {r.threshold:g} (every randomised patient followed)")
     return lines
+
+
+def describe_within(d: Design, arms: list[str]) -> list[str]:
+    """A crossover or N-of-1 design: its sequences, periods and analysis (looks count complete patients)."""
+    c = d.crossover or d.n_of_1
+    off = f", then {c.washout_weeks:g} weeks of washout" if c.washout_weeks else " (no washout)"
+    if d.crossover is not None:
+        from ..compile import crossover_sequences
+
+        rows = crossover_sequences(d, tuple(arms))
+        kind = {"ab_ba": "AB/BA", "williams": "Williams"}.get(c.sequences, "given") if isinstance(c.sequences, str) \
+            else "given"
+        return [f"    crossover ({kind} sequences, randomised equally in blocks of {2 * len(rows)}): "
+                + " | ".join("-".join(r) for r in rows),
+                f"    {len(rows[0])} periods of {c.period_weeks:g} weeks of treatment{off}; a period's outcome is the "
+                "NRS change at the visit ending its treatment; carry-over as the truth gives it",
+                "    analysis: exact within-patient mixed model (patient, period and treatment effects; t posterior "
+                "under a flat prior) of the patients who completed every period; looks count them"]
+    treatments = c.treatments or arms
+    engine = ("hierarchical model in PyMC (NUTS)" if d.analysis.engine == "pymc"
+              else "normal approximation of the hierarchical model (exact t for the population effect)")
+    return [f"    N-of-1 series: {c.blocks} blocks per patient, each giving {', '.join(treatments)} once in a random "
+            f"order, {c.period_weeks:g} weeks each{off}",
+            f"    analysis: {engine}: population effect vs '{d.control}' for the decisions; a patient's own effect "
+            f"is detected when Pr(better than '{d.control}' for that patient) > {c.detect:g}; looks count patients "
+            "who completed every period"]
 
 
 def describe(s: Scenario) -> str:

@@ -60,7 +60,7 @@ def check_within(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
             for j, a in enumerate(row):
                 if a not in names:
                     yield f"{p}.sequences[{i}][{j}]", f"unknown arm '{a}'; choose from {', '.join(names)}"
-            if Counter(row) != Counter(rows[0]):
+            if Counter(row) != Counter(rows[0]) and all(set(r) <= set(names) for r in rows):
                 yield f"{p}.sequences[{i}]", ("every sequence must hold the same treatments as often as the first "
                                               "(the within-patient analysis is then the exact mixed model)")
         used = {a for row in rows for a in row}
@@ -69,11 +69,11 @@ def check_within(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
         if d.control is not None and rows and d.control not in used:
             yield f"{p}.sequences", f"the control '{d.control}' must appear in the sequences"
     if s.patients is not None:
-        for k in range(n_periods):
-            week = k * (c.period_weeks + c.washout_weeks) + c.period_weeks
-            if week not in s.patients.visits:
-                yield "patients.visits", (f"design '{path.split('.')[-1]}' measures period {k + 1} at week {week:g}; "
-                                          f"add it to patients.visits")
+        weeks = [k * (c.period_weeks + c.washout_weeks) + c.period_weeks for k in range(n_periods)]
+        missing = [f"{w:g}" for w in weeks if w not in s.patients.visits]
+        if missing:
+            yield "patients.visits", (f"design '{path.split('.')[-1]}' measures its periods at weeks "
+                                      f"{', '.join(f'{w:g}' for w in weeks)}; add {', '.join(missing)} to patients.visits")
     a = d.analysis
     if d.crossover is not None and a.engine != "exact":
         yield f"{path}.analysis.engine", "a crossover is analysed by the exact mixed model: engine exact"
