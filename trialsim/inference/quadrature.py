@@ -188,8 +188,18 @@ def _within_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarra
                    lower: float, upper: float) -> float:
     """others_within for one arm when all arms share its grid: other arms' CDFs read off the grid."""
     hk, nk = h[b, k], n[b, k]
-    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
     acc = 0.0
+    if lower == -math.inf and upper == 0.0:  # Pr(k is best): other arms' CDFs at the point itself
+        for i in range(nk):
+            f = pdf[b, k, i]
+            if f == 0.0:
+                continue
+            for j in range(pdf.shape[1]):
+                if j != k and active[b, j]:
+                    f *= cdf[b, j, i]
+            acc += f * _weight(i, nk, hk)
+        return acc
+    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
     for i in range(nk):
         f = pdf[b, k, i]
         if f == 0.0:
