@@ -99,9 +99,21 @@ def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np
 
     u_class, u_loss: the element's uniforms under its arm. `expectation` multiplies the arm's mean
     nonspecific shift (trialsim.blinding: what the patient believes they are on)."""
+    nonspecific = nonspecific_shift(arrays, week, arm, z_nonspecific, trial_shift, expectation)
+    specific, responder = specific_shift(arrays, week, arm, phenotype, u_class, u_loss, passed)
+    return nonspecific + specific, responder
+
+
+def nonspecific_shift(arrays: ArmArrays, week: float, arm: np.ndarray, z_nonspecific: np.ndarray,
+                      trial_shift: float | np.ndarray = 0.0, expectation: float | np.ndarray = 1.0) -> np.ndarray:
+    """The nonspecific part of `element_shift` (context, placebo, natural course) at `week`."""
     course = _course_weights(arrays.courses, float(week))[arm]
-    nonspecific = (arrays.nonspecific[arm] * expectation + trial_shift
-                   + arrays.nonspecific_sd[arm] * z_nonspecific) * course
+    return (arrays.nonspecific[arm] * expectation + trial_shift + arrays.nonspecific_sd[arm] * z_nonspecific) * course
+
+
+def specific_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np.ndarray, u_class: np.ndarray,
+                   u_loss: np.ndarray, passed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The specific part of `element_shift` `week` weeks after the arm started, and the response class."""
     responder = u_class < arrays.responder_share[arm, phenotype]
     other = arrays.nonresponder_effect[arm, phenotype]
     onset = arrays.specific_onset_weeks[arm]
@@ -109,7 +121,7 @@ def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np
     lasting = week < onset - arrays.loss_half_life_weeks[arm] * np.log2(u_loss)
     effect = np.where(responder & lasting, arrays.responder_effect[arm, phenotype], other)
     ramp = np.where(onset > 0, np.clip(week / np.where(onset > 0, onset, 1.0), 0.0, 1.0), float(week >= 0))
-    return nonspecific + effect * passed * ramp, responder
+    return effect * passed * ramp, responder
 
 
 @dataclass(frozen=True)
