@@ -125,3 +125,15 @@ def best_regime(est: RegimeEstimates) -> np.ndarray:
     """Per trial, the regime with the highest estimated mean (internal scale); -1 if none is estimable."""
     filled = np.where(np.isfinite(est.mean), est.mean, -np.inf)
     return np.where(np.isfinite(est.mean).any(axis=1), filled.argmax(axis=1), -1)
+
+
+@dataclass(frozen=True)
+class RegimeResult:
+    """What a SMART records per trial (internal scale: higher is better)."""
+
+    names: tuple[str, ...]  # the regimes, in the columns' order
+    estimate: np.ndarray  # (trials, regimes) weighted means
+    se: np.ndarray  # (trials, regimes) robust SEs
+    z: np.ndarray  # (trials, regimes) z of each regime minus the reference (NaN for the reference)
+    better: np.ndarray  # (trials, regimes) declared better than the reference
+    selected: np.ndarray  # (trials,) regime with the best estimated mean, -1 if none
