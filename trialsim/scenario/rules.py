@@ -307,11 +307,11 @@ def _check_smart(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
                 yield f"{p}.stage2.{arm}[{i}]", _unknown("arm", option, names)
             elif option in options[:i]:
                 yield f"{p}.stage2.{arm}[{i}]", f"option '{option}' is listed twice"
-    for arm in m.stage1:
-        if arm not in m.stage2:
-            yield f"{p}.stage2", f"stage-1 arm '{arm}' has no stage-2 options; give {arm}: [{arm}] to keep its non-responders on it"
+    missing = [arm for arm in m.stage1 if arm not in m.stage2]
+    for arm in missing:
+        yield f"{p}.stage2", f"stage-1 arm '{arm}' has no stage-2 options; give {arm}: [{arm}] to keep its non-responders on it"
     regimes = m.regimes()
-    if m.reference not in regimes:
+    if m.reference not in regimes and not missing:  # a missing arm's regimes are reported above
         yield f"{p}.reference", _unknown("regime", m.reference, regimes)
     if s.patients is None:
         yield p, "response is read at a visit of the visit model: add a 'patients' block"
