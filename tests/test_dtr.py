@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from trialsim.design.dtr import Regimes, best_regime, better_than_reference, consistent, ipw_means
 
@@ -60,12 +61,12 @@ def test_regime_means_are_unbiased_and_their_sandwich_se_calibrated():
     mcse = err.std(axis=0, ddof=1) / np.sqrt(trials)
     assert np.all(np.abs(err.mean(axis=0)) < 4 * mcse), (err.mean(axis=0), mcse)
     # 95% intervals cover at the nominal rate (binomial MC error)
-    covered = np.abs(err) < 1.96 * est.se
+    covered = np.abs(err) < stats.t.ppf(0.975, est.n_eff - 1) * est.se
     tol = 4 * np.sqrt(0.95 * 0.05 / trials)
     assert np.all(np.abs(covered.mean(axis=0) - 0.95) < tol), covered.mean(axis=0)
     # the contrast of two regimes sharing their responders uses their covariance
     diff, se = est.contrast(0, 1)
-    covered = np.abs(diff - (true[0] - true[1])) < 1.96 * se
+    covered = np.abs(diff - (true[0] - true[1])) < stats.t.ppf(0.975, est.contrast_df(0, 1)) * se
     assert abs(covered.mean() - 0.95) < tol
     assert np.all(est.cov[:, 0, 1] > 0)  # shared responders: positively correlated estimates
     np.testing.assert_array_equal(est.cov[:, 0, 2], 0.0)  # different stage-1 arms: no patient in common
@@ -108,15 +109,27 @@ def test_pr_best_regime_is_uniform_under_a_symmetric_null():
     assert np.all(np.abs(chosen - 0.25) < 4 * np.sqrt(0.25 * 0.75 / trials)), chosen
 
 
-@pytest.mark.parametrize("alpha", [0.025, 0.1])
-def test_tests_against_the_reference_hold_their_level(alpha):
-    """Under a null (regime b_then_z equal to a_then_x) the one-sided z test rejects at about alpha."""
+@pytest.mark.parametrize("alpha, n", [(0.025, 300), (0.1, 300), (0.025, 120)])
+def test_tests_against_the_reference_hold_their_level(alpha, n):
+    """Under a null (regime b_then_z equal to a_then_x) the one-sided t test rejects at about alpha,
+    also with about 40 patients per regime (n = 120)."""
     reg, rng = regimes(), np.random.default_rng(5)
     m = dict(M_MEAN)
     m[(1, 4)] = (truth(reg)[0] - P_RESPOND[1] * R_MEAN[1]) / (1 - P_RESPOND[1])  # b_then_z equals a_then_x
     trials = 6000
-    est = ipw_means(reg, *simulate(rng, trials, 300, m=m))
+    est = ipw_means(reg, *simulate(rng, trials, n, m=m))
     z, better = better_than_reference(est, reference=2, alpha=alpha)
     assert np.isnan(z[:, 2]).all() and not better[:, 2].any()
     rate = better[:, 0].mean()
     assert abs(rate - alpha) < 4 * np.sqrt(alpha * (1 - alpha) / trials), rate
+
+
+def test_the_unweighted_regime_has_the_classical_standard_error():
+    """A regime without re-randomisation (weights all equal): SE = s / sqrt(n) exactly."""
+    reg, rng = regimes(), np.random.default_rng(6)
+    y, observed, first, responder, second = simulate(rng, 3, 50)
+    est = ipw_means(reg, y, observed, first, responder, second)
+    for t in range(3):
+        on = first[t] == 1
+        np.testing.assert_allclose(est.se[t, 2], y[t, on].std(ddof=1) / np.sqrt(on.sum()))
+        np.testing.assert_allclose(est.n_eff[t, 2], on.sum())

@@ -257,7 +257,8 @@ def compile_smart(m: Smart, arms: tuple[str, ...], visits: VisitPlan) -> SmartPl
                      response_visit=visits.visits.index(m.response_weeks), response_weeks=m.response_weeks,
                      response_reduction=m.response_reduction, final_visit=visits.primary,
                      reference=regimes.names.index(m.reference),
-                     alpha=m.alpha / comparisons if m.multiplicity == "bonferroni" and comparisons else m.alpha)
+                     alpha=m.alpha / comparisons if m.multiplicity == "bonferroni" and comparisons else m.alpha,
+                     small_sample=m.test == "t")
 
 
 def with_family_truths(designs: dict[str, DesignPlan], truths: dict[str, TruthPlan], cohort: CohortPlan,

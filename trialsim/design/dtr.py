@@ -73,6 +73,7 @@ class RegimeEstimates:
     mean: np.ndarray  # (trials, regimes); NaN where no patient follows the regime
     cov: np.ndarray  # (trials, regimes, regimes)
     n: np.ndarray  # (trials, regimes) patients consistent with the regime (with an outcome)
+    n_eff: np.ndarray  # (trials, regimes) Kish's effective sample size (sum w)^2 / sum w^2
 
     @property
     def se(self) -> np.ndarray:
@@ -84,6 +85,16 @@ class RegimeEstimates:
         var = c[:, k, k] + c[:, ref, ref] - 2 * c[:, k, ref]
         return self.mean[:, k] - self.mean[:, ref], np.sqrt(np.maximum(var, 0.0))
 
+    def contrast_df(self, k: int, ref: int) -> np.ndarray:
+        """Welch-Satterthwaite degrees of freedom of the contrast k - ref, each regime's variance on
+        n_eff - 1 degrees of freedom (a small-sample reference for the t statistic; large n: normal)."""
+        c = self.cov
+        var = np.maximum(c[:, k, k] + c[:, ref, ref] - 2 * c[:, k, ref], 0.0)
+        dk, dr = np.maximum(self.n_eff[:, k] - 1, 1.0), np.maximum(self.n_eff[:, ref] - 1, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df = var**2 / (c[:, k, k] ** 2 / dk + c[:, ref, ref] ** 2 / dr)
+        return np.maximum(np.nan_to_num(df, nan=1.0), 1.0)
+
 
 def ipw_means(regimes: Regimes, y: np.ndarray, observed: np.ndarray, first: np.ndarray, responder: np.ndarray,
               second: np.ndarray) -> RegimeEstimates:
@@ -92,7 +103,8 @@ def ipw_means(regimes: Regimes, y: np.ndarray, observed: np.ndarray, first: np.n
     y, observed, first, responder, second: (trials, patients); `observed` marks patients
     randomised with an outcome (complete cases); `second` is ignored for responders.
     mean_k = sum_i W_ik I_ik y_i / sum_i W_ik I_ik solves sum_i W_ik I_ik (y_i - mean_k) = 0;
-    its sandwich covariance is sum_i U_ik U_il with U_ik = W_ik I_ik (y_i - mean_k) / sum_i W_ik I_ik.
+    its sandwich covariance is sum_i U_ik U_il with U_ik = W_ik I_ik (y_i - mean_k) / sum_i W_ik I_ik,
+    each regime's part scaled by n_eff / (n_eff - 1) (Kish's effective sample size), as HC1 does.
     """
     wi = np.where(consistent(regimes, first, responder, second) & observed[..., None],
                   weights(regimes, responder), 0.0)  # (trials, patients, regimes)
@@ -104,21 +116,33 @@ def ipw_means(regimes: Regimes, y: np.ndarray, observed: np.ndarray, first: np.n
     cov = np.einsum("tpk,tpl->tkl", u, u)
     n = (wi > 0).sum(axis=1)
     empty = n == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = np.where(empty, 0.0, total**2 / (wi**2).sum(axis=1))
+        # degrees-of-freedom correction on the effective sample size: an unweighted regime's variance
+        # is then the classical s^2 / n (the plain sandwich has (n - 1) / n of it)
+        c = np.sqrt(np.where(n_eff > 1, n_eff / (n_eff - 1), np.nan))
+    cov = cov * c[:, :, None] * c[:, None, :]
     cov[empty[:, :, None] | empty[:, None, :]] = np.nan
-    return RegimeEstimates(np.where(empty, np.nan, mean), cov, n)
+    return RegimeEstimates(np.where(empty, np.nan, mean), cov, n, n_eff)
 
 
-def better_than_reference(est: RegimeEstimates, reference: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """(z, declared better) of every regime against the reference regime: one-sided z tests at level
-    `alpha` each (internal scale: higher is better). The reference's own entries are NaN and False."""
+def better_than_reference(est: RegimeEstimates, reference: int, alpha: float,
+                          small_sample: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(t, declared better) of every regime against the reference regime: one-sided tests of the
+    weighted means' difference over its robust SE at level `alpha` each (internal scale: higher is
+    better), against Student's t on the Welch-Satterthwaite degrees of freedom (`contrast_df`) or,
+    with small_sample False, the normal distribution (the large-sample Wald test of Nahum-Shani 2012).
+    The reference's own entries are NaN and False."""
     k = est.mean.shape[1]
-    z = np.full(est.mean.shape, np.nan)
+    t = np.full(est.mean.shape, np.nan)
+    critical = np.full(est.mean.shape, np.inf)
     for j in range(k):
         if j != reference:
             diff, se = est.contrast(j, reference)
             with np.errstate(invalid="ignore", divide="ignore"):
-                z[:, j] = np.where(se > 0, diff / se, np.nan)
-    return z, np.nan_to_num(z, nan=-np.inf) > stats.norm.isf(alpha)
+                t[:, j] = np.where(se > 0, diff / se, np.nan)
+            critical[:, j] = stats.t.isf(alpha, est.contrast_df(j, reference)) if small_sample else stats.norm.isf(alpha)
+    return t, np.nan_to_num(t, nan=-np.inf) > critical
 
 
 def best_regime(est: RegimeEstimates) -> np.ndarray:
@@ -134,6 +158,7 @@ class RegimeResult:
     names: tuple[str, ...]  # the regimes, in the columns' order
     estimate: np.ndarray  # (trials, regimes) weighted means
     se: np.ndarray  # (trials, regimes) robust SEs
-    z: np.ndarray  # (trials, regimes) z of each regime minus the reference (NaN for the reference)
+    df: np.ndarray  # (trials, regimes) degrees of freedom of each SE: effective sample size - 1
+    t: np.ndarray  # (trials, regimes) t statistic of each regime minus the reference (NaN for the reference)
     better: np.ndarray  # (trials, regimes) declared better than the reference
     selected: np.ndarray  # (trials,) regime with the best estimated mean, -1 if none

@@ -53,6 +53,7 @@ class SmartPlan:
     final_visit: int
     reference: int  # index into regimes
     alpha: float  # one-sided level of each comparison with the reference (after multiplicity)
+    small_sample: bool = True  # t reference on Welch-Satterthwaite df (False: normal, the large-sample Wald test)
     true_values: dict[str, np.ndarray] = field(default_factory=dict)  # truth -> (regimes,) endpoint scale
     name: str = "smart"
 
@@ -67,7 +68,7 @@ class SmartPlan:
         y = endpoint.to_internal(treated.y)
         observed = treated.seen & ~cohort.dropout[:, :n]
         est = ipw_means(self.regimes, y, observed, treated.first, treated.responded, treated.second)
-        z, better = better_than_reference(est, self.reference, self.alpha)
+        t, better = better_than_reference(est, self.reference, self.alpha, self.small_sample)
         final_arm = np.where(treated.switched, treated.second, treated.first)
         state = TrialState.start(n_trials, n_arms, n_pheno)
         state.stop[:], state.stop_look[:] = Stop.MAX, 0
@@ -78,7 +79,8 @@ class SmartPlan:
             size=np.full(n_trials, n), state=state, estimate=nan, estimate_median=nan, final_pr_best=nan,
             outcomes=outcomes(design.decisions, state, nan, nan), selected=np.full(n_trials, -1),
             alloc_history=history, looks_skipped=np.zeros(n_trials, np.int16),
-            regimes=RegimeResult(self.regimes.names, est.mean, est.se, z, better, best_regime(est)),
+            regimes=RegimeResult(self.regimes.names, est.mean, est.se, est.n_eff - 1, t, better,
+                                 best_regime(est)),
         )
 
     def stage1_probabilities(self, n_arms: int) -> np.ndarray:

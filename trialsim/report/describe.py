@@ -169,7 +169,8 @@ def describe_smart(d: Design, endpoint: Endpoint) -> list[str]:
     level = m.alpha / comparisons if m.multiplicity == "bonferroni" and comparisons else m.alpha
     lines.append(f"    embedded regimes (stage-1 arm, then the non-responders' option): {', '.join(m.regimes())}")
     lines.append(f"    analysis at the final endpoint: each regime's inverse-probability-weighted mean (responders count "
-                 f"in every regime of their arm) with robust SEs; each regime vs '{m.reference}': one-sided z test at "
+                 f"in every regime of their arm) with robust SEs; each regime vs '{m.reference}': one-sided "
+                 + ("t test (Welch-Satterthwaite df from effective sample sizes)" if m.test == "t" else "z test") + " at "
                  f"{level:.4g}" + (f" (Bonferroni, {m.alpha:g} over {comparisons})" if level != m.alpha else "")
                  + "; the best regime is the best estimated mean; patients are counted under their final treatment")
     return lines

@@ -63,6 +63,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     # SMART designs (design/smart.py), NaN / False / -1 for other designs and other designs' regimes
     "regime_estimate": ("regime",),
     "regime_se": ("regime",),
+    "regime_df": ("regime",),
     "regime_effective": ("regime",),
     "selected_regime": (),
     # one-way crossover (design/one_way.py), NaN for other designs
@@ -86,12 +87,14 @@ def family_records(plan: TrialPlan, result: DesignResult, n_trials: int, n_arms:
     """The SMART and one-way-crossover variables of one design (placeholders for other designs)."""
     endpoint, names = plan.endpoint, regime_names(plan)
     out = {"regime_estimate": np.full((n_trials, len(names)), np.nan), "regime_se": np.full((n_trials, len(names)), np.nan),
+           "regime_df": np.full((n_trials, len(names)), np.nan),
            "regime_effective": np.zeros((n_trials, len(names)), bool), "selected_regime": np.full(n_trials, -1, np.int16)}
     r = result.regimes
     if r is not None:
         own = [names.index(n) for n in r.names]
         out["regime_estimate"][:, own] = endpoint.from_internal(r.estimate)
         out["regime_se"][:, own] = r.se
+        out["regime_df"][:, own] = r.df
         out["regime_effective"][:, own] = r.better
         out["selected_regime"] = np.where(r.selected >= 0, np.asarray(own)[np.maximum(r.selected, 0)], -1).astype(np.int16)
     lt = result.long_term
@@ -332,7 +335,8 @@ def family_facts(ds: xr.Dataset, plan: TrialPlan) -> None:
     ds["reference_regime"].attrs["description"] = "SMART: the regime every other regime is tested against ('' otherwise)"
     ds["regime_estimate"].attrs["description"] = "SMART: inverse-probability-weighted mean of the regime, endpoint scale"
     ds["regime_se"].attrs["description"] = "SMART: robust (sandwich) SE of regime_estimate"
-    ds["regime_effective"].attrs["description"] = "SMART: regime declared better than the reference regime (z test)"
+    ds["regime_df"].attrs["description"] = "SMART: degrees of freedom of regime_se (effective sample size - 1)"
+    ds["regime_effective"].attrs["description"] = "SMART: regime declared better than the reference regime (one-sided test, smart.test)"
     ds["selected_regime"].attrs["codes"] = "index into regime of the best estimated regime; -1 = none"
     ds["true_long_term"].attrs["description"] = ("one-way crossover: each arm's true value at the long-term visit "
                                                  "without crossover")

@@ -470,8 +470,8 @@ class Smart(Strict):
     the `stage2` options of their stage-1 arm (an option may be the same arm: no switch). Each
     (stage-1 arm, option) pair is an embedded regime, named `<arm>_then_<option>`; the final endpoint
     is the primary one (logistics.endpoint_weeks). Each regime is tested against `reference` (one-sided
-    z tests on the weighted means, robust SEs, level `alpha`, Bonferroni over the comparisons unless
-    multiplicity is none)."""
+    tests of the weighted means' difference over its robust SE, level `alpha`, Bonferroni over the
+    comparisons unless multiplicity is none)."""
 
     stage1: list[Name] = Field(min_length=2)
     response_weeks: PositiveFloat = 12.0
@@ -480,6 +480,9 @@ class Smart(Strict):
     reference: str
     alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.025
     multiplicity: Literal["bonferroni", "none"] = "bonferroni"
+    # reference distribution of the tests: t on Welch-Satterthwaite degrees of freedom from each regime's
+    # effective sample size (small samples), or z (the large-sample Wald test)
+    test: Literal["t", "z"] = "t"
 
     def regimes(self) -> list[str]:
         """The embedded regimes' names, in order (stage-1 arm, then option)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import stats
 
 from ..blinding import bang_index
 from ..design.state import ArmFate
@@ -319,13 +320,14 @@ def regimes(cell: xr.Dataset, higher_is_better: bool) -> Rows:
     est, se = cell["regime_estimate"].values, cell["regime_se"].values
     effective, selected = cell["regime_effective"].values.astype(bool), cell["selected_regime"].values
     reference = names.index(str(cell["reference_regime"].values))
+    half = se * stats.t.ppf(0.975, np.maximum(np.nan_to_num(cell["regime_df"].values, nan=1.0), 1.0))
     rows: Rows = []
     for k in own:
         err = est[:, k] - true[k]
         ok = np.isfinite(err)
         rows += [(f"regime_mean_{names[k]}", *mean(est[ok, k])), (f"regime_bias_{names[k]}", *mean(err[ok])),
                  (f"regime_rmse_{names[k]}", *rmse(err[ok])),
-                 (f"regime_coverage_{names[k]}", *proportion(np.abs(err[ok]) <= 1.959964 * se[ok, k])),
+                 (f"regime_coverage_{names[k]}", *proportion(np.abs(err[ok]) <= half[ok, k])),
                  (f"prob_select_regime_{names[k]}", *proportion(selected == k))]
         if k != reference:
             rows.append((f"prob_regime_effective_{names[k]}", *proportion(effective[:, k])))
