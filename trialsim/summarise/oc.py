@@ -320,7 +320,8 @@ def regimes(cell: xr.Dataset, higher_is_better: bool) -> Rows:
     est, se = cell["regime_estimate"].values, cell["regime_se"].values
     effective, selected = cell["regime_effective"].values.astype(bool), cell["selected_regime"].values
     reference = names.index(str(cell["reference_regime"].values))
-    half = se * stats.t.ppf(0.975, np.maximum(np.nan_to_num(cell["regime_df"].values, nan=1.0), 1.0))
+    df = np.maximum(np.nan_to_num(cell["regime_df"].values, nan=1.0), 1.0) if "regime_df" in cell else np.inf
+    half = se * stats.t.ppf(0.975, df)
     rows: Rows = []
     for k in own:
         err = est[:, k] - true[k]
