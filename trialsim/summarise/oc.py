@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
+from scipy import special
 
 from ..blinding import bang_index
 from ..design.state import ArmFate
@@ -321,7 +321,7 @@ def regimes(cell: xr.Dataset, higher_is_better: bool) -> Rows:
     effective, selected = cell["regime_effective"].values.astype(bool), cell["selected_regime"].values
     reference = names.index(str(cell["reference_regime"].values))
     df = np.maximum(np.nan_to_num(cell["regime_df"].values, nan=1.0), 1.0) if "regime_df" in cell else np.inf
-    half = se * stats.t.ppf(0.975, df)
+    half = se * special.stdtrit(df, 0.975)
     rows: Rows = []
     for k in own:
         err = est[:, k] - true[k]
