@@ -93,7 +93,7 @@ class SmartPlan:
         n_trials = len(cohort.trials)
         rows, patients = np.arange(n_trials)[:, None], np.arange(n)[None, :]
         p = self.stage1_probabilities(len(cohort.plan.arms))
-        first = randomise(p[None, None, :], cohort.u_randomise[:, :n])
+        first = randomise(np.broadcast_to(p, (n_trials, 1, len(p))), cohort.u_randomise[:, :n])
         u2 = rng.block(rng.stream_key(cohort.seed, Stream.RANDOMISATION, "stage2"), cohort.trials, 0, n)
         return self.follow(cohort, truth, rows, patients, first, u2)
 
