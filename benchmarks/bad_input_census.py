@@ -309,6 +309,9 @@ CASES: list[Case] = [
     Case("8 families", "one-way crossover before the endpoint",
          run_args(mutated(setting("designs", "one_way", "one_way_crossover", "weeks", 4), ONE_WAY)),
          "designs.one_way.one_way_crossover.weeks: week 4 is not a visit (patients.visits) after the endpoint"),
+    Case("8 families", "one-way crossover with screen failures as non-responders",
+         run_args(mutated(setting("designs", "one_way", "analysis", {"screen_failures": "nonresponder"}), ONE_WAY)),
+         "designs.one_way.analysis.screen_failures: crossed-over patients are analysed as observed"),
 ]
 
 

@@ -356,6 +356,9 @@ def _check_one_way_crossover(s: Scenario, path: str, d: Design) -> Iterator[Prob
         yield f"{p}.weeks", f"week {x.weeks:g} is not a visit (patients.visits) after the endpoint"
     if s.endpoint.plugin.family != "normal":
         yield p, f"compares means at the long-term visit; '{s.endpoint.type}' is a rate"
+    if d.analysis.screen_failures != "observed":
+        yield f"{path}.analysis.screen_failures", ("crossed-over patients are analysed as observed; "
+                                                  "a one-way crossover needs screen_failures: observed")
 
 
 BAYESIAN_DECISIONS = ("superiority", "superiority_delta", "inferiority", "futility", "equivalence", "phenotype_futility")

@@ -135,6 +135,8 @@ ENTRIES: tuple[tuple[str, str, str, str], ...] = (
      "prob_long_term_effective_<arm> had the control not crossed over"),
     ("prob_long_term_effective_<arm>", "Long term (one-way crossover)", "probability",
      "Pr(<arm> better than the control at the long-term visit by randomised arm, control crossed over)"),
+    ("long_term_duration_weeks_<stat>", "Long term (one-way crossover)", "weeks",
+     "<stat> of the time from the first randomisation to the last patient's long-term visit"),
     ("ae_<event>_mean", "Safety", "events", "mean number of <event> adverse events in the trial"),
     ("share_fits_flagged", "Diagnostics", "share", "share of posterior fits flagged by their diagnostics (sampling engines)"),
     ("prob_any_fit_flagged", "Diagnostics", "probability", "Pr(some posterior fit in the trial was flagged)"),

@@ -369,7 +369,8 @@ def long_term(cell: xr.Dataset) -> Rows:
                   *proportion(np.nan_to_num(cell["pr_long_term"].values[:, i]) > threshold)),
                  (f"prob_long_term_effective_{a}_no_crossover",
                   *proportion(np.nan_to_num(cell["pr_long_term_no_crossover"].values[:, i]) > threshold))]
-    return rows
+    weeks = float(cell["long_term_weeks"].values)  # the last patient's long-term visit
+    return rows + distribution("long_term_duration_weeks", cell["duration_weeks"].values + weeks - _endpoint_weeks(cell))
 
 
 def adverse_events(cell: xr.Dataset) -> Rows:
