@@ -42,12 +42,13 @@ class RunSettings:
 def warm_up_kernels() -> None:
     """Load the compiled kernels (random streams, quadrature): the cold start of numba."""
     from .. import rng
-    from ..design import observe
+    from ..design import allocation, observe
     from ..inference import quadrature
 
     rng.warm_up()
     quadrature.warm_up()
     observe.warm_up()
+    allocation.warm_up()
 
 
 @functools.cache

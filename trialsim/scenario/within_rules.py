@@ -18,6 +18,9 @@ def check_within(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
     if d.crossover is not None and d.n_of_1 is not None:
         yield path, "give either crossover or n_of_1, not both"
         return
+    if getattr(d, "smart", None) is not None or getattr(d, "one_way_crossover", None) is not None:
+        yield path, "give one design family: crossover, n_of_1, smart or one_way_crossover"
+        return
     c = d.crossover or d.n_of_1
     kind = "a crossover" if d.crossover is not None else "an N-of-1 series"
     p = f"{path}.crossover" if d.crossover is not None else f"{path}.n_of_1"
