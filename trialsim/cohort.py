@@ -85,7 +85,8 @@ class Cohort:
         self.observed_phenotype = np.zeros(shape, np.int16) if misclassified else self.phenotype
         self.baseline_nrs = np.zeros(shape)
         self.dropout = np.zeros(shape, bool)
-        self.u_screen = np.zeros(shape)
+        self.screens = bool((plan.screening_pass < 1).any())  # else everyone passes whatever the draw
+        self.u_screen = np.zeros(shape) if self.screens else np.full(shape, 0.5)
         self.u_randomise = np.zeros(shape)
         self.u_belief, self.u_dont_know = np.zeros(shape), np.zeros(shape)  # blinding (trialsim.blinding)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
@@ -121,16 +122,19 @@ class Cohort:
         cols = slice(lo, hi)
         trials = self.trials[rows]
         pop = self.plan.population
-        u_pheno = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0)
-        phenotype = pop.phenotype_of(u_pheno)
-        self.phenotype[rows, cols] = phenotype
+        # a column nobody can read differently is not drawn (draws are random access: the others are unchanged)
+        if len(pop.prevalence) > 1:
+            self.phenotype[rows, cols] = pop.phenotype_of(rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0))
+        phenotype = self.phenotype[rows, cols]
         if self.plan.visit is not None:
             self._reach_visits(rows, trials, lo, hi)
         elif self.plan.pain_scores:
             u_nrs = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=1)
             self.baseline_nrs[rows, cols] = truncnorm_from_uniform(u_nrs, pop.baseline_nrs, phenotype)
-        self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
-        self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
+        if self.plan.dropout > 0:
+            self.dropout[rows, cols] = rng.block(self.keys[Stream.DROPOUT], trials, lo, hi) < self.plan.dropout
+        if self.screens:
+            self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
         self.u_belief[rows, cols], self.u_dont_know[rows, cols] = belief_uniforms(self.seed, trials, lo, hi)
         self.filled[rows] = hi

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from . import endpoints
 from .blinding import BELIEF_BY_KIND, BlindingPlan
@@ -327,8 +327,8 @@ def compile_decisions(design: Design, control: int | None, n_looks: int, bounds:
     if bounds is not None:
         # the frequentist engine's Pr(better) is 1 - p: Z >= c_k <=> 1 - p > Phi(c_k); futility Z < b_k the same way
         # (dropped arms are marked inferior: "Pr(arm > control)" < Phi(b_k))
-        return DecisionRule(control=control, superiority=stats.norm.cdf(bounds.efficacy), superiority_delta=0.0,
-                            inferiority=stats.norm.cdf(bounds.futility) if np.isfinite(bounds.futility).any() else None,
+        return DecisionRule(control=control, superiority=special.ndtr(bounds.efficacy), superiority_delta=0.0,
+                            inferiority=special.ndtr(bounds.futility) if np.isfinite(bounds.futility).any() else None,
                             futility=None, phenotype_futility=None, equivalence=None, selection=d.strategies[0])
 
     return DecisionRule(

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special  # scipy.stats and optimize are imported where needed: they cost ~1 s to import
 
 SPENDING = ("obf", "pocock", "hsd", "power")
 
@@ -52,7 +52,7 @@ def spending(name: str, alpha: float, t: np.ndarray | float, param: float | None
     t = np.clip(np.asarray(t, float), 0.0, 1.0)
     if name == "obf":  # 2 - 2 Phi(z_{alpha/2} / sqrt(t)): the O'Brien-Fleming-type function
         with np.errstate(divide="ignore"):
-            return 2.0 * stats.norm.sf(stats.norm.isf(alpha / 2) / np.sqrt(t))
+            return 2.0 * special.ndtr(special.ndtri(alpha / 2) / np.sqrt(t))
     if name == "pocock":
         return alpha * np.log1p((math.e - 1.0) * t)
     if name == "hsd":
@@ -103,10 +103,10 @@ class _Recursion:
     def _tail(self, k: int, c: float, upper: bool) -> float:
         if k == 0:
             z = c - self.theta * math.sqrt(self.t[0])
-            return float(stats.norm.sf(z) if upper else stats.norm.cdf(z))
+            return float(special.ndtr(-z) if upper else special.ndtr(z))
         slope, shift, sd = self._transition(k)
         z = (c - slope * self.x - shift) / sd
-        return float(self.f @ (stats.norm.sf(z) if upper else stats.norm.cdf(z)))
+        return float(self.f @ (special.ndtr(-z) if upper else special.ndtr(z)))
 
     def upper(self, k: int, c: float) -> float:
         return self._tail(k, c, True)
@@ -136,6 +136,8 @@ def _solve(fn: Callable[[float], float], target: float) -> float:
         return math.inf
     if fn(-_Z_MAX) <= target:
         return -_Z_MAX
+    from scipy import optimize
+
     return optimize.brentq(lambda z: fn(z) - target, -_Z_MAX, _Z_MAX, xtol=1e-10, rtol=1e-12)
 
 
@@ -153,7 +155,7 @@ class Boundaries:
     @property
     def nominal_p(self) -> np.ndarray:
         """One-sided nominal p-value that crosses at each look: 1 - Phi(efficacy)."""
-        return stats.norm.sf(self.efficacy)
+        return special.ndtr(-self.efficacy)
 
 
 def efficacy_bounds(t: np.ndarray, alpha: float, sf: str = "obf", param: float | None = None) -> np.ndarray:
@@ -276,6 +278,8 @@ def dunnett_group_sequential(t: np.ndarray, alpha: float, corr: np.ndarray, sf: 
     Genz's algorithm with a fixed seed: deterministic, abs error ~1e-6, boundaries to ~1e-4
     (they lie between the one-arm boundaries at alpha and at alpha / m, which bracket the search).
     """
+    from scipy import optimize, stats
+
     t, m = _fractions(t), corr.shape[0]
     if m == 1:
         return efficacy_bounds(t, alpha, sf, param)

@@ -32,25 +32,37 @@ def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, 
     """Normalised pdf and cdf on each trial x arm grid, (trials, arms, width).
 
     family 0: Beta(p1, p2) (const = -log B(p1, p2)); family 1: Student-t with
-    df p1, location p2, scale p3 (const = log normalising constant).
+    df p1, location p2, scale p3 (const = log normalising constant). Only the
+    first n[b, k] points of a grid are set (no kernel reads past them).
     """
     n_trials, n_arms = p1.shape
-    pdf = np.zeros((n_trials, n_arms, width))
-    cdf = np.ones((n_trials, n_arms, width))
+    pdf = np.empty((n_trials, n_arms, width))
+    cdf = np.empty((n_trials, n_arms, width))
     dpdf = np.zeros(width)
+    # Beta arms on a shared grid share log(x) and log(1 - x): computed once per trial, not once per arm
+    xs, log_x, log_1mx = np.zeros(width), np.zeros(width), np.zeros(width)
     for b in range(n_trials):
+        shared = family == 0 and _common_grid(lo, h, n, b)
+        if shared:
+            for i in range(n[b, 0]):
+                xc = min(max(lo[b, 0] + i * h[b, 0], 1e-300), 1.0 - 1e-16)
+                xs[i], log_x[i], log_1mx[i] = xc, math.log(xc), math.log1p(-xc)
         for k in range(n_arms):
-            if not use[b, k]:
-                continue
             hb, nb = h[b, k], n[b, k]
+            if not use[b, k]:  # never integrated: a density of 0 and a CDF of 1
+                pdf[b, k, :nb], cdf[b, k, :nb] = 0.0, 1.0
+                continue
             for i in range(nb):
-                x = lo[b, k] + i * hb
                 if family == 0:
-                    xc = min(max(x, 1e-300), 1.0 - 1e-16)
-                    logf = (p1[b, k] - 1.0) * math.log(xc) + (p2[b, k] - 1.0) * math.log1p(-xc) + const[b, k]
+                    if shared:
+                        xc, lx, l1 = xs[i], log_x[i], log_1mx[i]
+                    else:
+                        xc = min(max(lo[b, k] + i * hb, 1e-300), 1.0 - 1e-16)
+                        lx, l1 = math.log(xc), math.log1p(-xc)
+                    logf = (p1[b, k] - 1.0) * lx + (p2[b, k] - 1.0) * l1 + const[b, k]
                     dlog = (p1[b, k] - 1.0) / xc - (p2[b, k] - 1.0) / (1.0 - xc)
                 else:
-                    z = (x - p2[b, k]) / p3[b, k]
+                    z = (lo[b, k] + i * hb - p2[b, k]) / p3[b, k]
                     logf = const[b, k] - (p1[b, k] + 1.0) / 2.0 * math.log1p(z * z / p1[b, k])
                     dlog = -(p1[b, k] + 1.0) * z / (p3[b, k] * (p1[b, k] + z * z))
                 f = math.exp(logf)
@@ -176,8 +188,18 @@ def _within_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarra
                    lower: float, upper: float) -> float:
     """others_within for one arm when all arms share its grid: other arms' CDFs read off the grid."""
     hk, nk = h[b, k], n[b, k]
-    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
     acc = 0.0
+    if lower == -math.inf and upper == 0.0:  # Pr(k is best): other arms' CDFs at the point itself
+        for i in range(nk):
+            f = pdf[b, k, i]
+            if f == 0.0:
+                continue
+            for j in range(pdf.shape[1]):
+                if j != k and active[b, j]:
+                    f *= cdf[b, j, i]
+            acc += f * _weight(i, nk, hk)
+        return acc
+    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
     for i in range(nk):
         f = pdf[b, k, i]
         if f == 0.0:
