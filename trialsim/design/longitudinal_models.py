@@ -168,6 +168,15 @@ def itp(look: LookPatients) -> ArmFit:
         return ArmFit(fitted, var_y / var, n_c + look.pending_sums(), y_hat, pred_sd, q, theta.reshape(b, k))
 
 
+def _moments(index: np.ndarray, size: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial x arm: count, means of w's columns (size, j) and centred cross-products (size, j, j)."""
+    n = sums(index, size)
+    j = w.shape[1]
+    mean = np.stack([sums(index, size, w[:, i]) for i in range(j)], -1) / n[:, None]
+    raw = np.stack([np.stack([sums(index, size, w[:, i] * w[:, l]) for l in range(j)], -1) for i in range(j)], -2)
+    return n, mean, raw - n[:, None, None] * mean[:, :, None] * mean[:, None, :]
+
+
 def mvn(look: LookPatients) -> ArmFit:
     """Per-arm multivariate normal of the visits and the endpoint by its monotone factorisation (module docstring)."""
     b, k, size = look.b, look.k, look.size
@@ -185,17 +194,12 @@ def mvn(look: LookPatients) -> ArmFit:
     for j in range(n_visits + 1):
         rows = seen[:, j]
         idx, z, yj = ta[rows], values[rows, :j], values[rows, j]
-        n = sums(idx, size)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ybar = sums(idx, size, yj) / n
-            cyy = sums(idx, size, yj * yj) - n * ybar**2
-            zbar = np.stack([sums(idx, size, z[:, i]) for i in range(j)], axis=-1) / n[:, None] if j else np.zeros((size, 0))
-            czz = np.stack([np.stack([sums(idx, size, z[:, i] * z[:, l]) for l in range(j)], -1) for i in range(j)], -2) \
-                - n[:, None, None] * zbar[:, :, None] * zbar[:, None, :] if j else np.zeros((size, 0, 0))
-            czy = (np.stack([sums(idx, size, z[:, i] * yj) for i in range(j)], axis=-1) - n[:, None] * zbar * ybar[:, None]
-                   if j else np.zeros((size, 0)))
-            scale = np.maximum(np.abs(np.diagonal(czz, axis1=1, axis2=2)).prod(-1), 1e-300) if j else np.ones(size)
-            det = np.linalg.det(czz) if j else np.ones(size)
+            n, mean, centred = _moments(idx, size, np.column_stack([z, yj]))
+            zbar, ybar = mean[:, :j], mean[:, j]
+            czz, czy, cyy = centred[:, :j, :j], centred[:, :j, j], centred[:, j, j]
+            scale = np.maximum(np.abs(np.diagonal(czz, axis1=1, axis2=2)).prod(-1), 1e-300)
+            det = np.linalg.det(czz)
             good = (n > j + 1) & np.isfinite(det) & (det > 1e-10 * scale)
             inv = np.linalg.inv(np.where(good[:, None, None], czz, np.eye(j)))
             beta = np.einsum("sil,sl->si", inv, czy)
