@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 SQRT_VARIANTS = ("sqrt-based", "sqrt-based start", "sqrt-based fixed")
@@ -226,10 +227,30 @@ def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
 
     probs: (trials, patients or 1, arms), zero for arms not randomised; u: (trials, patients).
     """
-    cdf = np.cumsum(probs, axis=-1)
-    # never past the last arm with positive probability, whatever the rounding
-    last = probs.shape[-1] - 1 - np.argmax(probs[..., ::-1] > 0, axis=-1)
-    return np.minimum((u[..., None] >= cdf).sum(axis=-1), last)
+    return _inverse_cdf(np.ascontiguousarray(probs, np.float64), np.ascontiguousarray(u, np.float64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _inverse_cdf(probs, u):
+    """The arm whose cumulative probability interval holds u: the number of running totals <= u,
+    never past the last arm with positive probability, whatever the rounding."""
+    n_trials, n_patients = u.shape
+    n_arms = probs.shape[2]
+    out = np.empty((n_trials, n_patients), np.int64)
+    for t in range(n_trials):
+        for j in range(n_patients):
+            row = j if probs.shape[1] > 1 else 0
+            total, below, last = 0.0, 0, n_arms - 1
+            for a in range(n_arms):
+                total += probs[t, row, a]  # the same running sum as np.cumsum
+                if u[t, j] >= total:
+                    below += 1
+            for a in range(n_arms - 1, -1, -1):
+                if probs[t, row, a] > 0:
+                    last = a
+                    break
+            out[t, j] = min(below, last)
+    return out
 
 
 def block_assign(start: np.ndarray, block_size: int, u: np.ndarray) -> np.ndarray:
@@ -247,3 +268,8 @@ def block_assign(start: np.ndarray, block_size: int, u: np.ndarray) -> np.ndarra
     padded = np.concatenate([u, np.ones(u.shape[:-1] + (n_blocks * block_size - n,))], axis=-1)
     order = np.argsort(padded.reshape(u.shape[:-1] + (n_blocks, block_size)), axis=-1)
     return base[order].reshape(u.shape[:-1] + (-1,))[..., :n]
+
+
+def warm_up() -> None:
+    """Load the compiled kernel now (e.g. before forking workers that inherit it)."""
+    randomise(np.ones((1, 1, 1)), np.zeros((1, 1)))

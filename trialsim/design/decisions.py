@@ -145,7 +145,8 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
                 break
             fate[inferior] = ArmFate.INFERIOR
             active &= ~inferior
-            pb = post.prob_best(active)
+            changed = np.flatnonzero(inferior.any(axis=1))  # only their Pr(best) changes
+            pb[changed] = post.take(changed).prob_best(active[changed])
         state.fate[trials] = fate
     superior = pb.max(axis=1) > rule.superiority[look]
     state.superior[trials[superior]] = pb.argmax(axis=1)[superior]

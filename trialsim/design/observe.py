@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..inference.base import LookData
@@ -26,29 +27,37 @@ def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, b
                     rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_arms: int, prevalence: np.ndarray,
                     binary: bool) -> LookData:
     """Sufficient statistics per trial x arm x phenotype of patients lo..hi-1 (per trial) with outcome data."""
-    n_pheno = len(prevalence)
     lo, hi = np.broadcast_to(lo, rows.shape), np.broadcast_to(hi, rows.shape)
-    bottom, top = (0, 0) if rows.size == 0 else (int(lo.min()), max(int(hi.max()), int(lo.min())))
-    b = len(rows)
-    a = obs.arm[rows, bottom:top]
-    cols = np.arange(bottom, top)
-    observed = ((a >= 0) & ~dropout[rows, bottom:top] & ~obs.missing[rows, bottom:top]
-                & (cols >= lo[:, None]) & (cols < hi[:, None]))
-    y = obs.y[rows, bottom:top]
-    cell = (np.arange(b)[:, None] * n_arms + a) * n_pheno + phenotype[rows, bottom:top]
-    cell = np.where(observed, cell, b * n_arms * n_pheno).ravel()
-    size = b * n_arms * n_pheno + 1
-
-    def total(weights: np.ndarray | None) -> np.ndarray:
-        w = None if weights is None else weights.ravel()
-        return np.bincount(cell, weights=w, minlength=size)[:-1].reshape(b, n_arms, n_pheno).astype(float)
-
-    n, sum_y = total(None), total(y)
+    sums = _cell_sums(obs.arm, dropout, obs.missing, obs.y, phenotype, baseline, np.asarray(rows, np.int64),
+                      np.asarray(lo, np.int64), np.asarray(hi, np.int64), n_arms, len(prevalence), binary)
     if binary:  # y*y = y, and no baseline covariate for events
-        zeros = np.zeros_like(n)
+        n, sum_y, zeros = sums[0], sums[1], np.zeros_like(sums[0])
         return LookData(n, sum_y, sum_y, zeros, zeros, zeros, True, prevalence)
-    x = baseline[rows, bottom:top]
-    return LookData(n, sum_y, total(y * y), total(x), total(x * x), total(x * y), False, prevalence)
+    return LookData(*sums, False, prevalence)
+
+
+@numba.njit(cache=True, nogil=True)
+def _cell_sums(arm, dropout, missing, y, phenotype, baseline, rows, lo, hi, n_arms, n_pheno, binary):
+    """(n, sum y, sum y^2, sum x, sum x^2, sum xy) per row x arm x phenotype, patients in arrival order
+    (the order in which bincount would add them). Binary endpoints fill the first two only."""
+    out = np.zeros((6 if not binary else 2, rows.size, n_arms, n_pheno))
+    for b in range(rows.size):
+        r = rows[b]
+        for j in range(lo[b], hi[b]):
+            a = arm[r, j]
+            if a < 0 or dropout[r, j] or missing[r, j]:
+                continue
+            p = phenotype[r, j]
+            v = y[r, j]
+            out[0, b, a, p] += 1.0
+            out[1, b, a, p] += v
+            if not binary:
+                x = baseline[r, j]
+                out[2, b, a, p] += v * v
+                out[3, b, a, p] += x
+                out[4, b, a, p] += x * x
+                out[5, b, a, p] += x * v
+    return out
 
 
 def scatter_add(data: LookData, rows: np.ndarray, new: LookData) -> LookData:
@@ -56,3 +65,11 @@ def scatter_add(data: LookData, rows: np.ndarray, new: LookData) -> LookData:
     for name in ("n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"):
         getattr(data, name)[rows] += getattr(new, name)
     return data
+
+
+def warm_up() -> None:
+    """Load the compiled kernel now (e.g. before forking workers that inherit it)."""
+    one = np.zeros((1, 1))
+    for binary in (True, False):
+        _cell_sums(np.zeros((1, 1), np.int16), one > 0, one > 0, one, np.zeros((1, 1), np.int16), one,
+                   np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.int64), 1, 1, binary)

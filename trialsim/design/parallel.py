@@ -243,8 +243,9 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         last_pr_best[idx] = pr_best
         still = state.running[idx]
         if still.any():
-            _adapt(plan, state, probs, idx[still], look_data.take(still), post.take(still), pr_best[still],
-                   n_look[still], cohort, infer)
+            whole = still.all()  # then no copies of the posterior's grids
+            _adapt(plan, state, probs, idx[still], look_data if whole else look_data.take(still),
+                   post if whole else post.take(still), pr_best[still], n_look[still], cohort, infer)
             history[idx[still], look] = (probs[idx[still]] * cohort.prevalence[:, None]).sum(axis=1)
         if observer is not None:
             observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look], look_data,

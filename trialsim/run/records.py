@@ -80,21 +80,25 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     safe_arm = np.maximum(arm, 0)
     n_pheno = len(cohort.prevalence)
 
+    trial_arm = np.arange(n_trials)[:, None] * n_arms + safe_arm
+
     def per_arm(mask: np.ndarray, extra: np.ndarray | None = None, n_extra: int = 1) -> np.ndarray:
-        """Count patients in `mask` per trial x arm (x extra category) with one bincount."""
-        cell = (np.arange(n_trials)[:, None] * n_arms + safe_arm) * n_extra + (0 if extra is None else extra)
-        counts = np.bincount(cell[mask], minlength=n_trials * n_arms * n_extra)
-        return counts.reshape((n_trials, n_arms) + ((n_extra,) if extra is not None else ()))
+        """Count patients in `mask` per trial x arm (x extra category, given for the masked patients)."""
+        if extra is None:
+            return np.bincount(trial_arm[mask], minlength=n_trials * n_arms).reshape(n_trials, n_arms)
+        cell = trial_arm[mask] * n_extra + extra
+        return np.bincount(cell, minlength=n_trials * n_arms * n_extra).reshape(n_trials, n_arms, n_extra)
 
     responders = per_arm(observed & obs.responder)
-    by_pheno = per_arm(randomised, cohort.phenotype[:, :n_max], n_pheno)
+    by_pheno = per_arm(randomised, cohort.phenotype[:, :n_max][randomised], n_pheno)
     # adverse events of randomised patients under their assigned arm, from the event streams
-    rows, patients = np.nonzero(randomised)
-    had = cohort.adverse_events(rows, patients, arm[rows, patients])
-    adverse = np.zeros((n_trials, n_arms, had.shape[-1]), np.int64)
-    trial_arm = rows * n_arms + arm[rows, patients]
-    for j in range(had.shape[-1]):  # a handful of event types; bincount is much faster than np.add.at
-        adverse[..., j] = np.bincount(trial_arm[had[:, j]], minlength=n_trials * n_arms).reshape(n_trials, n_arms)
+    adverse = np.zeros((n_trials, n_arms, len(cohort.plan.adverse_events)), np.int64)
+    if adverse.shape[-1]:
+        rows, patients = np.nonzero(randomised)
+        had = cohort.adverse_events(rows, patients, arm[rows, patients])
+        cells = trial_arm[rows, patients]
+        for j in range(had.shape[-1]):  # a handful of event types; bincount is much faster than np.add.at
+            adverse[..., j] = np.bincount(cells[had[:, j]], minlength=n_trials * n_arms).reshape(n_trials, n_arms)
     endpoint = plan.endpoint
     sum_ys = np.where(observed, endpoint.from_internal(obs.y), 0.0).sum(axis=1)
     last_patient = np.maximum(result.size - 1, 0)
@@ -105,7 +109,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
     calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
-    guess = guesses(blinding, cohort.u_belief[:, :n_max], cohort.u_dont_know[:, :n_max], arm)
+    guess = guesses(blinding, cohort.u_belief[:, :n_max][observed], cohort.u_dont_know[:, :n_max][observed],
+                    arm[observed])
     guess_counts = per_arm(observed, guess, len(GUESSES))
     estimate = endpoint.from_internal(result.estimate)
     return {
