@@ -30,6 +30,7 @@ from trialsim.cli import main
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 CLBP = "clbp_sham_multiarm.yaml"
+SMART, ONE_WAY = "clbp_smart.yaml", "clbp_one_way_crossover.yaml"  # design families (issue 14)
 README = "validation/adaptr_readme.yaml"
 
 
@@ -290,6 +291,33 @@ CASES: list[Case] = [
     Case("7 messages", "folder to validate", lambda tmp: ["validate", str(tmp)], "is a folder"),
     Case("7 messages", "missing --truth", lambda tmp: ["trace", str(SCENARIOS / CLBP), "--design", "adaptive"],
          "--truth: required"),
+
+    # 8. design families: SMART and one-way crossover (issue 14)
+    Case("8 families", "SMART option names an unknown arm",
+         run_args(mutated(setting("designs", "smart", "smart", "stage2", "exercise", ["scss", "rtms"]), SMART)),
+         "designs.smart.smart.stage2.exercise[0]: unknown arm 'scss' (did you mean 'scs'?)"),
+    Case("8 families", "SMART stage-1 arm without options",
+         run_args(mutated(setting("designs", "smart", "smart", "stage2", {"exercise": ["scs"], "walking": ["scs"]}),
+                          SMART)),
+         "designs.smart.smart.stage2: stage-1 arm 'usual_care' has no stage-2 options"),
+    Case("8 families", "SMART reference is not a regime",
+         run_args(mutated(setting("designs", "smart", "smart", "reference", "usual_care_then_scs"), SMART)),
+         "designs.smart.smart.reference: unknown regime 'usual_care_then_scs'"),
+    Case("8 families", "SMART response after the endpoint",
+         run_args(mutated(setting("designs", "smart", "smart", "response_weeks", 52), SMART)),
+         "designs.smart.smart.response_weeks: week 52 is not a visit (patients.visits) before the final endpoint"),
+    Case("8 families", "SMART with interim looks",
+         run_args(mutated(setting("designs", "smart", "looks", {"at_patients": [90, 180]}), SMART)),
+         "designs.smart.looks: a SMART has one analysis"),
+    Case("8 families", "one-way crossover to the control",
+         run_args(mutated(setting("designs", "one_way", "one_way_crossover", "to", "sham"), ONE_WAY)),
+         "designs.one_way.one_way_crossover.to: 'sham' is the control"),
+    Case("8 families", "one-way crossover before the endpoint",
+         run_args(mutated(setting("designs", "one_way", "one_way_crossover", "weeks", 4), ONE_WAY)),
+         "designs.one_way.one_way_crossover.weeks: week 4 is not a visit (patients.visits) after the endpoint"),
+    Case("8 families", "one-way crossover with screen failures as non-responders",
+         run_args(mutated(setting("designs", "one_way", "analysis", {"screen_failures": "nonresponder"}), ONE_WAY)),
+         "designs.one_way.analysis.screen_failures: crossed-over patients are analysed as observed"),
 ]
 
 

@@ -28,6 +28,7 @@ from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
 from .patients.effects import element_shift, element_shifts
 from .patients.scale import apply_shift, measure
+from .patients.sequence import Periods, sequence_shift
 from .rng import Stream
 from .visits import StreamDraws, VisitPlan
 
@@ -225,6 +226,53 @@ class Cohort:
         if early:  # complete cases only (longitudinal designs): `change` is as measured
             return y, responder, gone, change[..., list(early)], seen[..., list(early)]
         return y, responder, gone
+
+    def sequence_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
+                          arms_by_period: np.ndarray, periods: Periods, visits: tuple[int, ...]
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(change in NRS, responder, followed) at `visits` (indices into the visit model's visits, kept by
+        the cohort) of patients[i] of trial rows[i] under a sequence of arms, arms_by_period (..., periods).
+
+        The same latent pain, measurement errors, responsiveness, screening, belief and per-arm outcome
+        draws as a parallel design (common random numbers): a one-period sequence gives
+        `_visit_outcomes` bit for bit. The shift follows patients.sequence; dropout follows
+        patients.dropout over every visit up to the last one asked, each interval under the arm of its
+        period. Values are as measured (no imputation); rows and patients broadcast, patients reached."""
+        vp, arrays = self.plan.visit, model.visit.arrays
+        last = max(visits)
+        if last >= vp.n_kept:
+            raise ValueError(f"visit {last} is beyond the visits the cohort keeps ({vp.n_kept}): raise VisitPlan.kept")
+        rows, patients = np.broadcast_arrays(np.asarray(rows), np.asarray(patients))
+        arms = np.broadcast_to(arms_by_period, rows.shape + (periods.n_periods,))
+        t = self.trials[rows]
+        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
+        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
+        cols = [(rng.draws_at(self.outcome_keys, a, t, patients, column=1) if mixed else np.zeros(a.shape),
+                 rng.draws_at(self.outcome_keys, a, t, patients, column=2) if wanes else np.full(a.shape, 0.5),
+                 self.passed_screening(model, rows, patients, a),
+                 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, patients], a))
+                for a in np.moveaxis(arms, -1, 0)]
+        u_class, u_loss, passed = (np.stack([c[i] for c in cols], axis=-1) for i in range(3))
+        expectation = 1.0 if model.blinding is None else np.stack([c[3] for c in cols], axis=-1)
+        phenotype, z, baseline = self.phenotype[rows, patients], self.z_nonspecific[rows, patients], \
+            self.baseline_nrs[rows, patients]
+        pain, error = self.pain_visits[rows, patients], self.error_visits[rows, patients]
+        weeks = vp.visits[: last + 1]
+        nrs = np.empty(rows.shape + (len(weeks),))
+        for j, week in enumerate(weeks):
+            shift = sequence_shift(arrays, periods, week, arms, phenotype, z, u_class, u_loss, passed,
+                                   self.trial_shift[rows], expectation)
+            nrs[..., j] = measure(apply_shift(pain[..., j], shift), error[..., j], vp.pain.integer)
+        change = nrs - baseline[..., None]
+        responder = -change >= endpoint.responder_reduction * baseline[..., None]
+        seen = np.ones(nrs.shape, bool)
+        if self.dropout_draws:
+            # the arm of each visit's period (one period: the parallel call, bit for bit)
+            arm = arms[..., 0] if periods.n_periods == 1 else arms[..., [periods.period_at(w)[0] for w in weeks]]
+            seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
+                                        self.u_drop[rows, patients][..., : last + 1], self.u_explant[rows, patients])
+        at = list(visits)
+        return change[..., at], responder[..., at], seen[..., at]
 
     def outcomes_block_early(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, start: int,
                              arm: np.ndarray, missing: str, visits: tuple[int, ...],

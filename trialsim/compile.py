@@ -23,17 +23,20 @@ from .design import boundaries as gs
 from .design.allocation import AllocationRule, matched_start, start_probabilities
 from .design.boundaries import Boundaries
 from .design.decisions import EXCLUDED, DecisionRule
+from .design.dtr import Regimes
 from .design.families import FamilyPlan
+from .design.one_way import OneWayCrossoverPlan, long_term_true_values
 from .design.parallel import Durability, DesignPlan, TruthPlan
 from .plan import TrialPlan
 from .design.schedule import LookPlan
+from .design.smart import SmartPlan
 from .effects import EffectModel
 from .endpoints import Endpoint
 from .inference.engines import AnalysisPlan
 from .inference.priors import FLAT, ConjugatePrior
 from .population import Population, TruncNormal
 from .scenario import Scenario, parse_scenario, scenario_hash, scenario_json
-from .scenario.schema import Design, PatientsSpec, Truth
+from .scenario.schema import Design, PatientsSpec, Smart, Truth
 from .patients import DropoutModel, OdiModel, OpioidModel, PainModel
 from .patients.effects import ArmArrays, ArmEffect, TimeCourse
 from .patients.phenotype import screening_confusion
@@ -97,6 +100,7 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
     # an unblinded truth also runs under perfect blinding on the same patients (the bias unblinding causes)
     truths = {name: replace(t, blinded=replace(t, model=replace(t.model, blinding=t.model.blinding.blinded())))
               if t.model.blinding is not None and not t.model.blinding.perfect else t for name, t in truths.items()}
+    designs = with_family_truths(designs, truths, cohort, screening)
     sim = scenario.simulation
     return TrialPlan(
         name=scenario.name, arms=arms, phenotypes=phenotypes, adverse_events=events, endpoint=endpoint,
@@ -143,9 +147,14 @@ def compile_visits(s: Scenario) -> VisitPlan:
                              mechanism=d.mechanism, explant_by_12_weeks=per_arm(d.explant_by_12_weeks)),
         confusion=confusion, trial_nonspecific_sd=spec.trial_nonspecific_sd,
         # the cohort keeps latent pain up to the latest durability visit of any design
-        kept=max([spec.visits.index(d.durability.weeks) + 1 for d in s.designs.values() if d.durability], default=0),
+        kept=max([spec.visits.index(w) + 1 for d in s.designs.values() for w in later_weeks(d)], default=0),
         screening_correlation=spec.screening_correlation,
     )
+
+
+def later_weeks(d: Design) -> list[float]:
+    """Visits after the primary one a design analyses (the cohort keeps latent pain up to them)."""
+    return [x.weeks for x in (d.durability, d.one_way_crossover) if x is not None]
 
 
 def compile_visit_truth(truth: Truth, spec: PatientsSpec, plan: VisitPlan, arms: tuple[str, ...],
@@ -228,8 +237,43 @@ def compile_design(name: str, design: Design, arms: tuple[str, ...], n_phenotype
 
 def compile_family(design: Design, arms: tuple[str, ...], endpoint: Endpoint,
                    visits: VisitPlan | None) -> FamilyPlan | None:
-    """The plan of a design family other than parallel groups (design/families.py); None for parallel groups."""
+    """The plan of a design family other than parallel groups (design/families.py); None for parallel groups.
+    True values that depend on the truths are added by `with_family_truths`."""
+    if design.smart is not None:
+        return compile_smart(design.smart, arms, visits)
+    if design.one_way_crossover is not None:
+        x = design.one_way_crossover
+        return OneWayCrossoverPlan(to=arms.index(x.to), visit=visits.visits.index(x.weeks), weeks=x.weeks,
+                                   switch_weeks=visits.visits[visits.primary], threshold=x.threshold, delta=x.delta)
     return None
+
+
+def compile_smart(m: Smart, arms: tuple[str, ...], visits: VisitPlan) -> SmartPlan:
+    stage1 = tuple(arms.index(a) for a in m.stage1)
+    options = {arms.index(a): tuple(arms.index(o) for o in m.stage2[a]) for a in m.stage1}
+    regimes = Regimes.of(arms, stage1, options)
+    comparisons = len(regimes) - 1
+    return SmartPlan(regimes=regimes, stage1=stage1, options=options,
+                     response_visit=visits.visits.index(m.response_weeks), response_weeks=m.response_weeks,
+                     response_reduction=m.response_reduction, final_visit=visits.primary,
+                     reference=regimes.names.index(m.reference),
+                     alpha=m.alpha / comparisons if m.multiplicity == "bonferroni" and comparisons else m.alpha,
+                     small_sample=m.test == "t")
+
+
+def with_family_truths(designs: dict[str, DesignPlan], truths: dict[str, TruthPlan], cohort: CohortPlan,
+                       screening: np.ndarray) -> dict[str, DesignPlan]:
+    """Design families whose metrics need true values under each truth (regime values, long-term values)."""
+    out = {}
+    for name, d in designs.items():
+        f = d.family
+        if isinstance(f, SmartPlan):
+            f = f.with_true_values(cohort, truths)
+        elif isinstance(f, OneWayCrossoverPlan):
+            f = replace(f, true_values={t: long_term_true_values(f, cohort.visit, truth, cohort.population.prevalence,
+                                                                 screening) for t, truth in truths.items()})
+        out[name] = replace(d, family=f) if f is not d.family else d
+    return out
 
 
 def compile_comparators(design: Design, arms: tuple[str, ...]) -> np.ndarray | None:

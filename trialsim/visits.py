@@ -123,8 +123,8 @@ def patient_model(plan: VisitPlan, effects: tuple[ArmEffect, ...], prevalence: n
 
 
 def true_values(plan: VisitPlan, effects: tuple[ArmEffect, ...], prevalence: np.ndarray, screening_pass: np.ndarray,
-                responder_reduction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mean change and responder share per arm at the primary visit, by simulation with a fixed seed.
+                responder_reduction: float, week: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean change and responder share per arm at the primary visit (or `week`), by simulation with a fixed seed.
 
     Between-trial variation of the nonspecific part averages out over trials:
     the true value is that of the average trial (trial shift 0)."""
@@ -134,6 +134,6 @@ def true_values(plan: VisitPlan, effects: tuple[ArmEffect, ...], prevalence: np.
 
     # the primary visit alone: its joint distribution with baseline does not depend on the other visits
     model = replace(patient_model(plan, effects, prevalence, screening_pass, responder_reduction),
-                    visit_weeks=(plan.visits[plan.primary],))
+                    visit_weeks=(plan.visits[plan.primary] if week is None else week,))
     p = simulate_patients(model, TRUE_VALUE_PATIENTS, np.random.default_rng(20261127), trial_z=0.0)
     return p.change[..., 0].mean(axis=0), p.responder[..., 0].mean(axis=0)

@@ -31,7 +31,9 @@ from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
 
 if TYPE_CHECKING:
+    from .dtr import RegimeResult
     from .families import FamilyPlan
+    from .one_way import LongTerm
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ class DesignResult:
     estimate_durable: np.ndarray | None = None  # (trials, arms) posterior mean there, internal scale
     calibration: np.ndarray | None = None  # (4, trials, looks) imputations at interims: count, sum of errors (internal
     # scale), sum of squared errors, count inside the predictive interval (design/longitudinal.py)
+    regimes: "RegimeResult | None" = None  # SMART: the embedded regimes' estimates and tests (design/smart.py)
+    long_term: "LongTerm | None" = None  # one-way crossover: the long-term comparison (design/one_way.py)
 
 
 class _Trials:
@@ -277,21 +281,36 @@ def durability(plan: DesignPlan, batch: _Trials, size: np.ndarray, infer: Infere
     d = plan.durability
     if d is None:
         return {}
-    c, obs = batch.cohort, batch.obs
-    rows = np.arange(len(c.trials))
-    width = int(size.max(initial=0))
-    arm = np.where(np.arange(width) < size[:, None], obs.arm[:, :width], -1)
-    y, seen = c.later_visit(batch.truth.endpoint, batch.truth.model, rows, arm, d.visit,
+    c = batch.cohort
+    arm = randomised_arms(batch.obs, size)
+    y, seen = c.later_visit(batch.truth.endpoint, batch.truth.model, np.arange(len(c.trials)), arm, d.visit,
                             plan.analysis.screen_failures)
-    later = Observed(arm, batch.truth.endpoint.to_internal(y), obs.responder[:, :width], ~seen)
-    data = cell_statistics(later, c.dropout, c.observed_phenotype, c.baseline_nrs, rows, 0, size, batch.n_arms,
-                           c.prevalence, batch.truth.endpoint.binary)
+    better, mean = compare_with_control(c, arm, batch.truth.endpoint.to_internal(y), seen, size, batch.n_arms,
+                                        batch.truth.endpoint.binary, infer, plan.decisions.control, d.delta)
+    durable = (state.fate == ArmFate.EFFECTIVE) & (np.nan_to_num(better) > d.threshold)
+    return {"pr_durable": better, "estimate_durable": mean, "durable": durable}
+
+
+def randomised_arms(obs: Observed, size: np.ndarray) -> np.ndarray:
+    """(trials, largest size) the arm of every randomised patient, -1 beyond each trial's size."""
+    width = int(size.max(initial=0))
+    return np.where(np.arange(width) < size[:, None], obs.arm[:, :width], -1)
+
+
+def compare_with_control(c: Cohort, arm: np.ndarray, y: np.ndarray, seen: np.ndarray, size: np.ndarray, n_arms: int,
+                         binary: bool, infer: Inference, control: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """One analysis of every randomised patient followed to a later visit (complete cases; y internal,
+    (trials, patients)): Pr(arm - control > delta) and each arm's posterior mean, NaN where an arm has
+    too little data for its posterior."""
+    rows = np.arange(len(c.trials))
+    later = Observed(arm, y, np.zeros(arm.shape, bool), ~seen)
+    data = cell_statistics(later, c.dropout, c.observed_phenotype, c.baseline_nrs, rows, 0, size, n_arms,
+                           c.prevalence, binary)
     enough = data.n.sum(-1) >= 2  # arms whose posterior is proper under the flat prior
     post = infer(data, c.trials, enough)
-    control = np.full(len(rows), plan.decisions.control, np.int64)
-    better = np.where(enough & enough[:, [plan.decisions.control]], post.prob_better(control, d.delta), np.nan)
-    durable = (state.fate == ArmFate.EFFECTIVE) & (np.nan_to_num(better) > d.threshold)
-    return {"pr_durable": better, "estimate_durable": np.where(enough, post.mean(), np.nan), "durable": durable}
+    ref = np.full(len(rows), control, np.int64)
+    better = np.where(enough & enough[:, [control]], post.prob_better(ref, delta), np.nan)
+    return better, np.where(enough, post.mean(), np.nan)
 
 
 def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndarray, look_data: LookData,

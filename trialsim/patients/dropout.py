@@ -59,18 +59,29 @@ def observed_elements(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs
                       ) -> tuple[np.ndarray, np.ndarray]:
     """`observed_visits` for elements each under its own arm: nrs and logit_u_drop (..., visits), the rest (...).
 
-    A patient leaves before visit j when logit(u_j) < the leaving log-odds (u_j < p_j)."""
+    A patient leaves before visit j when logit(u_j) < the leaving log-odds (u_j < p_j). `arm` may also
+    give the arm of each visit (..., visits), as in a treatment sequence (patients.sequence): each
+    interval's loss and explant hazard are then those of the arm the patient is on at its end."""
     weeks = np.asarray(visit_weeks, dtype=float)
     hazard = -np.log1p(-_per_arm(model.loss_by_52_weeks, n_arms)) / 52.0  # per week
-    q = -np.expm1(-hazard[:, None] * np.diff(np.concatenate([[0.0], weeks]))[None, :])  # (arms, visits)
+    steps = np.diff(np.concatenate([[0.0], weeks]))
+    q = -np.expm1(-hazard[:, None] * steps[None, :])  # (arms, visits)
+    by_visit = arm.shape == nrs.shape
     with np.errstate(divide="ignore"):
-        log_odds = special.logit(q)[arm]
+        log_odds = special.logit(q)[arm, np.arange(len(weeks))] if by_visit else special.logit(q)[arm]
     if model.odds_ratio_per_point != 1.0:
         previous = np.concatenate([baseline_nrs[..., None], nrs[..., :-1]], axis=-1)
         pain = previous if model.mechanism == "mar" else nrs
         log_odds = log_odds + np.log(model.odds_ratio_per_point) * (pain - model.pain_centre)
     leaves = logit_u_drop < log_odds
     explant_hazard = -np.log1p(-_per_arm(model.explant_by_12_weeks, n_arms)) / 12.0
+    if by_visit:  # piecewise-constant hazard: explanted once the cumulative hazard passes the exposure
+        cumulative = np.cumsum(explant_hazard[arm] * steps, axis=-1)
+        explanted = explant_exposure[..., None] < cumulative
+        first = np.argmax(explanted, axis=-1)
+        explant_week = np.where(explanted.any(axis=-1), weeks[first], np.inf)  # the first visit after it
+        gone = np.logical_or.accumulate(leaves, axis=-1) | explanted
+        return ~gone, explant_week
     with np.errstate(divide="ignore"):
         explant_week = explant_exposure / explant_hazard[arm]  # inf where the arm has no explants
     gone = np.logical_or.accumulate(leaves, axis=-1) | (explant_week[..., None] < weeks)

@@ -99,23 +99,42 @@ def element_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np
 
     u_class, u_loss: the element's uniforms under its arm. `expectation` multiplies the arm's mean
     nonspecific shift (trialsim.blinding: what the patient believes they are on)."""
-    shifts, responder = element_shifts(arrays, (week,), arm, phenotype, z_nonspecific, u_class, u_loss, passed,
-                                       trial_shift, expectation)
-    return shifts[0], responder
+    nonspecific = nonspecific_shift(arrays, week, arm, z_nonspecific, trial_shift, expectation)
+    specific, responder = specific_shift(arrays, week, arm, phenotype, u_class, u_loss, passed)
+    return nonspecific + specific, responder
+
+
+def nonspecific_shift(arrays: ArmArrays, week: float, arm: np.ndarray, z_nonspecific: np.ndarray,
+                      trial_shift: float | np.ndarray = 0.0, expectation: float | np.ndarray = 1.0) -> np.ndarray:
+    """The nonspecific part of `element_shift` (context, placebo, natural course) at `week`."""
+    course = _course_weights(arrays.courses, float(week))[arm]
+    return (arrays.nonspecific[arm] * expectation + trial_shift + arrays.nonspecific_sd[arm] * z_nonspecific) * course
+
+
+def specific_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: np.ndarray, u_class: np.ndarray,
+                   u_loss: np.ndarray, passed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The specific part of `element_shift` `week` weeks after the arm started, and the response class."""
+    responder = u_class < arrays.responder_share[arm, phenotype]
+    other = arrays.nonresponder_effect[arm, phenotype]
+    onset = arrays.specific_onset_weeks[arm]
+    # exponential time to losing the response after onset (median loss_half_life_weeks)
+    lasting = week < onset - arrays.loss_half_life_weeks[arm] * np.log2(u_loss)
+    effect = np.where(responder & lasting, arrays.responder_effect[arm, phenotype], other)
+    ramp = np.where(onset > 0, np.clip(week / np.where(onset > 0, onset, 1.0), 0.0, 1.0), float(week >= 0))
+    return effect * passed * ramp, responder
 
 
 def element_shifts(arrays: ArmArrays, weeks, arm: np.ndarray, phenotype: np.ndarray, z_nonspecific: np.ndarray,
                    u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0,
                    expectation: float | np.ndarray = 1.0) -> tuple[list[np.ndarray], np.ndarray]:
-    """`element_shift` at several weeks (a list of shifts, one per week): the week-free parts once."""
+    """`element_shift` at several weeks (a list, one per week), bit for bit: the week-free parts once."""
     nonspecific = (arrays.nonspecific[arm] * expectation + trial_shift
                    + arrays.nonspecific_sd[arm] * z_nonspecific)
     responder = u_class < arrays.responder_share[arm, phenotype]
     other = arrays.nonresponder_effect[arm, phenotype]
     specific = arrays.responder_effect[arm, phenotype]
     onset = arrays.specific_onset_weeks[arm]
-    # exponential time to losing the response after onset (median loss_half_life_weeks)
-    lost = onset - arrays.loss_half_life_weeks[arm] * np.log2(u_loss)
+    lost = onset - arrays.loss_half_life_weeks[arm] * np.log2(u_loss)  # the week the response is lost
     positive = onset > 0
     safe_onset = np.where(positive, onset, 1.0)
     shifts = []

@@ -76,6 +76,8 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
                         if looks.randomised_at_looks else ""))
     if bounds is not None:
         return lines + describe_boundaries(d, bounds, endpoint)
+    if d.smart is not None:
+        return lines[:1] + describe_smart(d, endpoint)
     if d.control and dec.on_superior == "new_control":
         better = endpoint.difference(dec.superiority_delta)
         lines.append(f"    each arm vs the current control (first '{d.control}'): an arm with Pr({better}) > "
@@ -144,10 +146,38 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
                       "factorisation), pending patients' endpoints predicted from all their earlier visits"}[a.longitudinal]
         lines.append(f"    interims add patients still before the endpoint ({visits}): {how}; "
                      "the final analysis uses observed endpoints only")
+    if d.one_way_crossover is not None:
+        x = d.one_way_crossover
+        lines.append(f"    one-way crossover: after the primary endpoint the patients of '{d.control}' cross to "
+                     f"'{x.to}'; at week {x.weeks:g} each arm is compared with '{d.control}' by randomised arm "
+                     f"(Pr({endpoint.difference(x.delta)}) > {x.threshold:g}), with and without the crossover "
+                     "on the same patients")
     if d.durability is not None:
         r = d.durability
         lines.append(f"    after the trial, an effective arm is also durable if Pr(better than '{d.control}' by "
                      f"{r.delta:g} at week {r.weeks:g}) > {r.threshold:g} (every randomised patient followed)")
+    return lines
+
+
+def describe_smart(d: Design, endpoint: Endpoint) -> list[str]:
+    """A SMART in words: its stages, regimes and tests."""
+    m = d.smart
+    n = d.looks.at_patients[-1]
+    lines = [f"    SMART of {n} patients: stage 1 randomises {', '.join(m.stage1)} equally; at week "
+             f"{m.response_weeks:g} a patient whose NRS fell by at least {m.response_reduction:.0%} of baseline "
+             "responds and stays on the arm; non-responders are re-randomised equally:"]
+    for arm in m.stage1:
+        options = m.stage2[arm]
+        lines.append(f"      after {arm}: " + (f"{', '.join(options)}" if len(options) > 1 else
+                                                 f"{options[0]} (no re-randomisation)"))
+    comparisons = len(m.regimes()) - 1
+    level = m.alpha / comparisons if m.multiplicity == "bonferroni" and comparisons else m.alpha
+    lines.append(f"    embedded regimes (stage-1 arm, then the non-responders' option): {', '.join(m.regimes())}")
+    lines.append(f"    analysis at the final endpoint: each regime's inverse-probability-weighted mean (responders count "
+                 f"in every regime of their arm) with robust SEs; each regime vs '{m.reference}': one-sided "
+                 + ("t test (Welch-Satterthwaite df from effective sample sizes)" if m.test == "t" else "z test") + " at "
+                 f"{level:.4g}" + (f" (Bonferroni, {m.alpha:g} over {comparisons})" if level != m.alpha else "")
+                 + "; the best regime is the best estimated mean; patients are counted under their final treatment")
     return lines
 
 

@@ -60,7 +60,51 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "guesses": ("arm", "guess"),
     "estimate_blinded": ("arm",),
     "allocation": ("look", "arm"),
+    # SMART designs (design/smart.py), NaN / False / -1 for other designs and other designs' regimes
+    "regime_estimate": ("regime",),
+    "regime_se": ("regime",),
+    "regime_df": ("regime",),
+    "regime_effective": ("regime",),
+    "selected_regime": (),
+    # one-way crossover (design/one_way.py), NaN for other designs
+    "estimate_long_term": ("arm",),
+    "pr_long_term": ("arm",),
+    "estimate_long_term_no_crossover": ("arm",),
+    "pr_long_term_no_crossover": ("arm",),
 }
+
+
+def regime_names(plan: TrialPlan) -> list[str]:
+    """Every SMART design's embedded regimes, first seen first (the `regime` coordinate)."""
+    names: dict[str, None] = {}
+    for d in plan.designs.values():
+        for r in getattr(getattr(d.family, "regimes", None), "names", ()):
+            names[r] = None
+    return list(names)
+
+
+def family_records(plan: TrialPlan, result: DesignResult, n_trials: int, n_arms: int) -> dict[str, np.ndarray]:
+    """The SMART and one-way-crossover variables of one design (placeholders for other designs)."""
+    endpoint, names = plan.endpoint, regime_names(plan)
+    out = {"regime_estimate": np.full((n_trials, len(names)), np.nan), "regime_se": np.full((n_trials, len(names)), np.nan),
+           "regime_df": np.full((n_trials, len(names)), np.nan),
+           "regime_effective": np.zeros((n_trials, len(names)), bool), "selected_regime": np.full(n_trials, -1, np.int16)}
+    r = result.regimes
+    if r is not None:
+        own = [names.index(n) for n in r.names]
+        out["regime_estimate"][:, own] = endpoint.from_internal(r.estimate)
+        out["regime_se"][:, own] = r.se
+        out["regime_df"][:, own] = r.df
+        out["regime_effective"][:, own] = r.better
+        out["selected_regime"] = np.where(r.selected >= 0, np.asarray(own)[np.maximum(r.selected, 0)], -1).astype(np.int16)
+    lt = result.long_term
+    nan = np.full((n_trials, n_arms), np.nan)
+    out["estimate_long_term"] = nan if lt is None else endpoint.from_internal(lt.estimate)
+    out["pr_long_term"] = nan if lt is None else lt.pr_better
+    out["estimate_long_term_no_crossover"] = nan if lt is None else endpoint.from_internal(lt.estimate_direct)
+    out["pr_long_term_no_crossover"] = nan if lt is None else lt.pr_better_direct
+    return out
+
 
 
 def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_history: bool,
@@ -151,6 +195,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "guesses": guess_counts.astype(np.int32),
         "estimate_blinded": estimate if blinded is None else endpoint.from_internal(blinded.estimate),
         "allocation": allocation,
+        **family_records(plan, result, n_trials, n_arms),
     }
 
 
@@ -200,8 +245,10 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
             "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
             "interim": np.arange(1, data_vars["imputed_by_look"][1].shape[3] + 1),
             "imputation_stat": ["n", "error_sum", "error_sq_sum", "covered"],
+            "regime": regime_names(plan),
         },
     )
+    family_facts(ds, plan)
     ds["true_value"] = (("truth", "arm"), plan.true_values())
     ds["control_arm"] = ("design", [plan.designs[d].control or "" for d in designs])
     # each arm's comparator ("" for a control and without one): matched controls give several
@@ -260,3 +307,46 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["allocation"].attrs["description"] = "allocation probabilities after each look (kept with --history)"
     ds.attrs.update(attrs)
     return ds
+
+
+def family_facts(ds: xr.Dataset, plan: TrialPlan) -> None:
+    """What summaries need about SMART and one-way-crossover designs: true values and references (in place)."""
+    truths, designs, regimes = list(plan.truths), list(plan.designs), list(ds["regime"].values)
+    true_regime = np.full((len(truths), len(designs), len(regimes)), np.nan)
+    true_long = np.full((len(truths), len(designs), len(plan.arms)), np.nan)
+    reference = []
+    for j, d in enumerate(designs):
+        f = plan.designs[d].family
+        names = getattr(getattr(f, "regimes", None), "names", ())
+        reference.append(names[f.reference] if names else "")
+        for i, t in enumerate(truths):
+            values = getattr(f, "true_values", {}).get(t)
+            if values is None:
+                continue
+            if names:
+                true_regime[i, j, [regimes.index(n) for n in names]] = values
+            else:
+                true_long[i, j] = values
+    ds["true_regime"] = (("truth", "design", "regime"), true_regime)
+    ds["reference_regime"] = ("design", reference)
+    ds["true_long_term"] = (("truth", "design", "arm"), true_long)
+    ds["long_term_weeks"] = ("design", [getattr(plan.designs[d].family, "weeks", np.nan)
+                                        if getattr(plan.designs[d].family, "name", "") == "one_way_crossover" else np.nan
+                                        for d in designs])
+    ds["long_term_threshold"] = ("design", [getattr(plan.designs[d].family, "threshold", np.nan)
+                                            if getattr(plan.designs[d].family, "name", "") == "one_way_crossover"
+                                            else np.nan for d in designs])
+    ds["true_regime"].attrs["description"] = "SMART: each regime's mean final endpoint when every patient follows it"
+    ds["reference_regime"].attrs["description"] = "SMART: the regime every other regime is tested against ('' otherwise)"
+    ds["regime_estimate"].attrs["description"] = "SMART: inverse-probability-weighted mean of the regime, endpoint scale"
+    ds["regime_se"].attrs["description"] = "SMART: robust (sandwich) SE of regime_estimate"
+    ds["regime_df"].attrs["description"] = "SMART: degrees of freedom of regime_se (effective sample size - 1)"
+    ds["regime_effective"].attrs["description"] = "SMART: regime declared better than the reference regime (one-sided test, smart.test)"
+    ds["selected_regime"].attrs["codes"] = "index into regime of the best estimated regime; -1 = none"
+    ds["true_long_term"].attrs["description"] = ("one-way crossover: each arm's true value at the long-term visit "
+                                                 "without crossover")
+    ds["estimate_long_term"].attrs["description"] = ("one-way crossover: posterior mean at the long-term visit by "
+                                                     "randomised arm, the control's patients crossed over")
+    ds["pr_long_term"].attrs["description"] = "one-way crossover: Pr(arm - control > delta) at the long-term visit"
+    ds["estimate_long_term_no_crossover"].attrs["description"] = "estimate_long_term without the crossover, same patients"
+    ds["pr_long_term_no_crossover"].attrs["description"] = "pr_long_term without the crossover, same patients"

@@ -281,6 +281,84 @@ def _check_design(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
     if a.burn_in > d.looks.n_max:
         yield f"{path}.allocation.burn_in", "burn_in exceeds the maximum sample size"
     yield from _check_frequentist(path, d)
+    yield from _check_smart(s, path, d)
+    yield from _check_one_way_crossover(s, path, d)
+
+
+def _check_smart(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
+    """A SMART: known arms, options for every stage-1 arm, a response visit before the endpoint, one look,
+    and none of the parallel-group settings it would ignore."""
+    m = d.smart
+    if m is None:
+        return
+    p, names = f"{path}.smart", s.arm_names
+    for i, arm in enumerate(m.stage1):
+        if arm not in names:
+            yield f"{p}.stage1[{i}]", _unknown("arm", arm, names)
+        elif arm in m.stage1[:i]:
+            yield f"{p}.stage1[{i}]", f"arm '{arm}' is listed twice"
+    for arm, options in m.stage2.items():
+        if arm not in m.stage1:
+            yield f"{p}.stage2.{arm}", _unknown("stage-1 arm", arm, m.stage1)
+        if not options:
+            yield f"{p}.stage2.{arm}", f"give at least one option (['{arm}'] keeps non-responders on it)"
+        for i, option in enumerate(options):
+            if option not in names:
+                yield f"{p}.stage2.{arm}[{i}]", _unknown("arm", option, names)
+            elif option in options[:i]:
+                yield f"{p}.stage2.{arm}[{i}]", f"option '{option}' is listed twice"
+    missing = [arm for arm in m.stage1 if arm not in m.stage2]
+    for arm in missing:
+        yield f"{p}.stage2", f"stage-1 arm '{arm}' has no stage-2 options; give {arm}: [{arm}] to keep its non-responders on it"
+    regimes = m.regimes()
+    if m.reference not in regimes and not missing:  # a missing arm's regimes are reported above
+        yield f"{p}.reference", _unknown("regime", m.reference, regimes)
+    if s.patients is None:
+        yield p, "response is read at a visit of the visit model: add a 'patients' block"
+    else:
+        if m.response_weeks not in s.patients.visits or m.response_weeks >= s.logistics.endpoint_weeks:
+            yield f"{p}.response_weeks", (f"week {m.response_weeks:g} is not a visit (patients.visits) before the "
+                                          f"final endpoint (logistics.endpoint_weeks {s.logistics.endpoint_weeks:g})")
+    if not s.endpoint.plugin.uses_pain_scores:
+        yield p, f"response is a reduction of NRS; endpoint type '{s.endpoint.type}' has no pain scores"
+    if d.looks.at_patients is None or len(d.looks.at_patients) != 1:
+        yield f"{path}.looks", "a SMART has one analysis: give looks {at_patients: [N]} (interim looks are not available)"
+    if d.control is not None or d.controls is not None:
+        yield f"{path}.control" if d.control is not None else f"{path}.controls", \
+            "a SMART compares regimes with smart.reference; remove the control"
+    defaults = type(d).model_fields
+    for field, words in (("allocation", "stage-1 arms and stage-2 options are randomised equally"),
+                         ("decisions", "regimes are tested against smart.reference at smart.alpha"),
+                         ("durability", "not available with a SMART"), ("one_way_crossover", "not available with a SMART")):
+        if getattr(d, field) != (defaults[field].get_default(call_default_factory=True)):
+            yield f"{path}.{field}", f"applies to parallel-group designs; {words}: remove it"
+    a = d.analysis
+    for field in ("missing", "screen_failures", "longitudinal"):
+        if getattr(a, field) != type(a).model_fields[field].default:
+            yield f"{path}.analysis.{field}", "a SMART analyses complete cases by weighting (no imputation): remove it"
+
+
+def _check_one_way_crossover(s: Scenario, path: str, d: Design) -> Iterator[Problem]:
+    """A one-way crossover: one control, an active arm to cross to, a long-term visit after the endpoint."""
+    x = d.one_way_crossover
+    if x is None:
+        return
+    p = f"{path}.one_way_crossover"
+    if x.to not in s.arm_names:
+        yield f"{p}.to", _unknown("arm", x.to, s.arm_names)
+    elif x.to == d.control:
+        yield f"{p}.to", f"'{x.to}' is the control; name the active arm its patients cross to"
+    if d.control is None:
+        yield p, "the control's patients cross over: give the design one control (not matched controls)"
+    if s.patients is None:
+        yield p, "the long-term visit is a visit of the visit model: add a 'patients' block"
+    elif x.weeks not in s.patients.visits or x.weeks <= s.logistics.endpoint_weeks:
+        yield f"{p}.weeks", f"week {x.weeks:g} is not a visit (patients.visits) after the endpoint"
+    if s.endpoint.plugin.family != "normal":
+        yield p, f"compares means at the long-term visit; '{s.endpoint.type}' is a rate"
+    if d.analysis.screen_failures != "observed":
+        yield f"{path}.analysis.screen_failures", ("crossed-over patients are analysed as observed; "
+                                                  "a one-way crossover needs screen_failures: observed")
 
 
 BAYESIAN_DECISIONS = ("superiority", "superiority_delta", "inferiority", "futility", "equivalence", "phenotype_futility")

@@ -465,6 +465,47 @@ class Durability(Strict):
     delta: float = 0.0
 
 
+class Smart(Strict):
+    """A two-stage SMART (design/smart.py; Murphy 2005, Nahum-Shani 2012): patients are randomised
+    equally among `stage1` arms; at `response_weeks` a responder (NRS reduced by at least
+    `response_reduction` of baseline) stays on the arm, a non-responder is re-randomised equally among
+    the `stage2` options of their stage-1 arm (an option may be the same arm: no switch). Each
+    (stage-1 arm, option) pair is an embedded regime, named `<arm>_then_<option>`; the final endpoint
+    is the primary one (logistics.endpoint_weeks). Each regime is tested against `reference` (one-sided
+    tests of the weighted means' difference over its robust SE, level `alpha`, Bonferroni over the
+    comparisons unless multiplicity is none)."""
+
+    stage1: list[Name] = Field(min_length=2)
+    response_weeks: PositiveFloat = 12.0
+    response_reduction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3  # >= 30%: moderate (IMMPACT)
+    stage2: dict[Name, list[Name]]
+    reference: str
+    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.025
+    multiplicity: Literal["bonferroni", "none"] = "bonferroni"
+    # reference distribution of the tests: t on Welch-Satterthwaite degrees of freedom from each regime's
+    # effective sample size (small samples), or z (the large-sample Wald test)
+    test: Literal["t", "z"] = "t"
+
+    def regimes(self) -> list[str]:
+        """The embedded regimes' names, in order (stage-1 arm, then option)."""
+        from ..design.dtr import regime_name
+
+        return [regime_name(a, o) for a in self.stage1 for o in self.stage2.get(a, [])]
+
+
+class OneWayCrossover(Strict):
+    """After the primary endpoint the control's patients cross to arm `to` (ReActiv8-B, Gilligan 2021):
+    the primary comparison stays randomised; the long-term comparison of each arm with the control at
+    `weeks` (every randomised patient followed, by randomised arm) mixes arms. Reported with and without
+    the crossover on the same patients: "better than the control by delta at `weeks`" when
+    Pr > threshold."""
+
+    to: Name
+    weeks: PositiveFloat = 52.0
+    threshold: float = Field(0.975, gt=0, lt=1)
+    delta: float = 0.0
+
+
 class Design(Strict):
     description: str = ""
     control: str | None = None
@@ -476,6 +517,8 @@ class Design(Strict):
     decisions: Decisions = Field(default_factory=Decisions)
     analysis: Analysis = Field(default_factory=Analysis)
     durability: Durability | None = None  # "effective at 3 months and durable at 12" (visit model, a control)
+    smart: Smart | None = None  # a sequential multiple-assignment randomised trial instead of parallel groups
+    one_way_crossover: OneWayCrossover | None = None  # the control crosses to an active arm after the endpoint
 
     @property
     def main_control(self) -> str | None:

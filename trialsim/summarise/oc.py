@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import special
 
 from ..blinding import bang_index
 from ..design.state import ArmFate
@@ -214,6 +215,8 @@ def estimation(cell: xr.Dataset) -> Rows:
     rows: Rows = []
     for i, a in enumerate(cell["arm"].values):
         err = estimate[:, i] - truth[i]
+        if np.isnan(err).all() and _smart(cell):  # a SMART estimates regimes, not arms
+            continue
         rows += [(f"bias_{a}", *mean(err)), (f"rmse_{a}", *rmse(err))]
     return rows
 
@@ -300,6 +303,76 @@ def _endpoint_weeks(cell: xr.Dataset) -> float:
     return float(cell["endpoint_weeks"].values)
 
 
+def _smart(cell: xr.Dataset) -> bool:
+    return "reference_regime" in cell and bool(str(cell["reference_regime"].values))
+
+
+def regimes(cell: xr.Dataset, higher_is_better: bool) -> Rows:
+    """SMART designs: each embedded regime's estimate (mean, bias and RMSE against its true value, 95%
+    coverage of its robust interval), Pr(declared better than the reference regime), Pr(selected as the
+    best estimated regime); Pr(any regime better than the reference) (the family-wise error under a null
+    truth); with a unique best regime, Pr(selecting it) and the power of its comparison with the reference."""
+    if not _smart(cell):
+        return []
+    true = cell["true_regime"].values
+    own = np.flatnonzero(np.isfinite(true))
+    names = [str(r) for r in cell["regime"].values]
+    est, se = cell["regime_estimate"].values, cell["regime_se"].values
+    effective, selected = cell["regime_effective"].values.astype(bool), cell["selected_regime"].values
+    reference = names.index(str(cell["reference_regime"].values))
+    df = np.maximum(np.nan_to_num(cell["regime_df"].values, nan=1.0), 1.0) if "regime_df" in cell else np.inf
+    half = se * special.stdtrit(df, 0.975)
+    rows: Rows = []
+    for k in own:
+        err = est[:, k] - true[k]
+        ok = np.isfinite(err)
+        rows += [(f"regime_mean_{names[k]}", *mean(est[ok, k])), (f"regime_bias_{names[k]}", *mean(err[ok])),
+                 (f"regime_rmse_{names[k]}", *rmse(err[ok])),
+                 (f"regime_coverage_{names[k]}", *proportion(np.abs(err[ok]) <= half[ok, k])),
+                 (f"prob_select_regime_{names[k]}", *proportion(selected == k))]
+        if k != reference:
+            rows.append((f"prob_regime_effective_{names[k]}", *proportion(effective[:, k])))
+    rows.append(("prob_any_regime_effective", *proportion(effective[:, own].any(axis=1))))
+    internal = true[own] * (1 if higher_is_better else -1)
+    order = np.argsort(internal)[::-1]
+    if len(own) > 1 and internal[order[0]] > internal[order[1]] + 1e-9:
+        best = own[order[0]]
+        rows.append(("prob_select_best_regime", *proportion(selected == best)))
+        if best != reference:
+            rows.append(("prob_best_regime_effective", *proportion(effective[:, best])))
+    return rows
+
+
+def long_term(cell: xr.Dataset) -> Rows:
+    """One-way crossover designs: each arm's long-term comparison with the control at the later visit,
+    as the trial sees it (control patients crossed over) and without the crossover on the same
+    patients: the mean estimated difference, its bias against the true difference without crossover,
+    the paired shift the crossover causes, and Pr(arm better than the control at the later visit)."""
+    if "long_term_weeks" not in cell or not np.isfinite(cell["long_term_weeks"].values):
+        return []
+    c = _control_index(cell)
+    true = cell["true_long_term"].values
+    threshold = float(cell["long_term_threshold"].values)
+    x, d = cell["estimate_long_term"].values, cell["estimate_long_term_no_crossover"].values
+    rows: Rows = []
+    for i, a in enumerate(cell["arm"].values):
+        if i == c:
+            continue
+        diff_x, diff_d, truth = x[:, i] - x[:, c], d[:, i] - d[:, c], true[i] - true[c]
+        ok = np.isfinite(diff_x) & np.isfinite(diff_d)
+        rows += [(f"long_term_effect_{a}_mean", *mean(diff_x[ok])),
+                 (f"long_term_effect_{a}_no_crossover_mean", *mean(diff_d[ok])),
+                 (f"long_term_bias_{a}", *mean(diff_x[ok] - truth)),
+                 (f"long_term_bias_{a}_no_crossover", *mean(diff_d[ok] - truth)),
+                 (f"crossover_shift_{a}", *mean(diff_x[ok] - diff_d[ok])),
+                 (f"prob_long_term_effective_{a}",
+                  *proportion(np.nan_to_num(cell["pr_long_term"].values[:, i]) > threshold)),
+                 (f"prob_long_term_effective_{a}_no_crossover",
+                  *proportion(np.nan_to_num(cell["pr_long_term_no_crossover"].values[:, i]) > threshold))]
+    weeks = float(cell["long_term_weeks"].values)  # the last patient's long-term visit
+    return rows + distribution("long_term_duration_weeks", cell["duration_weeks"].values + weeks - _endpoint_weeks(cell))
+
+
 def adverse_events(cell: xr.Dataset) -> Rows:
     ae = cell["adverse_events"].sum("arm").values  # (trial, adverse_event)
     return [(f"ae_{name}_mean", *mean(ae[:, j])) for j, name in enumerate(cell["adverse_event"].values)]
@@ -321,12 +394,16 @@ def cell_metrics(cell: xr.Dataset, higher_is_better: bool, strategies: list[str]
     `strategies` replaces the design's selection strategies (the first gets the plain names).
     """
     internal = cell["true_value"].values * (1 if higher_is_better else -1)  # only order and ratios matter
-    return (size_and_outcomes(cell) + stopping(cell) + selection(cell, internal, strategies) + remaining(cell)
+    # a SMART decides about regimes, not arms: its arm-level stopping and selection metrics would say nothing
+    arm_decisions = not _smart(cell)
+    return (size_and_outcomes(cell)
+            + (stopping(cell) + selection(cell, internal, strategies) + remaining(cell) if arm_decisions else [])
             + effectiveness(cell) + patients_per_arm(cell) + phenotypes(cell) + estimation(cell) + comparisons(cell)
             + blinding(cell) + harm(cell)
-            + best_arm(cell, internal, strategies) + distribution("duration_weeks", cell["duration_weeks"].values)
+            + (best_arm(cell, internal, strategies) if arm_decisions else [])
+            + distribution("duration_weeks", cell["duration_weeks"].values)
             + fit_diagnostics(cell) + adverse_events(cell) + stopping_look(cell) + imputation(cell)
-            + durability(cell))
+            + durability(cell) + regimes(cell, higher_is_better) + long_term(cell))
 
 
 def oc_table(ds: xr.Dataset, strategies: dict[str, list[str]] | None = None) -> pd.DataFrame:
