@@ -177,6 +177,12 @@ CASES: list[Case] = [
     Case("2 rules", "selection control without a control",
          run_args(mutated(setting("designs", "readme", "decisions", "selection", "control"), README)),
          "strategy 'control' needs a control"),
+    Case("2 rules", "longitudinal itp with the frequentist engine",
+         run_args(mutated(setting("designs", "adaptive_itp", "analysis", {"longitudinal": "itp", "engine": "frequentist"}),
+                          "clbp_longitudinal.yaml")), "not the frequentist one", lines=2),  # and its boundaries
+    Case("2 rules", "longitudinal model unknown",
+         run_args(mutated(setting("designs", "adaptive_mvn", "analysis", "longitudinal", "mmrm"),
+                          "clbp_longitudinal.yaml")), "'itp'"),
 
     # 3. sizes that cannot fit
     Case("3 sizes", "at_patients 10^12",

@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/bench_longitudinal.py [-n 2000] [--repeats 3]
 
 The bundled scenario `scenarios/clbp_longitudinal.yaml`: its adaptive design under the
-industry truth with `analysis.longitudinal` none, locf and regression, one worker, in one
+industry truth with `analysis.longitudinal` none, locf, regression, itp and mvn, one worker, in one
 process one after the other (alternating, so that a busy machine slows each alike); medians of
 repeated runs, in wall-clock trials/s and trials per CPU-second of this process (the machine
 is shared: CPU time is the fairer figure).
@@ -22,7 +22,8 @@ from trialsim.run.runner import simulate
 from trialsim.scenario import load_scenario, parse_scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "clbp_longitudinal.yaml"
-DESIGNS = {"none": "adaptive", "locf": "adaptive_locf", "regression": "adaptive_regression"}
+DESIGNS = {"none": "adaptive", "locf": "adaptive_locf", "regression": "adaptive_regression", "itp": "adaptive_itp",
+           "mvn": "adaptive_mvn"}
 
 
 def cell(design: str, truth: str = "industry"):

@@ -1,6 +1,6 @@
 """What the early visits buy: the bundled longitudinal scenario at calibrated equal type I error.
 
-    PYTHONPATH=. python benchmarks/longitudinal_gain.py [--calibrate-trials 5000] [-n 10000] [-w 2]
+    PYTHONPATH=. python benchmarks/longitudinal_gain.py [--calibrate-trials 5000] [-n 10000] [-w 2] [--designs A B]
 
 Every design of `scenarios/clbp_longitudinal.yaml` gets its superiority threshold calibrated,
 in lockstep bisection under the null truth (all designs in one run per step: common random
@@ -39,9 +39,12 @@ def main() -> None:
     parser.add_argument("-w", "--workers", type=int, default=2)
     parser.add_argument("--target", type=float, default=0.05)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--designs", nargs="+", default=None, help="only these designs (default: every design)")
     args = parser.parse_args()
-    scenario = load_scenario(SCENARIO)
-    data = scenario.model_dump(mode="json")
+    data = load_scenario(SCENARIO).model_dump(mode="json")
+    if args.designs:
+        data["designs"] = {d: data["designs"][d] for d in args.designs}
+    scenario = parse_scenario(data)
     null = parse_scenario({**data, "truths": {"no_effect": data["truths"]["no_effect"]}})
     designs = list(data["designs"])
     lo, hi = {d: 0.98 for d in designs}, {d: 0.9999 for d in designs}

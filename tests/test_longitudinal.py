@@ -23,6 +23,7 @@ from trialsim.summarise.oc import oc_table
 
 from .conftest import SCENARIOS, scenario_dict, subset
 
+MODES = ("locf", "regression", "itp", "mvn")
 RECORDS = ("size", "stop_reason", "stop_look", "arm_fate", "estimate", "final_pr_best", "pr_best_last",
            "n_randomised", "duration_weeks", "selected_arm")
 
@@ -30,7 +31,13 @@ RECORDS = ("size", "stop_reason", "stop_look", "arm_fate", "estimate", "final_pr
 def mvn_trials(rng: np.random.Generator, n_rep: int, n_c: int, n_p: int, mean: np.ndarray, cov: np.ndarray):
     """Replicates (as trials) of one arm: n_c completers with visits (4, 8, 12) and n_p pending patients,
     half of whom have reached 8 weeks (the others 4 weeks only)."""
-    z = rng.multivariate_normal(mean, cov, size=(n_rep, n_c + n_p))
+    return visit_trials(rng.multivariate_normal(mean, cov, size=(n_rep, n_c + n_p)), n_c, n_p)
+
+
+def visit_trials(z: np.ndarray, n_c: int, n_p: int):
+    """z (replicates, patients, visits + endpoint) as trials of one arm: the first n_c patients completed,
+    the second half of the others reached the second visit, the first half the first visit only."""
+    n_rep = z.shape[0]
     arm = np.zeros((n_rep, n_c + n_p), np.int16)
     completer = np.zeros(arm.shape, bool)
     completer[:, :n_c] = True
@@ -39,7 +46,8 @@ def mvn_trials(rng: np.random.Generator, n_rep: int, n_c: int, n_p: int, mean: n
     last[:, n_c + n_p // 2:] = 1
     mask = ~completer
     x = np.take_along_axis(early, last[..., None], axis=-1)[..., 0]
-    pending = Pending(mask, np.where(mask, x, 0.0), last)
+    reached = (np.arange(early.shape[-1]) <= last[..., None]) & mask[..., None]
+    pending = Pending(mask, np.where(mask, x, 0.0), last, reached)
     yc = np.where(completer, y, 0.0)
     one = lambda v: v[:, None, None]  # noqa: E731
     data = LookData(one(completer.sum(1).astype(float)), one(yc.sum(1)), one((yc * yc).sum(1)),
@@ -47,40 +55,12 @@ def mvn_trials(rng: np.random.Generator, n_rep: int, n_c: int, n_p: int, mean: n
     return data, arm, completer, y, early, pending
 
 
-@pytest.mark.parametrize("rho", [0.8, 0.3])
-def test_regression_posterior_of_the_final_mean_has_nominal_coverage(rho):
-    """Known multivariate normal (visits 4, 8, 12; AR-like correlations): the exact engine's 95% interval
-    for the 12-week mean from completers + pending patients covers in 95% +- 3 binomial SE of 4,000."""
-    n_rep, n_c, n_p = 4000, 60, 50
-    mean = np.array([-1.0, -1.5, -2.0])
-    corr = np.array([[1, rho, rho**2 * 0.9], [rho, 1, rho], [rho**2 * 0.9, rho, 1]])
-    cov = corr * np.outer([2.0, 2.2, 2.5], [2.0, 2.2, 2.5])
-    data, arm, completer, y, early, pending = mvn_trials(np.random.default_rng(13), n_rep, n_c, n_p, mean, cov)
-    out, imputed = combine(data, "regression", arm, completer, y, early, pending, np.zeros(arm.shape, np.int16),
-                           np.ones(arm.shape, bool))
-    post = ArmPosteriors.from_data(out)
-    df, loc = post.a
-    half = stats.t.ppf(0.975, df[:, 0]) * post.b[:, 0]
-    covered = np.abs(loc[:, 0] - mean[2]) <= half
-    se = np.sqrt(0.95 * 0.05 / n_rep)
-    assert abs(covered.mean() - 0.95) < 3 * se, covered.mean()
-    # the early visits buy information: narrower than completers alone, by more when correlated
-    alone = ArmPosteriors.from_data(data)
-    ratio = np.median(post.b[:, 0] / alone.b[:, 0])
-    assert ratio < (0.9 if rho == 0.8 else 1.0)
-    # the imputations' 95% predictive intervals cover the pending patients' endpoints
-    n = imputed.n.sum()
-    assert n == n_rep * n_p
-    assert abs(imputed.covered.sum() / n - 0.95) < 0.01
-    assert abs(imputed.error.sum() / n) < 0.02
-
-
 def test_no_pending_patient_returns_the_data_untouched():
     data, arm, completer, y, early, pending = mvn_trials(np.random.default_rng(1), 5, 10, 4, np.zeros(3), np.eye(3))
     nobody = Pending(np.zeros_like(pending.mask), pending.x, pending.visit)
-    for mode in ("locf", "regression"):
+    for mode in ("locf", "regression", "itp", "mvn"):
         out, imputed = combine(data, mode, arm, completer, y, early, nobody, np.zeros(arm.shape, np.int16),
-                               np.ones(arm.shape, bool))
+                               np.ones(arm.shape, bool), weeks=np.array([4.0, 8.0, 12.0]))
         assert out is data and imputed.n.sum() == 0
 
 
@@ -128,21 +108,21 @@ def same_records(ds, a: str, b: str) -> None:
 
 def test_without_earlier_visits_the_model_reduces_exactly_to_todays_analysis():
     """Bit-identical records: the endpoint as the only visit up to it, and no earlier visit chosen."""
-    ds = run(longitudinal_scenario({"endpoint_only": {}, "regression": {"longitudinal": "regression"},
-                                    "locf": {"longitudinal": "locf"}}, visits=(12, 52)))
-    same_records(ds, "endpoint_only", "regression")
-    same_records(ds, "endpoint_only", "locf")
+    ds = run(longitudinal_scenario({"endpoint_only": {}, **{m: {"longitudinal": m} for m in MODES}}, visits=(12, 52)))
+    for mode in MODES:
+        same_records(ds, "endpoint_only", mode)
     assert ds["imputed_n"].values.sum() == 0
 
 
 def test_without_pending_patients_the_code_path_changes_nothing():
     """No follow-up lag (randomised_at_looks = at_patients): the longitudinal code runs and finds nobody."""
-    s = longitudinal_scenario({"endpoint_only": {}, "regression": {"longitudinal": "regression"}})
+    s = longitudinal_scenario({"endpoint_only": {}, **{m: {"longitudinal": m} for m in MODES}})
     data = s.model_dump(mode="json", exclude_none=True)
     for d in data["designs"].values():
         d["looks"]["randomised_at_looks"] = d["looks"]["at_patients"]
     ds = run(parse_scenario(data))
-    same_records(ds, "endpoint_only", "regression")
+    for mode in MODES:
+        same_records(ds, "endpoint_only", mode)
 
 
 def test_longitudinal_designs_use_early_visits_and_report_calibration():
@@ -191,7 +171,7 @@ def test_early_visits_are_the_patients_tables_visits():
 
 
 @pytest.mark.parametrize("analysis, words", [
-    ({"longitudinal": "regression", "engine": "pymc"}, "exact engine"),
+    ({"longitudinal": "itp", "engine": "frequentist"}, "frequentist"),
     ({"longitudinal": "regression", "missing": "locf"}, "complete_case"),
     ({"longitudinal": "regression", "longitudinal_visits": [12]}, "before the endpoint"),
     ({"longitudinal_visits": [4]}, "applies with"),

@@ -26,7 +26,7 @@ from .patients.draws import patient_draws, screening_uniform
 from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
-from .patients.effects import element_shift
+from .patients.effects import element_shift, element_shifts
 from .patients.scale import apply_shift, measure
 from .patients.sequence import Periods, sequence_shift
 from .rng import Stream
@@ -198,8 +198,8 @@ class Cohort:
         pain, error = self.pain_visits[rows, at], self.error_visits[rows, at]
         nrs = np.empty(arm.shape + (len(weeks),))
         expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, at], arm)
-        for j, week in enumerate(weeks):
-            shift, _ = element_shift(arrays, week, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation)
+        shifts, _ = element_shifts(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation)
+        for j, shift in enumerate(shifts):
             nrs[..., j] = measure(apply_shift(pain[..., first + j], shift), error[..., first + j], vp.pain.integer)
         change = nrs - baseline[..., None]
         responder = -change >= endpoint.responder_reduction * baseline[..., None]
@@ -371,6 +371,8 @@ class Cohort:
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
         out = np.zeros(rows.shape + (n_types,), bool)
         for j in range(n_types):  # one stream per event type, keyed by its name
-            u = rng.draws_at(self.event_keys, j, self.trials[rows], patients)
-            out[..., j] = u < self.plan.adverse_rates[arm, j]
+            rate = self.plan.adverse_rates[arm, j]
+            some = rate > 0  # a uniform is never below 0: draw only where the arm has the event
+            u = rng.draws_at(self.event_keys, j, self.trials[rows[some]], patients[some])
+            out[some, j] = u < rate[some]
         return out

@@ -43,8 +43,7 @@ import numpy as np
 from scipy import special
 
 from ..inference.base import LookData
-
-COVERAGE = 0.95  # nominal level of the imputations' predictive intervals (calibration records)
+from .longitudinal_models import COVERAGE, ArmFit, LookPatients, completer_variance, itp, mvn, sums
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,8 @@ class Pending:
     mask: np.ndarray  # (trials, patients) pending with an earlier visit seen by the look
     x: np.ndarray  # (trials, patients) outcome at the last such visit, internal scale
     visit: np.ndarray  # (trials, patients) its index among the design's earlier visits
+    reached: np.ndarray | None = None  # (trials, patients, visits) every earlier visit seen by the look (itp, mvn);
+    # None: the last one only
 
 
 def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, seen: np.ndarray,
@@ -80,23 +81,21 @@ def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, see
     has = avail.any(axis=-1)
     last = avail.shape[-1] - 1 - np.argmax(avail[..., ::-1], axis=-1)
     x = np.take_along_axis(early, last[..., None], axis=-1)[..., 0]
-    return Pending(has, np.where(has, x, 0.0), last)
-
-
-def _sums(index: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
-    return np.bincount(index, weights=weights, minlength=size).astype(float)
+    return Pending(has, np.where(has, x, 0.0), last, avail)
 
 
 def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray,
-            pending: Pending, phenotype: np.ndarray, final_seen: np.ndarray) -> tuple[LookData, Imputation]:
-    """The look's statistics with the pending patients (`mode` locf or regression), and their calibration.
+            pending: Pending, phenotype: np.ndarray, final_seen: np.ndarray, baseline: np.ndarray | None = None,
+            weeks: np.ndarray | None = None) -> tuple[LookData, Imputation]:
+    """The look's statistics with the pending patients (`mode` locf, regression, itp or mvn), and their calibration.
 
     data: completers' statistics (trials, arms, phenotypes); arm, completer, y, phenotype, final_seen:
     (trials, patients) over the same window as `pending`, early (trials, patients, visits).
-    final_seen marks pending patients whose endpoint will be observed (calibration only).
+    final_seen marks pending patients whose endpoint will be observed (calibration only). baseline
+    (trials, patients), if given, adds the pending patients' baseline NRS to the covariate sums (for
+    engines adjusting for it, PyMC). weeks: the earlier visits' weeks then the endpoint's (itp).
     """
     b, k, p = data.n.shape
-    n_visits = early.shape[-1]
     zeros = np.zeros(b)
     if not pending.mask.any():
         return data, Imputation(zeros, zeros, zeros, zeros)
@@ -107,58 +106,45 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
     p_cell = p_ta * p + phenotype[pt, pp]
     x, v = pending.x[pt, pp], pending.visit[pt, pp]
     y_p, scored_p = y[pt, pp], final_seen[pt, pp]
+    bx = None if baseline is None else baseline[pt, pp]
     if mode == "locf":
-        add = [_sums(p_cell, b * k * p, w).reshape(b, k, p) for w in (None, x, x * x)]
+        add = [sums(p_cell, b * k * p, w).reshape(b, k, p) for w in (None, x, x * x)]
+        sx = _covariate_sums(data, p_cell, bx, x)
         err = np.where(scored_p, x - y_p, 0.0)
-        out = LookData(data.n + add[0], data.sum_y + add[1], data.sum_y2 + add[2], data.sum_x, data.sum_x2,
-                       data.sum_xy, data.binary, data.prevalence)
-        return out, Imputation(_sums(pt, b, scored_p), _sums(pt, b, err), _sums(pt, b, err * err), zeros)
-    if mode != "regression":
+        out = LookData(data.n + add[0], data.sum_y + add[1], data.sum_y2 + add[2], *sx, data.binary, data.prevalence)
+        return out, Imputation(sums(pt, b, scored_p), sums(pt, b, err), sums(pt, b, err * err), zeros)
+    if mode not in MODELS:
         raise ValueError(f"unknown longitudinal model '{mode}'")
-
-    # arm-level regressions of the endpoint on each earlier visit, from the completers
-    size = b * k
     ct, cp = np.nonzero(completer)
-    c_ta = ct * k + arm[ct, cp]
-    y_c, x_c = y[ct, cp], early[ct, cp]  # (completers,), (completers, visits)
-    n_c = _sums(c_ta, size).reshape(b, k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ybar = _sums(c_ta, size, y_c).reshape(b, k) / n_c
-        ss_y = np.maximum(_sums(c_ta, size, y_c * y_c).reshape(b, k) - n_c * ybar**2, 0.0)
-        var_y = ss_y / (n_c - 1)
-        beta, xbar, sxx, var_e = (np.zeros((n_visits, b, k)) for _ in range(4))
-        for j in range(n_visits):
-            xv = x_c[:, j]
-            xbar[j] = _sums(c_ta, size, xv).reshape(b, k) / n_c
-            sxx[j] = _sums(c_ta, size, xv * xv).reshape(b, k) - n_c * xbar[j] ** 2
-            sxy = _sums(c_ta, size, xv * y_c).reshape(b, k) - n_c * xbar[j] * ybar
-            beta[j] = sxy / sxx[j]
-            var_e[j] = np.maximum(ss_y - beta[j] * sxy, 0.0) / (n_c - 2)
-    fitted = (n_c >= 3) & (var_y > 0) & (sxx > 0).all(axis=0) & np.isfinite(beta).all(axis=0)
+    if pending.reached is not None:
+        reached = pending.reached[pt, pp]
+    else:  # the last visit only
+        reached = np.arange(early.shape[-1]) == v[:, None]
+    look = LookPatients(b, k, ct * k + arm[ct, cp], y[ct, cp], early[ct, cp], p_ta, x, v,
+                        np.where(reached, early[pt, pp], 0.0), reached, weeks)
+    fit = MODELS[mode](look)
 
-    # imputations: ybar_C + beta_v (x - xbar_v) at each pending patient's last visit
-    use = fitted.ravel()[p_ta]
-    p_ta, p_cell, x, v, y_p, scored_p, pt = (a[use] for a in (p_ta, p_cell, x, v, y_p, scored_p, pt))
-    flat = lambda a: a.reshape(n_visits, size)[v, p_ta]  # noqa: E731 (per visit x trial-arm -> per patient)
-    b_i, xbar_i, e_i, sxx_i = flat(beta), flat(xbar), flat(var_e), flat(sxx)
-    y_hat = ybar.ravel()[p_ta] + b_i * (x - xbar_i)
-
-    # the arm's mean and variance (module docstring)
-    by_visit = v * size + p_ta
-    m_v = _sums(by_visit, n_visits * size).reshape(n_visits, b, k)
-    x_pv = _sums(by_visit, n_visits * size, x).reshape(n_visits, b, k)
-    m = m_v.sum(axis=0)
-    big_n = n_c + m
+    # pending patients of arms whose model could be fitted
+    use = fit.fitted.ravel()[p_ta]
+    p_cell, y_p, scored_p, pt = (a[use] for a in (p_cell, y_p, scored_p, pt))
+    y_hat, pred_sd, q = fit.y_hat[use], fit.pred_sd[use], fit.q[use]
+    size = b * k
+    m = sums(p_ta[use], size).reshape(b, k)
+    big_n, n_eff = fit.big_n, fit.n_eff
+    var_y = completer_variance(look)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.where(m_v > 0, x_pv / m_v - xbar, 0.0)
-        n2_var = (big_n * var_y + (m_v * var_e).sum(0) + (m_v * np.sqrt(var_e)).sum(0) ** 2 / n_c
-                  + (var_e * m_v**2 * gap**2 / sxx).sum(0))
-        n_eff = var_y * big_n**2 / n2_var
         r = n_eff / big_n
-    imputed = fitted & (m > 0)
-    n_cell = _sums(p_cell, size * p).reshape(b, k, p) + data.n
-    t_cell = _sums(p_cell, size * p, y_hat).reshape(b, k, p) + data.sum_y
-    q_cell = _sums(p_cell, size * p, y_hat * y_hat).reshape(b, k, p) + data.sum_y2
+    imputed = fit.fitted & (m > 0)
+    n_cell = sums(p_cell, size * p).reshape(b, k, p) + data.n
+    t_cell = sums(p_cell, size * p, y_hat).reshape(b, k, p) + data.sum_y
+    q_cell = sums(p_cell, size * p, y_hat * y_hat).reshape(b, k, p) + data.sum_y2
+    sx = _covariate_sums(data, p_cell, None if bx is None else bx[use], y_hat)
+    if fit.theta is not None:  # every patient of the arm shifted so that the arm's mean is theta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(imputed, fit.theta - t_cell.sum(-1) / big_n, 0.0)[..., None]
+        q_cell = q_cell + 2 * d * t_cell + n_cell * d * d
+        t_cell = t_cell + n_cell * d
+        sx = (sx[0], sx[1], sx[2] + d * sx[0])
     t_arm, q_arm = t_cell.sum(-1), q_cell.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         # spread added per pseudo patient so that the arm's t posterior has variance Var
@@ -166,15 +152,71 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
     r3, c3 = r[..., None], c[..., None]
     keep = ~imputed[..., None]
     n_new = np.where(keep, data.n, r3 * n_cell)
+    old = (data.sum_x, data.sum_x2, data.sum_xy)
+    scaled = old if bx is None else [np.where(keep, o, r3 * new) for o, new in zip(old, sx)]
     out = LookData(n_new, np.where(keep, data.sum_y, r3 * t_cell),
                    np.where(keep, data.sum_y2, r3 * q_cell + c3 * n_new),
-                   data.sum_x, data.sum_x2, data.sum_xy, data.binary, data.prevalence)
+                   *scaled, data.binary, data.prevalence)
 
     # calibration of each imputation against the endpoint later observed
     err = np.where(scored_p, y_hat - y_p, 0.0)
-    n_i = n_c.ravel()[p_ta]
+    covered = scored_p & (np.abs(y_hat - y_p) <= q * pred_sd)
+    return out, Imputation(sums(pt, b, scored_p), sums(pt, b, err), sums(pt, b, err * err), sums(pt, b, covered))
+
+
+def _covariate_sums(data: LookData, p_cell: np.ndarray, bx: np.ndarray | None,
+                    y_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sum x, sum x^2, sum x y) of the cells with the pending patients' baselines x and imputations."""
+    if bx is None:
+        return data.sum_x, data.sum_x2, data.sum_xy
+    shape, size = data.n.shape, data.n.size
+    return tuple(sums(p_cell, size, w).reshape(shape) + old
+                 for w, old in ((bx, data.sum_x), (bx * bx, data.sum_x2), (bx * y_hat, data.sum_xy)))
+
+
+def regression(look: LookPatients) -> ArmFit:
+    """Per arm and earlier visit, the endpoint regressed on the visit among completers; each pending
+    patient imputed from his last visit; Anderson's estimator of the arm mean (module docstring)."""
+    b, k, size = look.b, look.k, look.size
+    n_visits = look.x_c.shape[-1]
+    c_ta, y_c, x_c = look.c_ta, look.y_c, look.x_c
+    n_c = sums(c_ta, size).reshape(b, k)
     with np.errstate(divide="ignore", invalid="ignore"):
+        ybar = sums(c_ta, size, y_c).reshape(b, k) / n_c
+        ss_y = np.maximum(sums(c_ta, size, y_c * y_c).reshape(b, k) - n_c * ybar**2, 0.0)
+        var_y = ss_y / (n_c - 1)
+        beta, xbar, sxx, var_e = (np.zeros((n_visits, b, k)) for _ in range(4))
+        for j in range(n_visits):
+            xv = x_c[:, j]
+            xbar[j] = sums(c_ta, size, xv).reshape(b, k) / n_c
+            sxx[j] = sums(c_ta, size, xv * xv).reshape(b, k) - n_c * xbar[j] ** 2
+            sxy = sums(c_ta, size, xv * y_c).reshape(b, k) - n_c * xbar[j] * ybar
+            beta[j] = sxy / sxx[j]
+            var_e[j] = np.maximum(ss_y - beta[j] * sxy, 0.0) / (n_c - 2)
+    fitted = (n_c >= 3) & (var_y > 0) & (sxx > 0).all(axis=0) & np.isfinite(beta).all(axis=0)
+
+    # imputations: ybar_C + beta_v (x - xbar_v) at each pending patient's last visit
+    p_ta, x, v = look.p_ta, look.x, look.v
+    flat = lambda a: a.reshape(n_visits, size)[v, p_ta]  # noqa: E731 (per visit x trial-arm -> per patient)
+    b_i, xbar_i, e_i, sxx_i = flat(beta), flat(xbar), flat(var_e), flat(sxx)
+    with np.errstate(invalid="ignore"):
+        y_hat = ybar.ravel()[p_ta] + b_i * (x - xbar_i)
+
+    # the arm's mean and variance (module docstring); pending patients of unfitted arms count only there
+    by_visit = v * size + p_ta
+    m_v = sums(by_visit, n_visits * size).reshape(n_visits, b, k)
+    x_pv = sums(by_visit, n_visits * size, x).reshape(n_visits, b, k)
+    m = m_v.sum(axis=0)
+    big_n = n_c + m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(m_v > 0, x_pv / m_v - xbar, 0.0)
+        n2_var = (big_n * var_y + (m_v * var_e).sum(0) + (m_v * np.sqrt(var_e)).sum(0) ** 2 / n_c
+                  + (var_e * m_v**2 * gap**2 / sxx).sum(0))
+        n_eff = var_y * big_n**2 / n2_var
+        n_i = n_c.ravel()[p_ta]
         pred_sd = np.sqrt(e_i * (1 + 1 / n_i + (x - xbar_i) ** 2 / sxx_i))
         q = special.stdtrit(np.maximum(n_c - 2, 1), 0.5 + COVERAGE / 2).ravel()[p_ta]
-    covered = scored_p & (np.abs(y_hat - y_p) <= q * pred_sd)
-    return out, Imputation(_sums(pt, b, scored_p), _sums(pt, b, err), _sums(pt, b, err * err), _sums(pt, b, covered))
+    return ArmFit(fitted, n_eff, big_n, y_hat, pred_sd, q)
+
+
+MODELS = {"regression": regression, "itp": itp, "mvn": mvn}

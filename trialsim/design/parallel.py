@@ -149,7 +149,8 @@ class _Trials:
         pending = pending_patients(arm, kept, obs.early[window], obs.early_seen[window], c.arrival_week[window],
                                    weeks, time, n_look, randomised)
         return combine(data, mode, arm, completer, obs.y[window], obs.early[window], pending,
-                       c.observed_phenotype[window], ~obs.missing[window])
+                       c.observed_phenotype[window], ~obs.missing[window], c.baseline_nrs[window],
+                       np.append(weeks, c.plan.endpoint_weeks))
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
         c = self.cohort

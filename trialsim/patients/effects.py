@@ -124,6 +124,28 @@ def specific_shift(arrays: ArmArrays, week: float, arm: np.ndarray, phenotype: n
     return effect * passed * ramp, responder
 
 
+def element_shifts(arrays: ArmArrays, weeks, arm: np.ndarray, phenotype: np.ndarray, z_nonspecific: np.ndarray,
+                   u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift: float | np.ndarray = 0.0,
+                   expectation: float | np.ndarray = 1.0) -> tuple[list[np.ndarray], np.ndarray]:
+    """`element_shift` at several weeks (a list, one per week), bit for bit: the week-free parts once."""
+    nonspecific = (arrays.nonspecific[arm] * expectation + trial_shift
+                   + arrays.nonspecific_sd[arm] * z_nonspecific)
+    responder = u_class < arrays.responder_share[arm, phenotype]
+    other = arrays.nonresponder_effect[arm, phenotype]
+    specific = arrays.responder_effect[arm, phenotype]
+    onset = arrays.specific_onset_weeks[arm]
+    lost = onset - arrays.loss_half_life_weeks[arm] * np.log2(u_loss)  # the week the response is lost
+    positive = onset > 0
+    safe_onset = np.where(positive, onset, 1.0)
+    shifts = []
+    for week in weeks:
+        course = _course_weights(arrays.courses, float(week))[arm]
+        effect = np.where(responder & (week < lost), specific, other)
+        ramp = np.where(positive, np.clip(week / safe_onset, 0.0, 1.0), float(week >= 0))
+        shifts.append(nonspecific * course + effect * passed * ramp)
+    return shifts, responder
+
+
 @dataclass(frozen=True)
 class EffectDraws:
     """Per-patient uniforms and normals behind the effects (common to designs)."""

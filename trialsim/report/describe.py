@@ -140,7 +140,12 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
                   else "every earlier visit")
         how = {"locf": "their last earlier score carried forward to the endpoint",
                "regression": "the endpoint predicted per arm from their last earlier score (regression learned "
-                             "from completers, its uncertainty integrated)"}[a.longitudinal]
+                             "from completers, its uncertainty integrated)",
+               "itp": "FACTS's integrated two-parameter time course (each arm's endpoint mean times a shape "
+                      "(1 - exp(k t)) / (1 - exp(k T)) shared by the arms, k weighted on a grid; patient-level "
+                      "random effects) fitted to every visit, pending patients' endpoints predicted from their visits",
+               "mvn": "a per-arm multivariate normal of every visit and the endpoint (monotone-missing "
+                      "factorisation), pending patients' endpoints predicted from all their earlier visits"}[a.longitudinal]
         lines.append(f"    interims add patients still before the endpoint ({visits}): {how}; "
                      "the final analysis uses observed endpoints only")
     if d.one_way_crossover is not None:

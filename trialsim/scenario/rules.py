@@ -140,14 +140,14 @@ def _check_longitudinal(p: str, a, s: Scenario, visits: list[float]) -> Iterator
     """analysis.longitudinal: a continuous endpoint, complete cases, earlier visits of the visit model."""
     if a.longitudinal == "none":
         if a.longitudinal_visits is not None:
-            yield f"{p}.longitudinal_visits", "applies with analysis.longitudinal locf or regression"
+            yield f"{p}.longitudinal_visits", "applies with analysis.longitudinal locf, regression, itp or mvn"
         return
     if s.endpoint.plugin.family != "normal":
         yield f"{p}.longitudinal", f"models a continuous endpoint; '{s.endpoint.type}' is a rate"
     if a.missing != "complete_case":
         yield f"{p}.longitudinal", "needs analysis.missing: complete_case (completers teach the model)"
-    if a.engine != "exact":
-        yield f"{p}.longitudinal", "is built into the exact engine only"
+    if a.engine == "frequentist":
+        yield f"{p}.longitudinal", "is built into the exact and pymc engines (their interim statistics), not the frequentist one"
     for week in a.longitudinal_visits or ():
         if week not in visits or week >= s.logistics.endpoint_weeks:
             yield f"{p}.longitudinal_visits", f"week {week:g} is not a visit (patients.visits) before the endpoint"

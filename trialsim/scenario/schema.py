@@ -454,9 +454,11 @@ class Analysis(Strict):
     # (implanted-only); sham patients go through the same screening procedure
     screen_failures: Literal["observed", "nonresponder", "excluded"] = "observed"
     # interim analyses with the pending patients' earlier visits (design/longitudinal.py): none (only
-    # patients with the endpoint), locf (their last earlier visit as the endpoint; a naive reference) or
-    # regression (per-arm regression of the endpoint on the last earlier visit, learned from completers)
-    longitudinal: Literal["none", "locf", "regression"] = "none"
+    # patients with the endpoint), locf (their last earlier visit as the endpoint; a naive reference),
+    # regression (per-arm regression of the endpoint on the last earlier visit, learned from completers),
+    # itp (FACTS's integrated two-parameter time course, one shape for every arm) or mvn (per-arm
+    # multivariate normal of every visit, monotone-missing factorisation)
+    longitudinal: Literal["none", "locf", "regression", "itp", "mvn"] = "none"
     # the earlier visits (weeks, a subset of patients.visits before the endpoint) the interims may use;
     # None = all of them
     longitudinal_visits: list[float] | None = None

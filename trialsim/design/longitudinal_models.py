@@ -1,0 +1,251 @@
+"""Longitudinal models of the endpoint given earlier visits, fitted at an interim (design/longitudinal.py).
+
+Each model reads a look's completers and pending patients (`LookPatients`) and returns, per trial x
+arm, the posterior mean and variance of the arm's endpoint mean as an `ArmFit` (the look's
+statistics then hold them as pseudo sufficient statistics for the conjugate t posterior), and each
+pending patient's imputed endpoint with its predictive SD (calibration records).
+
+- `itp`: FACTS's integrated two-parameter model (FACTS Core user guide, longitudinal models; Fu &
+  Manner 2010; docs/references.md). A patient's change at week t is
+
+      y_it = (theta_a + s_i) f_k(t) + e_it,   f_k(t) = (1 - exp(k t)) / (1 - exp(k T)),
+
+  with s_i ~ N(0, tau^2) per patient, e_it ~ N(0, lambda^2), f_k(T) = 1 (so theta_a is the arm's
+  mean at the endpoint week T), one shape k for every arm (k -> 0: linear in t; k < 0: early
+  response that levels off). tau^2 and lambda^2 are per arm. Given k they are estimated from the
+  completers' full visit vectors (lambda^2 from the residuals off the shape, tau^2 from the spread
+  of the patients' projections on it); k has a fixed grid (k T from -12 to 6) with weights from
+  the completers' profile likelihood summed over arms (flat prior on the grid). Given k the arm
+  mean's posterior (flat prior) is normal with precision n_C / (lambda^2 + tau^2) from the
+  completers' endpoints plus a_i / (lambda^2 + tau^2 a_i) per pending patient, a_i = sum of f^2
+  over his visits (his best estimate of theta is sum f y / a_i); over the grid, the mixture's mean
+  and variance. A pending patient's imputation is E[y_T | his visits].
+- `mvn`: per arm, the visits' changes and the endpoint jointly normal with an unrestricted mean and
+  covariance, estimated by the monotone-missing factorisation (Anderson 1957; Little & Rubin 2019,
+  ch. 7): the first visit's mean from every patient who reached it, then each later visit
+  (and the endpoint) regressed on all earlier ones among the patients who reached it. The
+  endpoint's mean follows the chain mu_j = c_j + beta_j'(mu_<j - zbar_j); its large-sample
+  variance by the delta method over the (independent) factors,
+
+      Var = sum_j D_j^2 s_j^2 [1/n_j + (mu_<j - zbar_j)' Szz_j^-1 (mu_<j - zbar_j)],
+
+  D_j = d mu_T / d mu_j. With one earlier visit this is Anderson's estimator and variance.
+  Pending patients are imputed by E[y_T | their visits] along the chain.
+
+Completers are followed in full, and visits are reached in order (dropout is monotone), so each
+pending patient has a first run of the earlier visits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+COVERAGE = 0.95  # nominal level of the imputations' predictive intervals (calibration records)
+ITP_KT = np.linspace(-12.0, 6.0, 19)  # the ITP shape's grid, k times the endpoint week
+
+
+def sums(index: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(index, weights=weights, minlength=size).astype(float)
+
+
+@dataclass(frozen=True)
+class ArmFit:
+    """A longitudinal model's answer at one look: per trial x arm (b, k), and per pending patient (m,)."""
+
+    fitted: np.ndarray  # (b, k) the arm's model could be fitted (else its completers only)
+    n_eff: np.ndarray  # (b, k) completers' variance of the endpoint / Var(arm mean): pseudo complete patients
+    big_n: np.ndarray  # (b, k) completers + pending patients with an earlier visit
+    y_hat: np.ndarray  # (m,) each pending patient's imputed endpoint (posterior predictive mean)
+    pred_sd: np.ndarray  # (m,) its predictive SD
+    q: np.ndarray  # (m,) the predictive interval's quantile (COVERAGE)
+    theta: np.ndarray | None = None  # (b, k) the arm mean, if not the mean of completers and imputations
+
+
+@dataclass(frozen=True)
+class LookPatients:
+    """The flat lists a longitudinal model reads: completers (c) and pending patients (p) of a look."""
+
+    b: int
+    k: int
+    c_ta: np.ndarray  # completer's trial * k + arm
+    y_c: np.ndarray  # its endpoint
+    x_c: np.ndarray  # (completers, visits) its earlier visits
+    p_ta: np.ndarray
+    x: np.ndarray  # pending patient's last earlier visit
+    v: np.ndarray  # its index
+    x_p: np.ndarray  # (pending, visits) every earlier visit (0 where not reached)
+    reached: np.ndarray  # (pending, visits) bool
+    weeks: np.ndarray | None  # (visits + 1,) the earlier visits' weeks and the endpoint's (itp)
+
+    @property
+    def size(self) -> int:
+        return self.b * self.k
+
+    def completer_sums(self, w: np.ndarray | None = None) -> np.ndarray:
+        return sums(self.c_ta, self.size, w).reshape(self.b, self.k)
+
+    def pending_sums(self, w: np.ndarray | None = None) -> np.ndarray:
+        return sums(self.p_ta, self.size, w).reshape(self.b, self.k)
+
+
+def itp_shape(kt: np.ndarray, weeks: np.ndarray) -> np.ndarray:
+    """f_k(t) = (1 - exp(k t)) / (1 - exp(k T)) at `weeks` (T the last) for each k T of `kt`: (grid, weeks);
+    t / T where k = 0."""
+    weeks = np.asarray(weeks, dtype=float)
+    k = np.asarray(kt, dtype=float)[:, None] / weeks[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.expm1(k * weeks) / np.expm1(k * weeks[-1])
+    return np.where(k == 0, weeks / weeks[-1], f)
+
+
+def _by_grid(index: np.ndarray, size: int, w: np.ndarray) -> np.ndarray:
+    """Sums of w (items, grid) per index and grid point: (size, grid)."""
+    g = w.shape[1]
+    return sums((index[:, None] * g + np.arange(g)).ravel(), size * g, w.ravel()).reshape(size, g)
+
+
+def itp(look: LookPatients) -> ArmFit:
+    """FACTS's ITP model (module docstring): one shape k per trial on a grid, tau^2 and lambda^2 per arm."""
+    b, k, size = look.b, look.k, look.size
+    if look.weeks is None:
+        raise ValueError("the itp model needs the visits' weeks")
+    shape = itp_shape(ITP_KT, look.weeks)  # (G, visits + 1)
+    n_visits = shape.shape[1] - 1
+    ff = (shape * shape).sum(1)
+    # completers: projections on the shape (their estimates of theta + s_i) and residuals off it
+    full = np.column_stack([look.x_c, look.y_c])
+    along = full @ shape.T  # (completers, G)
+    proj = along / ff
+    rss = np.maximum((full * full).sum(1)[:, None] - along * proj, 0.0)
+    nc = look.completer_sums().reshape(size, 1)
+    s1, s2, s_rss = (_by_grid(look.c_ta, size, w) for w in (proj, proj * proj, rss))
+    # pending patients: the same over the visits each reached
+    early = shape[:, :n_visits]
+    a = look.reached.astype(float) @ (early * early).T  # (pending, G)
+    along_p = look.x_p @ early.T
+    rss_p = np.maximum((look.x_p * look.x_p).sum(1)[:, None] - along_p * along_p / a, 0.0)
+    n_seen = look.reached.sum(1)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam2 = s_rss / (nc * n_visits)  # residual variance off the shape
+        tau2 = np.maximum((s2 - s1 * s1 / nc) / (nc - 1) - lam2 / ff, 0.0)  # patients' spread along it
+        d_c = lam2 + tau2 * ff
+        lam_i, tau_i = lam2[look.p_ta], tau2[look.p_ta]
+        den = lam_i + tau_i * a
+        # given k, the arm mean's precision and (precision x) estimate from every patient's visits
+        prec = nc * ff / d_c + _by_grid(look.p_ta, size, a / den)
+        total = ff / d_c * s1 + _by_grid(look.p_ta, size, along_p / den)
+        theta_k = total / prec
+        # log likelihood of k (theta integrated under its flat prior), summed over the trial's arms
+        spread = ff / d_c * s2 + _by_grid(look.p_ta, size, along_p * along_p / (a * den)) - total * theta_k
+        log_det = nc * (n_visits * np.log(lam2) + np.log(d_c)) + _by_grid(
+            look.p_ta, size, (n_seen - 1) * np.log(lam_i) + np.log(den))
+        resid = (s_rss + _by_grid(look.p_ta, size, rss_p)) / lam2
+        loglik = -0.5 * (log_det + resid + spread + np.log(prec))
+    usable = ((nc >= 3) & (lam2 > 0) & np.isfinite(loglik) & np.isfinite(theta_k)).all(axis=1)
+    loglik = np.where(usable[:, None], loglik, 0.0).reshape(b, k, -1).sum(1)
+    weight = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+    weight /= weight.sum(axis=1, keepdims=True)  # (b, G): the shape's posterior on the grid
+    w_arm = np.repeat(weight, k, axis=0)  # (size, G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = (w_arm * theta_k).sum(1)
+        var = (w_arm * (1 / prec + (theta_k - theta[:, None]) ** 2)).sum(1)
+        # pending patients: E[y_T | visits] = theta (1 - g) + tau^2 sum f y / den, g = tau^2 a / den
+        th_i, w_i = theta_k[look.p_ta], w_arm[look.p_ta]
+        shrink = 1 - tau_i * a / den
+        y_k = th_i * shrink + tau_i * along_p / den
+        pv_k = lam_i + tau_i - tau_i * tau_i * a / den + shrink**2 / prec[look.p_ta]
+        y_hat = (w_i * y_k).sum(1)
+        pred_sd = np.sqrt((w_i * (pv_k + (y_k - y_hat[:, None]) ** 2)).sum(1))
+    var = var.reshape(b, k)
+    var_y = completer_variance(look)
+    n_c = nc.reshape(b, k)
+    fitted = usable.reshape(b, k) & (var_y > 0) & np.isfinite(var) & (var > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = special.stdtrit(np.maximum(n_c - 2, 1), 0.5 + COVERAGE / 2).ravel()[look.p_ta]
+        return ArmFit(fitted, var_y / var, n_c + look.pending_sums(), y_hat, pred_sd, q, theta.reshape(b, k))
+
+
+def _moments(index: np.ndarray, size: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial x arm: count, means of w's columns (size, j) and centred cross-products (size, j, j)."""
+    n = sums(index, size)
+    j = w.shape[1]
+    mean = np.stack([sums(index, size, w[:, i]) for i in range(j)], -1) / n[:, None]
+    raw = np.stack([np.stack([sums(index, size, w[:, i] * w[:, l]) for l in range(j)], -1) for i in range(j)], -2)
+    return n, mean, raw - n[:, None, None] * mean[:, :, None] * mean[:, None, :]
+
+
+def mvn(look: LookPatients) -> ArmFit:
+    """Per-arm multivariate normal of the visits and the endpoint by its monotone factorisation (module docstring)."""
+    b, k, size = look.b, look.k, look.size
+    n_visits = look.x_c.shape[1]
+    prefix = np.logical_and.accumulate(look.reached, axis=1)  # visits reached in order
+    n_cpl, n_pend = len(look.c_ta), len(look.p_ta)
+    values = np.vstack([np.column_stack([look.x_c, look.y_c]),
+                        np.column_stack([np.where(prefix, look.x_p, 0.0), np.zeros(n_pend)])])
+    seen = np.vstack([np.ones((n_cpl, n_visits + 1), bool), np.column_stack([prefix, np.zeros(n_pend, bool)])])
+    ta = np.concatenate([look.c_ta, look.p_ta])
+    stages = []  # per variable j: (n, ybar, zbar, beta, s2, inverse of Szz)
+    mu = np.zeros((size, n_visits + 1))
+    ok = np.ones(size, bool)
+    var_terms = []
+    for j in range(n_visits + 1):
+        rows = seen[:, j]
+        idx, z, yj = ta[rows], values[rows, :j], values[rows, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n, mean, centred = _moments(idx, size, np.column_stack([z, yj]))
+            zbar, ybar = mean[:, :j], mean[:, j]
+            czz, czy, cyy = centred[:, :j, :j], centred[:, :j, j], centred[:, j, j]
+            scale = np.maximum(np.abs(np.diagonal(czz, axis1=1, axis2=2)).prod(-1), 1e-300)
+            det = np.linalg.det(czz)
+            good = (n > j + 1) & np.isfinite(det) & (det > 1e-10 * scale)
+            inv = np.linalg.inv(np.where(good[:, None, None], czz, np.eye(j)))
+            beta = np.einsum("sil,sl->si", inv, czy)
+            s2 = (cyy - (beta * czy).sum(-1)) / (n - j - 1)
+            dev = mu[:, :j] - zbar
+            mu[:, j] = ybar + (beta * dev).sum(-1)
+            var_terms.append(1 / n + np.einsum("si,sil,sl->s", dev, inv, dev))
+        ok &= good & (s2 > 0) & np.isfinite(mu[:, j])
+        stages.append((n, ybar, zbar, beta, s2, inv))
+    # d mu_T / d mu_j, backwards along the chain
+    grad = np.zeros((size, n_visits + 1))
+    grad[:, n_visits] = 1.0
+    for i in range(n_visits - 1, -1, -1):
+        grad[:, i] = sum(grad[:, l] * stages[l][3][:, i] for l in range(i + 1, n_visits + 1))
+    with np.errstate(invalid="ignore"):
+        var = sum(grad[:, j] ** 2 * stages[j][4] * var_terms[j] for j in range(n_visits + 1))
+
+    # pending patients: each later visit, then the endpoint, predicted from the visits before it
+    last = prefix.sum(1) - 1
+    filled = np.where(prefix, look.x_p, 0.0)
+    pv = np.zeros(n_pend)
+    p = look.p_ta
+    filled = np.column_stack([filled, np.zeros(n_pend)])
+    for j in range(1, n_visits + 1):
+        n, ybar, zbar, beta, s2, inv = stages[j]
+        todo = last < j
+        with np.errstate(invalid="ignore"):
+            dev = filled[:, :j] - zbar[p]
+            guess = ybar[p] + (beta[p] * dev).sum(-1)
+            filled[:, j] = np.where(todo, guess, filled[:, j])
+            # the stage's residual and its regression's uncertainty at this patient's predictors
+            spread = 1 + 1 / n[p] + np.einsum("mi,mil,ml->m", dev, inv[p], dev)
+            pv += np.where(todo, grad[p, j] ** 2 * s2[p] * spread, 0.0)
+    var_y = completer_variance(look)
+    n_c = look.completer_sums()
+    var = var.reshape(b, k)
+    fitted = ok.reshape(b, k) & (n_c >= n_visits + 3) & (var_y > 0) & np.isfinite(var) & (var > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = special.stdtrit(np.maximum(n_c - n_visits - 1, 1), 0.5 + COVERAGE / 2).ravel()[p]
+        return ArmFit(fitted, var_y / var, n_c + look.pending_sums(), filled[:, n_visits], np.sqrt(pv), q,
+                      mu[:, n_visits].reshape(b, k))
+
+
+def completer_variance(look: LookPatients) -> np.ndarray:
+    """Completers' sample variance of the endpoint per trial x arm."""
+    n_c = look.completer_sums()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ybar = look.completer_sums(look.y_c) / n_c
+        return np.maximum(look.completer_sums(look.y_c * look.y_c) - n_c * ybar**2, 0.0) / (n_c - 1)
