@@ -23,18 +23,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..patients.sequence import Periods
 from ..summarise.selection import select
 from .allocation import block_assign
-from .decisions import EXCLUDED, decide, outcomes
+from .decisions import outcomes
 from .observe import Observed
-from .schedule import look_schedule
-from .state import ArmFate, Stop, TrialState
+from .state import ArmFate
 from .within import SequenceDesign, WithinPosterior, within_posterior, within_stats
+from .within_looks import PeriodTiming, run_looks
 
 if TYPE_CHECKING:
     from ..cohort import Cohort
-    from ..effects import EffectModel
     from ..inference.base import Inference
     from .parallel import DesignPlan, DesignResult, Observer, TruthPlan
 
@@ -52,7 +50,7 @@ def williams(k: int) -> list[list[int]]:
 
 
 @dataclass(frozen=True)
-class CrossoverPlan:
+class CrossoverPlan(PeriodTiming):
     """A compiled crossover design (a design/families.FamilyPlan)."""
 
     sequences: np.ndarray  # (S, P) scenario arm index per sequence and period
@@ -65,19 +63,6 @@ class CrossoverPlan:
     @property
     def n_periods(self) -> int:
         return self.sequences.shape[1]
-
-    @property
-    def starts(self) -> tuple[float, ...]:
-        return tuple(p * (self.period_weeks + self.washout_weeks) for p in range(self.n_periods))
-
-    @property
-    def follow_up_weeks(self) -> float:
-        """From randomisation to the last period's outcome."""
-        return self.starts[-1] + self.period_weeks
-
-    def periods(self, model: "EffectModel") -> Periods:
-        v = model.visit
-        return Periods(self.starts, self.period_weeks, v.carry_share, v.carry_half_life)
 
     def local(self) -> SequenceDesign:
         """The sequences over the design's own treatments (the control is 0)."""
@@ -125,33 +110,18 @@ def run_sequences(plan: CrossoverPlan, design: "DesignPlan", cohort: "Cohort", t
         plan.periods(truth.model), plan.visits)
     y = truth.endpoint.to_internal(change)
     complete = seen.all(axis=-1) & ~cohort.dropout[:, :n_max]
-    schedule = look_schedule(design.looks, cohort.arrival_week, plan.follow_up_weeks)
-    state = TrialState.start(n_trials, n_arms, len(cohort.prevalence), rule.control)
-    excluded = rule.comparators(n_arms) == EXCLUDED
-    state.fate[:, excluded] = ArmFate.EXCLUDED
-    last_pr_best = np.zeros((n_trials, n_arms))
-    skipped = np.zeros(n_trials, np.int16)
     cols = np.arange(n_max)
-    for look in range(design.looks.n_looks):
-        idx = np.flatnonzero(state.running)
-        if idx.size == 0:
-            break
-        include = complete[idx] & (cols < schedule.analysed[idx, look][:, None])
-        post = plan.posterior(y[idx], sequence[idx], include, n_arms)
-        final_look = schedule.final[idx] == look
-        ok = post.proper(state.active[idx])
-        if not ok.all():  # too few complete patients for the model: no decision at this look
-            skipped[idx[~ok]] += 1
-            stuck = idx[~ok & final_look]
-            state.stop[stuck], state.stop_look[stuck] = Stop.MAX, look
-            idx, post, final_look = idx[ok], post.take(ok), final_look[ok]
-        last_pr_best[idx] = decide(rule, post, state, idx, look, final_look)
-    size = schedule.randomised[np.arange(n_trials), np.maximum(state.stop_look, 0)]
+
+    def analyse(rows: np.ndarray, upto: np.ndarray) -> WithinPosterior:
+        return plan.posterior(y[rows], sequence[rows], complete[rows] & (cols < upto[:, None]), n_arms)
+
+    looked = run_looks(design, cohort, plan.follow_up_weeks, analyse)
+    state, size, excluded = looked.state, looked.size, looked.excluded
     include = complete & (cols < size[:, None])
     final = plan.posterior(y, sequence, include, n_arms)
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
     final_pr_best = final.prob_best(contention)
-    trial_outcomes = outcomes(rule, state, final_pr_best, last_pr_best)
+    trial_outcomes = outcomes(rule, state, final_pr_best, looked.last_pr_best)
     randomised = cols < size[:, None]
     observed = Observed(np.where(randomised, arms[..., 0], -1).astype(np.int16), np.where(randomised, y[..., 0], 0.0),
                         responder[..., 0] & randomised, ~complete)  # records count patients by their first arm
@@ -159,6 +129,6 @@ def run_sequences(plan: CrossoverPlan, design: "DesignPlan", cohort: "Cohort", t
     return DesignResult(
         observed=observed, size=size, state=state, estimate=estimate, estimate_median=estimate,
         final_pr_best=final_pr_best, outcomes=trial_outcomes, selected=select(trial_outcomes, design.selection.strategy()),
-        alloc_history=np.full((n_trials, design.looks.n_looks, n_arms), np.nan), looks_skipped=skipped,
+        alloc_history=np.full((n_trials, design.looks.n_looks, n_arms), np.nan), looks_skipped=looked.skipped,
         follow_up_weeks=plan.follow_up_weeks,
     )

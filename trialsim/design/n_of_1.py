@@ -29,18 +29,16 @@ import numpy as np
 from scipy import special
 
 from .. import rng
-from ..patients.sequence import Periods
 from ..rng import Stream
 from ..summarise.selection import select
-from .decisions import EXCLUDED, decide, outcomes
+from .decisions import outcomes
 from .observe import Observed
-from .schedule import look_schedule
-from .state import ArmFate, Stop, TrialState
+from .state import ArmFate
 from .within import WithinPosterior
+from .within_looks import PeriodTiming, run_looks
 
 if TYPE_CHECKING:
     from ..cohort import Cohort
-    from ..effects import EffectModel
     from ..inference.base import Posterior
     from .parallel import DesignPlan, DesignResult, Observer, TruthPlan
 
@@ -56,7 +54,7 @@ class BlockData:
 
 
 @dataclass(frozen=True)
-class NOf1Plan:
+class NOf1Plan(PeriodTiming):
     """A compiled N-of-1 series (a design/families.FamilyPlan)."""
 
     treatments: tuple[int, ...]  # scenario arms, the control first
@@ -71,18 +69,6 @@ class NOf1Plan:
     @property
     def n_periods(self) -> int:
         return self.blocks * len(self.treatments)
-
-    @property
-    def starts(self) -> tuple[float, ...]:
-        return tuple(p * (self.period_weeks + self.washout_weeks) for p in range(self.n_periods))
-
-    @property
-    def follow_up_weeks(self) -> float:
-        return self.starts[-1] + self.period_weeks
-
-    def periods(self, model: "EffectModel") -> Periods:
-        v = model.visit
-        return Periods(self.starts, self.period_weeks, v.carry_share, v.carry_half_life)
 
     def orders(self, cohort: "Cohort", n: int) -> np.ndarray:
         """Position of each treatment in each block, (trials, n, blocks, K): ranks of the patient's
@@ -152,12 +138,6 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
     y = truth.endpoint.to_internal(change)
     complete = seen.all(axis=-1) & ~cohort.dropout[:, :n_max]
     control_y = np.take_along_axis(y, (position[..., 0] + np.arange(plan.blocks) * k), axis=-1).mean(axis=-1)
-    schedule = look_schedule(design.looks, cohort.arrival_week, plan.follow_up_weeks)
-    state = TrialState.start(n_trials, n_arms, len(cohort.prevalence), rule.control)
-    excluded = rule.comparators(n_arms) == EXCLUDED
-    state.fate[:, excluded] = ArmFate.EXCLUDED
-    last_pr_best = np.zeros((n_trials, n_arms))
-    skipped = np.zeros(n_trials, np.int16)
     cols = np.arange(n_max)
     fit = _fitter(plan, design, cohort, n_arms)
 
@@ -168,24 +148,12 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
         post, own = fit(data, level, cohort.trials[rows])
         return post, own, include
 
-    for look in range(design.looks.n_looks):
-        idx = np.flatnonzero(state.running)
-        if idx.size == 0:
-            break
-        post, _, _ = analyse(idx, schedule.analysed[idx, look])
-        final_look = schedule.final[idx] == look
-        ok = post.proper(state.active[idx])
-        if not ok.all():
-            skipped[idx[~ok]] += 1
-            stuck = idx[~ok & final_look]
-            state.stop[stuck], state.stop_look[stuck] = Stop.MAX, look
-            idx, post, final_look = idx[ok], post.take(ok), final_look[ok]
-        last_pr_best[idx] = decide(rule, post, state, idx, look, final_look)
-    size = schedule.randomised[np.arange(n_trials), np.maximum(state.stop_look, 0)]
+    looked = run_looks(design, cohort, plan.follow_up_weeks, lambda rows, upto: analyse(rows, upto)[0])
+    state, size, excluded = looked.state, looked.size, looked.excluded
     final, own, include = analyse(np.arange(n_trials), size)
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
     final_pr_best = final.prob_best(contention)
-    trial_outcomes = outcomes(rule, state, final_pr_best, last_pr_best)
+    trial_outcomes = outcomes(rule, state, final_pr_best, looked.last_pr_best)
     detected = np.full((n_trials, n_arms), np.nan)
     with np.errstate(invalid="ignore"):
         share = ((own > plan.detect) & include[..., None]).sum(axis=1) / include.sum(axis=1)[:, None]
@@ -200,7 +168,7 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
         observed=observed, size=size, state=state, estimate=estimate,
         estimate_median=np.where(excluded, np.nan, median()) if median is not None else estimate,
         final_pr_best=final_pr_best, outcomes=trial_outcomes, selected=select(trial_outcomes, design.selection.strategy()),
-        alloc_history=np.full((n_trials, design.looks.n_looks, n_arms), np.nan), looks_skipped=skipped,
+        alloc_history=np.full((n_trials, design.looks.n_looks, n_arms), np.nan), looks_skipped=looked.skipped,
         follow_up_weeks=plan.follow_up_weeks, detected_share=detected,
     )
 
