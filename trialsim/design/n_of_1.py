@@ -141,11 +141,16 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
     cols = np.arange(n_max)
     fit = _fitter(plan, design, cohort, n_arms)
 
+    last: list = []  # the previous analysis: (rows, include, result)
+
     def analyse(rows: np.ndarray, upto: np.ndarray) -> tuple["Posterior", np.ndarray, np.ndarray]:
         include = complete[rows] & (cols < upto[:, None])
+        if last and np.array_equal(last[0], rows) and np.array_equal(last[1], include):
+            return last[2]  # the same patients as the last look (one-look designs): the same fit, not refitted
         data = block_differences(y[rows], position[rows], include)
         level = (control_y[rows] * include).sum(axis=1) / np.maximum(include.sum(axis=1), 1)
         post, own = fit(data, level, cohort.trials[rows])
+        last[:] = [rows, include, (post, own, include)]
         return post, own, include
 
     looked = run_looks(design, cohort, plan.follow_up_weeks, lambda rows, upto: analyse(rows, upto)[0])
