@@ -26,7 +26,7 @@ from .patients.draws import patient_draws, screening_uniform
 from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
 from .patients.pain import draw_latent_pain
 from .patients.phenotype import misclassify
-from .patients.effects import element_shift, element_shifts
+from .patients.effects import ArmArrays, element_shift, element_shifts
 from .patients.scale import apply_shift, measure
 from .patients.sequence import Periods, sequence_shift
 from .rng import Stream
@@ -172,6 +172,16 @@ class Cohort:
             u = screening_uniform(u, self.z_nonspecific[rows, patients], self.plan.visit.screening_correlation)
         return u < model.screening_pass[arm]
 
+    def _response_draws(self, arrays: ArmArrays, arm: np.ndarray, t: np.ndarray,
+                        patients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(u_class, u_loss) per element under its arm, from the arm's outcome stream: a class draw only
+        if some share is a mixture, a loss draw only if some response wanes (else constants)."""
+        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
+        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
+        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
+        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
+        return u_class, u_loss
+
     def _visit_outcomes(self, endpoint: Endpoint, model: EffectModel, rows: np.ndarray, at, arm: np.ndarray,
                         passed: np.ndarray, missing: str, screen_failures: str = "observed",
                         early: tuple[int, ...] = ()) -> tuple[np.ndarray, ...]:
@@ -185,11 +195,7 @@ class Cohort:
         vp, arrays = self.plan.visit, model.visit.arrays
         patients = at if not isinstance(at, slice) else np.arange(at.start, at.stop)[None, :]
         t = self.trials[rows] if not isinstance(at, slice) else self.trials[rows][:, None]
-        # a class draw only if some share is a mixture, a loss draw only if some response wanes
-        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
-        u_class = rng.draws_at(self.outcome_keys, arm, t, patients, column=1) if mixed else np.zeros(arm.shape)
-        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
-        u_loss = rng.draws_at(self.outcome_keys, arm, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
+        u_class, u_loss = self._response_draws(arrays, arm, t, patients)
         phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
         trial_shift = self.trial_shift[rows] if not isinstance(at, slice) else self.trial_shift[rows][:, None]
         every = self.dropout_draws or bool(early)  # earlier visits: for dropout or longitudinal interims
@@ -245,10 +251,7 @@ class Cohort:
         rows, patients = np.broadcast_arrays(np.asarray(rows), np.asarray(patients))
         arms = np.broadcast_to(arms_by_period, rows.shape + (periods.n_periods,))
         t = self.trials[rows]
-        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
-        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
-        cols = [(rng.draws_at(self.outcome_keys, a, t, patients, column=1) if mixed else np.zeros(a.shape),
-                 rng.draws_at(self.outcome_keys, a, t, patients, column=2) if wanes else np.full(a.shape, 0.5),
+        cols = [(*self._response_draws(arrays, a, t, patients),
                  self.passed_screening(model, rows, patients, a),
                  1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, patients], a))
                 for a in np.moveaxis(arms, -1, 0)]
@@ -298,10 +301,7 @@ class Cohort:
         at, safe = slice(0, width), np.maximum(arm, 0)
         patients, t = np.arange(width)[None, :], self.trials[rows][:, None]
         passed = self.passed_screening(model, rows, at, safe)
-        mixed = np.any((arrays.responder_share > 0) & (arrays.responder_share < 1))
-        u_class = rng.draws_at(self.outcome_keys, safe, t, patients, column=1) if mixed else np.zeros(arm.shape)
-        wanes = np.isfinite(arrays.loss_half_life_weeks).any()
-        u_loss = rng.draws_at(self.outcome_keys, safe, t, patients, column=2) if wanes else np.full(arm.shape, 0.5)
+        u_class, u_loss = self._response_draws(arrays, safe, t, patients)
         phenotype, z, baseline = self.phenotype[rows, at], self.z_nonspecific[rows, at], self.baseline_nrs[rows, at]
         visits = range(visit + 1) if self.dropout_draws else range(visit, visit + 1)
         nrs = np.empty(arm.shape + (len(visits),))
