@@ -68,14 +68,19 @@ def stopping(source: xr.Dataset | str | Path) -> Figure:
                 ax.bar(looks + 1, share, bottom=bottom, color=REASON_COLOURS.get(name), label=REASON_LABELS.get(name, name))
                 bottom += share
             ax.set_xticks(looks + 1)
-            ax.set_title(f"{design} | {truth}", fontsize=9)
-            if i == len(truths) - 1:
-                ax.set_xlabel("look")
-            if j == 0:
-                ax.set_ylabel("Pr(stop)")
+            _label_panel(ax, f"{design} | {truth}", i == len(truths) - 1, j == 0, "look", "Pr(stop)")
     axes[0, -1].legend(fontsize=7, frameon=False)
     fig.suptitle("Stopping by look and reason")
     return fig
+
+
+def _label_panel(ax, title: str, bottom_row: bool, first_column: bool, xlabel: str, ylabel: str) -> None:
+    """A grid panel's title; axis labels only on the bottom row and the first column."""
+    ax.set_title(title, fontsize=9)
+    if bottom_row:
+        ax.set_xlabel(xlabel)
+    if first_column:
+        ax.set_ylabel(ylabel)
 
 
 def ecdfs(source: xr.Dataset | str | Path, variables: tuple[str, ...] = ("size", "duration_weeks")) -> Figure:
@@ -176,11 +181,7 @@ def allocation(source: xr.Dataset | str | Path) -> Figure:
             for a, arm in enumerate(_names(ds, "arm")):
                 ax.plot(looks + 1, mean[looks, a], marker="o", ms=3, label=arm)
             ax.set_xticks(looks + 1)
-            ax.set_title(f"{design} | {truth}", fontsize=9)
-            if i == len(truths) - 1:
-                ax.set_xlabel("after look")
-            if j == 0:
-                ax.set_ylabel("allocation probability")
+            _label_panel(ax, f"{design} | {truth}", i == len(truths) - 1, j == 0, "after look", "allocation probability")
     axes[0, -1].legend(fontsize=7, frameon=False)
     fig.suptitle("Allocation over looks (mean over trials still running)")
     return fig
