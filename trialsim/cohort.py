@@ -18,19 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
+from .cohort_visits import fill
 from .blinding import belief_uniforms
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
-from .patients.draws import patient_draws, screening_uniform
-from .patients.dropout import analysed_change, analysed_responder, dropout_exposures, observed_elements
-from .patients.pain import draw_latent_pain
-from .patients.phenotype import misclassify
+from .patients.draws import screening_uniform
+from .patients.dropout import analysed_change, analysed_responder, observed_elements
 from .patients.effects import ArmArrays, element_shift, element_shifts
 from .patients.scale import apply_shift, measure
 from .patients.sequence import Periods, sequence_shift
 from .rng import Stream
-from .visits import StreamDraws, VisitPlan
+from .visits import VisitPlan
 
 FILL_BLOCK = 128  # patients filled per trial at a time, beyond what is asked
 
@@ -141,26 +140,9 @@ class Cohort:
         self.filled[rows] = hi
 
     def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
-        """Entry on measured scores and latent pain over the visits up to the primary one (patients.pain)."""
-        vp, width = self.plan.visit, hi - lo
-        t = np.repeat(trials, width)
-        draws = StreamDraws(self.seed, self.plan.arms, t, np.tile(np.arange(lo, hi), len(trials)))
-        latent = draw_latent_pain(vp.pain, np.asarray(vp.visits[: vp.n_kept]), draws)  # later visits: not needed
-        pain, error = latent.pain, latent.error
-        shape = (len(rows), width)
-        self.baseline_nrs[rows, lo:hi] = measure(pain[:, 1], error[:, 1], vp.pain.integer).reshape(shape)
-        self.pain_visits[rows, lo:hi] = pain[:, 2:].reshape(shape + (-1,))
-        self.error_visits[rows, lo:hi] = error[:, 2:].reshape(shape + (-1,))
-        # the table's draws up to the primary visit: later visits' dropout uniforms come from the same counters
-        z, u_observed, u_explant, u_drop = patient_draws(draws, vp.n_kept)
-        self.z_nonspecific[rows, lo:hi] = z.reshape(shape)
-        if vp.confusion is not None:
-            true = self.phenotype[rows, lo:hi].ravel()
-            self.observed_phenotype[rows, lo:hi] = misclassify(true, np.asarray(vp.confusion), u_observed).reshape(shape)
-        if self.dropout_draws:  # stored as what the dropout model compares (arm-free)
-            logit_u, exposure = dropout_exposures(u_drop, u_explant)
-            self.u_drop[rows, lo:hi] = logit_u.reshape(shape + (-1,))
-            self.u_explant[rows, lo:hi] = exposure.reshape(shape)
+        """Entry on measured scores and latent pain over the visits up to the primary one (patients.pain),
+        responsiveness, observed phenotype and dropout uniforms: one compiled loop (cohort_visits.py)."""
+        fill(self, rows, lo, hi)
 
     def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
                          arm: np.ndarray) -> np.ndarray:

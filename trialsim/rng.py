@@ -228,6 +228,30 @@ def block(key: np.ndarray, trials: np.ndarray, lo: int, hi: int, column: int = 0
     return _block(np.asarray(key, np.uint32), np.asarray(trials, np.int64), int(lo), int(max(hi, lo)), column, normal)
 
 
+# Scalar pieces of the kernels above for compiled callers that draw several columns per element
+# (cohort_visits.py): the same counter layout and arithmetic, hence the same values.
+@numba.njit(cache=True, nogil=True, inline="always")
+def counter_words(k0, k1, trial, patient, column):
+    """Philox words of (trial, patient, column) under key (k0, k1), as every kernel here lays out the counter."""
+    t = np.uint64(trial)
+    return philox4x32(np.uint64(patient), np.uint64(column), t & _MASK, t >> np.uint64(32), np.uint64(k0), np.uint64(k1))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def quad_pair(a, b):
+    """Two normals of one Box-Muller pair of `normal_quads_at` from its two words (a, b)."""
+    scale = 1.0 / 4294967296.0
+    r = math.sqrt(-2.0 * math.log((np.float64(a) + 0.5) * scale))
+    angle = 2.0 * math.pi * (np.float64(b) + 0.5) * scale
+    return r * math.cos(angle), r * math.sin(angle)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def normal_of_words(w0, w1, w2, w3):
+    """The standard normal `draws_at(normal=True)` makes of a counter's words."""
+    return math.sqrt(-2.0 * math.log(_unit(w0, w1))) * math.cos(2.0 * math.pi * _unit(w2, w3))
+
+
 def warm_up() -> None:
     """Load every kernel now (numba's first call costs most of a second), e.g. in a background thread."""
     key, trials = stream_key(0, Stream.COHORT), np.arange(2)

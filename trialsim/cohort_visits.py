@@ -1,0 +1,169 @@
+"""The cohort's visit-model draws as one compiled loop (what `Cohort.reach` needs of each patient).
+
+`patients.pain.draw_latent_pain` and `patients.draws.patient_draws` over `visits.StreamDraws`
+define the model: entry by rejection among candidates, latent pain and measurement error at
+the visits, responsiveness, the observed phenotype and the dropout uniforms. They work on
+whole arrays and spend most of their time on index arrays and temporaries. `fill` computes the
+same numbers patient by patient, straight into the cohort's arrays, with the same operations
+in the same order (the streams' Philox words and Box-Muller arithmetic from rng.py; scipy's own
+compiled special functions; libm's exp and log, which numpy calls for float64 on this
+machine), so the values are bit for bit those of the array code (tests/test_cohort_visits.py).
+It draws only the normals of a quad that are used (two visits per quad; patient draws up to
+the last one needed); the others are never read, so nothing else changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from numba import types
+from numba.extending import get_cython_function_address
+
+from . import rng
+from .patients.draws import ATTEMPT_COLUMNS, ATTEMPTS_BASE, MAX_ATTEMPTS, PATIENT_QUADS, VISIT_BASE
+from .patients.pain import PainModel, _ar1_steps, screening_sampler
+from .patients.scale import NRS_MAX
+
+# scipy.special's scalar kernels (the ufuncs' own), linked by symbol name so that the kernel caches
+_SPECIAL = {"ndtr": "__pyx_fuse_1ndtr", "expit": "__pyx_fuse_0expit", "logit": "__pyx_fuse_0logit"}
+for _name, _cython in _SPECIAL.items():
+    llvm.add_symbol(f"trialsim_{_name}", get_cython_function_address("scipy.special.cython_special", _cython))
+_f8 = types.float64(types.float64)
+ndtr, expit, logit = (types.ExternalFunction(f"trialsim_{n}", _f8) for n in _SPECIAL)
+
+ENTRY = {"baseline": 0, "screening": 1, "both": 2}
+
+
+@dataclass(frozen=True)
+class PainConstants:
+    """PainModel's scalars as draw_latent_pain computes them (the same float64 values)."""
+
+    entry: int
+    cut: float  # entry: measured score (not rounded) >= cut
+    trait_b1: float  # trait | screening level: mean slope and the SD of the rest
+    trait_b2: float
+    occ_b: float  # baseline fluctuation: AR(1) step from screening, its innovation's SD
+    r0: float
+    steps: np.ndarray  # AR(1) correlations from baseline to each visit, then the innovations' SDs
+    sds: np.ndarray
+    quantiles: np.ndarray  # the screening level's quantile table (patients.pain.ScreeningSampler)
+
+
+@functools.lru_cache(maxsize=64)
+def pain_constants(model: PainModel, visit_weeks: tuple[float, ...]) -> PainConstants:
+    weeks = np.concatenate([[model.screening_week, 0.0], np.asarray(visit_weeks, dtype=float)])
+    if np.any(np.diff(weeks) <= 0):
+        raise ValueError(f"visit weeks must be positive and increasing, got {list(visit_weeks)}")
+    steps = _ar1_steps(weeks, model.occasion_rho12)
+    cut = model.threshold - 0.5 if model.integer else model.threshold
+    var_x = model.trait_sd ** 2 + model.occasion_sd ** 2
+    r0 = steps[0]
+    return PainConstants(
+        entry=ENTRY[model.entry_on], cut=cut, trait_b1=model.trait_sd ** 2 / var_x,
+        trait_b2=float(model.trait_sd * model.occasion_sd / np.sqrt(var_x)),
+        occ_b=float(model.occasion_sd * np.sqrt(1 - r0 * r0)), r0=float(r0), steps=steps[1:],
+        sds=np.array([model.occasion_sd * np.sqrt(1.0 - r * r) for r in steps[1:]]),
+        quantiles=screening_sampler(model).quantiles if model.entry_on != "baseline" else np.zeros(2))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _measure(pain, error, integer):
+    score = pain * math.exp(error)
+    if integer:
+        score = np.rint(score)
+    return score if score < NRS_MAX else NRS_MAX  # np.minimum(score, 10)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill(key, trials, rows, lo, hi, entry, cut, b1, b2, occ_b, r0, steps, sds, quantiles,
+          logit_mean, trait_sd, occasion_sd, error_sd, integer, phenotype, cdf, with_dropout,
+          baseline_nrs, pain_visits, error_visits, z_nonspecific, observed_phenotype, u_drop, u_explant):
+    """Every patient lo..hi-1 of trials[b] (cohort row rows[b]); returns patients without an entered candidate."""
+    k0, k1 = key[0], key[1]
+    n_visits = pain_visits.shape[2]
+    m = quantiles.size - 1
+    misclassified = cdf.shape[0] > 0
+    # patient normals needed: responsiveness, then the observed phenotype's, explant's and dropout's
+    needed = 3 + n_visits if with_dropout else (2 if misclassified else 1)
+    normals = np.empty(needed + 3)
+    failed = 0
+    for b in range(trials.size):
+        t, row = trials[b], rows[b]
+        for i in range(lo, hi):
+            entered = False
+            trait = occ_bl = err_b = 0.0
+            for attempt in range(MAX_ATTEMPTS):  # the first of the patient's candidates to meet the entry rule
+                base = ATTEMPTS_BASE + ATTEMPT_COLUMNS * attempt
+                w0, w1, w2, w3 = rng.counter_words(k0, k1, t, i, base)
+                z0, z1 = rng.quad_pair(w0, w1)
+                z2, z3 = rng.quad_pair(w2, w3)
+                if entry != 0:  # patients.pain._screened_candidates
+                    pos = ndtr(z0) * m
+                    j = min(int(pos), m - 1)
+                    x = quantiles[j] + (pos - j) * (quantiles[j + 1] - quantiles[j])
+                    # (the screening score's error is not kept: the cohort never reads it)
+                    trait = logit_mean + b1 * (x - logit_mean) + b2 * z2
+                    occ_s = x - trait
+                else:
+                    trait = logit_mean + trait_sd * z0
+                    occ_s = occasion_sd * z1
+                occ_bl = r0 * occ_s + occ_b * z3
+                w0, w1, w2, w3 = rng.counter_words(k0, k1, t, i, base + 1)
+                err_b = error_sd * rng.normal_of_words(w0, w1, w2, w3)
+                if entry == 1 or _measure(NRS_MAX * expit(trait + occ_bl), err_b, False) >= cut:
+                    entered = True
+                    break
+            if not entered:
+                failed += 1
+                continue
+            baseline_nrs[row, i] = _measure(NRS_MAX * expit(trait + occ_bl), err_b, integer)
+            occ = occ_bl
+            for v in range(0, n_visits, 2):  # (fluctuation, error) of two visits per counter
+                w0, w1, w2, w3 = rng.counter_words(k0, k1, t, i, VISIT_BASE + v // 2)
+                for h in range(v, min(v + 2, n_visits)):
+                    zf, ze = rng.quad_pair(w0, w1) if h == v else rng.quad_pair(w2, w3)
+                    occ = steps[h] * occ + sds[h] * zf
+                    pain_visits[row, i, h] = NRS_MAX * expit(trait + occ)
+                    error_visits[row, i, h] = error_sd * ze
+            for q in range(0, needed, 4):
+                w0, w1, w2, w3 = rng.counter_words(k0, k1, t, i, PATIENT_QUADS + q // 4)
+                normals[q], normals[q + 1] = rng.quad_pair(w0, w1)
+                if q + 2 < needed:
+                    normals[q + 2], normals[q + 3] = rng.quad_pair(w2, w3)
+            z_nonspecific[row, i] = normals[0]
+            if misclassified:  # patients.phenotype.misclassify
+                u = ndtr(normals[1])
+                c = cdf[phenotype[row, i]]
+                count = 0
+                for level in c:
+                    if u >= level:
+                        count += 1
+                observed_phenotype[row, i] = min(count, c.size - 1)
+            if with_dropout:  # patients.dropout.dropout_exposures
+                u_explant[row, i] = -math.log(ndtr(normals[2]))
+                for v in range(n_visits):
+                    u_drop[row, i, v] = logit(ndtr(normals[3 + v]))
+    return failed
+
+
+def fill(cohort, rows: np.ndarray, lo: int, hi: int) -> None:
+    """Draw patients lo..hi-1 of the cohort's trials at `rows` into its visit arrays (Cohort._reach_visits)."""
+    vp = cohort.plan.visit
+    model = vp.pain
+    c = pain_constants(model, tuple(vp.visits[: vp.n_kept]))
+    cdf = np.zeros((0, 0)) if vp.confusion is None else np.cumsum(np.asarray(vp.confusion), axis=1)
+    drop = cohort.dropout_draws
+    empty = np.zeros((0, 0))
+    failed = _fill(rng.stream_key(cohort.seed, rng.Stream.PAIN), cohort.trials[rows], np.asarray(rows, np.int64),
+                   lo, hi, c.entry, c.cut, c.trait_b1, c.trait_b2, c.occ_b, c.r0, c.steps, c.sds,
+                   c.quantiles, model.logit_mean, model.trait_sd, model.occasion_sd, model.error_sd, model.integer,
+                   cohort.phenotype, cdf, drop, cohort.baseline_nrs, cohort.pain_visits, cohort.error_visits,
+                   cohort.z_nonspecific, cohort.observed_phenotype, cohort.u_drop if drop else empty[..., None],
+                   cohort.u_explant if drop else empty)
+    if failed:
+        raise ValueError(f"{failed} patients found no candidate meeting the entry rule in {MAX_ATTEMPTS} tries")
