@@ -92,3 +92,43 @@ def test_a_later_block_continues_the_same_patients():
         parts.reach(np.arange(4), np.full(4, upto))
     for name in ("baseline_nrs", "pain_visits", "error_visits", "z_nonspecific", "u_drop", "u_explant"):
         np.testing.assert_array_equal(getattr(whole, name)[:, :300], getattr(parts, name)[:, :300], err_msg=name)
+
+
+@pytest.mark.parametrize("dropout", [None, DropoutModel(loss_by_52_weeks=(0.1, 0.0, 0.3), odds_ratio_per_point=1.3),
+                                     DropoutModel(loss_by_52_weeks=0.2, odds_ratio_per_point=0.8, mechanism="mnar",
+                                                  explant_by_12_weeks=(0.0, 0.05, 0.2)),
+                                     DropoutModel(loss_by_52_weeks=0.1, explant_by_12_weeks=0.1)])
+@pytest.mark.parametrize("integer", [True, False])
+def test_visit_scores_equal_the_array_code(dropout, integer):
+    from trialsim.cohort_visits import visit_scores
+    from trialsim.patients.dropout import observed_elements
+    from trialsim.patients.effects import ArmArrays, ArmEffect, TimeCourse, element_shifts
+    from trialsim.patients.scale import apply_shift
+
+    arms = (ArmEffect(nonspecific=-0.3, nonspecific_sd=0.2),
+            ArmEffect(nonspecific=-0.2, nonspecific_course=TimeCourse(onset_weeks=6, half_life_weeks=10, persistent=0.4),
+                      responder_share=(0.3, 0.8), responder_effect=-0.9, nonresponder_effect=0.4,
+                      specific_onset_weeks=3, loss_half_life_weeks=8),
+            ArmEffect(nonspecific=0.5, nonspecific_sd=0.5, responder_share=0.5, responder_effect=(0.7, -0.2)))
+    arrays = ArmArrays.of(arms, 2)
+    rs = np.random.default_rng(5)
+    n, weeks = 4000, (2.0, 4.0, 8.0, 12.0)
+    arm, phenotype = rs.integers(0, 3, n), rs.integers(0, 2, n).astype(np.int16)
+    z, u_class, u_loss, passed = rs.standard_normal(n), rs.random(n), rs.random(n), rs.random(n) < 0.8
+    trial_shift, expectation = 0.1 * rs.standard_normal(n), np.where(rs.random(n) < 0.5, 0.7, 1.3)
+    pain, error = 10 / (1 + np.exp(-rs.normal(0.5, 1, (n, 4)))), 0.1 * rs.standard_normal((n, 4))
+    baseline = np.minimum(np.rint(pain[:, 0] * 1.3), 10)
+    logit_u, exposure = rs.logistic(size=(n, 4)), rs.exponential(size=n)
+    shifts, _ = element_shifts(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation)
+    nrs = np.stack([measure(apply_shift(pain[:, j], s), error[:, j], integer) for j, s in enumerate(shifts)], -1)
+    assert (np.stack(shifts) > 0).any()  # the odds branch is exercised
+    drop = (dropout, 3, baseline, logit_u, exposure) if dropout is not None else ()
+    got_nrs, got_seen = visit_scores(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift,
+                                     expectation, pain, error, integer, *drop)
+    np.testing.assert_array_equal(got_nrs, nrs)
+    if dropout is None:
+        assert got_seen.all()
+    else:
+        seen, _ = observed_elements(dropout, np.asarray(weeks), baseline, nrs, arm, 3, logit_u, exposure)
+        assert 0 < seen.mean() < 1
+        np.testing.assert_array_equal(got_seen, seen)

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
-from .cohort_visits import fill
+from .cohort_visits import fill, visit_scores
 from .blinding import belief_uniforms
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
 from .patients.draws import screening_uniform
 from .patients.dropout import analysed_change, analysed_responder, observed_elements
-from .patients.effects import ArmArrays, element_shift, element_shifts
+from .patients.effects import ArmArrays, element_shift
 from .patients.scale import apply_shift, measure
 from .patients.sequence import Periods, sequence_shift
 from .rng import Stream
@@ -183,19 +183,18 @@ class Cohort:
         every = self.dropout_draws or bool(early)  # earlier visits: for dropout or longitudinal interims
         weeks = vp.visits[: vp.primary + 1] if every else vp.visits[vp.primary: vp.primary + 1]
         first = vp.primary + 1 - len(weeks)
-        pain, error = self.pain_visits[rows, at], self.error_visits[rows, at]
-        nrs = np.empty(arm.shape + (len(weeks),))
+        visits = slice(first, vp.primary + 1)
+        pain, error = self.pain_visits[rows, at, visits], self.error_visits[rows, at, visits]
         expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, at], arm)
-        shifts, _ = element_shifts(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation)
-        for j, shift in enumerate(shifts):
-            nrs[..., j] = measure(apply_shift(pain[..., first + j], shift), error[..., first + j], vp.pain.integer)
+        drop = (vp.dropout, len(self.plan.arms), baseline, self.u_drop[rows, at, : vp.primary + 1],
+                self.u_explant[rows, at]) if self.dropout_draws else ()
+        # element_shifts, apply_shift, measure and observed_elements in one compiled loop
+        nrs, seen = visit_scores(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation,
+                                 pain, error, vp.pain.integer, *drop)
         change = nrs - baseline[..., None]
         responder = -change >= endpoint.responder_reduction * baseline[..., None]
         gone = np.zeros(arm.shape, bool)
-        seen = np.ones(nrs.shape, bool)
         if self.dropout_draws:
-            seen, _ = observed_elements(vp.dropout, np.asarray(weeks), baseline, nrs, arm, len(self.plan.arms),
-                                        self.u_drop[rows, at][..., : vp.primary + 1], self.u_explant[rows, at])
             if missing == "complete_case":
                 gone = ~seen[..., -1]
             else:  # the patient counts, with an imputed outcome

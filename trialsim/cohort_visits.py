@@ -167,3 +167,80 @@ def fill(cohort, rows: np.ndarray, lo: int, hi: int) -> None:
                    cohort.u_explant if drop else empty)
     if failed:
         raise ValueError(f"{failed} patients found no candidate meeting the entry rule in {MAX_ATTEMPTS} tries")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _scores(weeks, course, nonspecific, nonspecific_sd, share, responder_effect, nonresponder_effect, onset_weeks,
+            loss_half_life, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation, pain, error, integer,
+            dropout, logit_q, log_or, pain_centre, mnar, explant_hazard, baseline, logit_u_drop, explant_exposure,
+            nrs, seen):
+    """Measured NRS and follow-up at `weeks` of elements each under its own arm (flat; visit axis last)."""
+    for e in range(arm.size):
+        a, ph = arm[e], phenotype[e]
+        # patients.effects.element_shifts: the week-free parts
+        base = nonspecific[a] * expectation[e] + trial_shift[e] + nonspecific_sd[a] * z[e]
+        responder = u_class[e] < share[a, ph]
+        onset = onset_weeks[a]
+        lost = onset - loss_half_life[a] * math.log2(u_loss[e])
+        positive = onset > 0
+        safe_onset = onset if positive else 1.0
+        got = 1.0 if passed[e] else 0.0
+        explant_week = explant_exposure[e] / explant_hazard[a] if dropout else 0.0
+        gone = False
+        for j in range(weeks.size):
+            week = weeks[j]
+            effect = responder_effect[a, ph] if (responder and week < lost) else nonresponder_effect[a, ph]
+            if positive:
+                ramp = min(max(week / safe_onset, 0.0), 1.0)
+            else:
+                ramp = 1.0 if week >= 0 else 0.0
+            shift = base * course[j, a] + effect * got * ramp
+            p = pain[e, j]
+            if shift > 0:  # patients.scale.apply_shift: odds where pain gets worse
+                true = NRS_MAX * expit(logit(p / NRS_MAX) + shift)
+            else:
+                true = p * math.exp(min(shift, 0.0))
+            score = _measure(true, error[e, j], integer)
+            nrs[e, j] = score
+            if dropout:  # patients.dropout.observed_elements
+                log_odds = logit_q[a, j]
+                if log_or != 0.0:
+                    before = score if mnar else (baseline[e] if j == 0 else nrs[e, j - 1])
+                    log_odds = log_odds + log_or * (before - pain_centre)
+                gone = gone or logit_u_drop[e, j] < log_odds or explant_week < week
+            seen[e, j] = not gone
+
+
+def visit_scores(arrays, weeks: tuple[float, ...], arm: np.ndarray, phenotype: np.ndarray, z: np.ndarray,
+                 u_class: np.ndarray, u_loss: np.ndarray, passed: np.ndarray, trial_shift, expectation,
+                 pain: np.ndarray, error: np.ndarray, integer: bool, dropout=None, n_arms: int = 0,
+                 baseline: np.ndarray | None = None, logit_u_drop: np.ndarray | None = None,
+                 explant_exposure: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(measured NRS, followed) at `weeks` (..., weeks) of elements under their arms: what
+    patients.effects.element_shifts, patients.scale.apply_shift / measure and, given a DropoutModel,
+    patients.dropout.observed_elements make of the same inputs, bit for bit, without their temporaries.
+
+    Element inputs broadcast to arm's shape; pain, error and logit_u_drop have the weeks last."""
+    from .patients.dropout import dropout_tables
+    from .patients.effects import _course_weights
+
+    shape = arm.shape
+    flat = lambda a, dtype=float: np.ascontiguousarray(np.broadcast_to(a, shape), dtype).ravel()  # noqa: E731
+    visits = lambda a: np.ascontiguousarray(a, float).reshape(-1, len(weeks))  # noqa: E731
+    course = np.stack([_course_weights(arrays.courses, float(w)) for w in weeks])
+    none = np.zeros((1, 1))
+    if dropout is not None:
+        logit_q, hazard = dropout_tables(dropout, np.asarray(weeks, float), n_arms)
+        log_or = float(np.log(dropout.odds_ratio_per_point)) if dropout.odds_ratio_per_point != 1.0 else 0.0
+        extra = (logit_q, log_or, dropout.pain_centre, dropout.mechanism == "mnar", hazard, flat(baseline),
+                 visits(logit_u_drop), flat(explant_exposure))
+    else:
+        extra = (none, 0.0, 0.0, False, np.zeros(1), np.zeros(1), none, np.zeros(1))
+    n = int(np.prod(shape))
+    nrs, seen = np.empty((n, len(weeks))), np.empty((n, len(weeks)), bool)
+    _scores(np.asarray(weeks, float), course, arrays.nonspecific, arrays.nonspecific_sd, arrays.responder_share,
+            arrays.responder_effect, arrays.nonresponder_effect, arrays.specific_onset_weeks,
+            arrays.loss_half_life_weeks, flat(arm, np.int64), flat(phenotype, np.int64), flat(z), flat(u_class),
+            flat(u_loss), flat(passed, bool), flat(trial_shift), flat(expectation), visits(pain), visits(error),
+            integer, dropout is not None, *extra, nrs, seen)
+    return nrs.reshape(shape + (len(weeks),)), seen.reshape(shape + (len(weeks),))

@@ -40,10 +40,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from ..inference.base import LookData
-from .longitudinal_models import COVERAGE, ArmFit, LookPatients, completer_variance, itp, mvn, sums
+from .longitudinal_models import ArmFit, LookPatients, completer_variance, interval_quantile, itp, mvn, sums
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,7 @@ class Pending:
     visit: np.ndarray  # (trials, patients) its index among the design's earlier visits
     reached: np.ndarray | None = None  # (trials, patients, visits) every earlier visit seen by the look (itp, mvn);
     # None: the last one only
+    start: int = 0  # the window's first column among the look's patients (no one before it is pending)
 
 
 def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, seen: np.ndarray,
@@ -73,15 +73,18 @@ def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, see
     """Pending patients (columns n_look..randomised-1) and their last earlier visit reached by `time`.
 
     arm, usable, arrival: (trials, patients); early, seen: (trials, patients, visits); weeks (visits,)
-    ascending; time, n_look, randomised: (trials,).
+    ascending; time, n_look, randomised: (trials,). The answer covers the columns from the
+    smallest n_look on (`Pending.start`): those before it have the endpoint.
     """
-    cols = np.arange(arm.shape[1])
+    start = int(n_look.min(initial=0))
+    arm, usable, early, seen, arrival = (a[:, start:] for a in (arm, usable, early, seen, arrival))
+    cols = np.arange(start, start + arm.shape[1])
     pending = usable & (arm >= 0) & (cols >= n_look[:, None]) & (cols < randomised[:, None])
     avail = seen & (arrival[..., None] + weeks <= time[:, None, None]) & pending[..., None]
     has = avail.any(axis=-1)
     last = avail.shape[-1] - 1 - np.argmax(avail[..., ::-1], axis=-1)
     x = np.take_along_axis(early, last[..., None], axis=-1)[..., 0]
-    return Pending(has, np.where(has, x, 0.0), last, avail)
+    return Pending(has, np.where(has, x, 0.0), last, avail, start)
 
 
 def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray,
@@ -100,13 +103,14 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
     if not pending.mask.any():
         return data, Imputation(zeros, zeros, zeros, zeros)
     # pending patients as flat lists (a few per trial): their trial, arm, cell, last visit and score
-    pt, pp = np.nonzero(pending.mask)
-    p_arm = arm[pt, pp].astype(np.int64)
+    mask, at = pending.mask, np.s_[:, pending.start:]  # pending.mask covers the look's patients from start on
+    pt = np.nonzero(mask)[0]
+    p_arm = arm[at][mask].astype(np.int64)
     p_ta = pt * k + p_arm
-    p_cell = p_ta * p + phenotype[pt, pp]
-    x, v = pending.x[pt, pp], pending.visit[pt, pp]
-    y_p, scored_p = y[pt, pp], final_seen[pt, pp]
-    bx = None if baseline is None else baseline[pt, pp]
+    p_cell = p_ta * p + phenotype[at][mask]
+    x, v = pending.x[mask], pending.visit[mask]
+    y_p, scored_p = y[at][mask], final_seen[at][mask]
+    bx = None if baseline is None else baseline[at][mask]
     if mode == "locf":
         add = [sums(p_cell, b * k * p, w).reshape(b, k, p) for w in (None, x, x * x)]
         sx = _covariate_sums(data, p_cell, bx, x)
@@ -115,13 +119,13 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
         return out, Imputation(sums(pt, b, scored_p), sums(pt, b, err), sums(pt, b, err * err), zeros)
     if mode not in MODELS:
         raise ValueError(f"unknown longitudinal model '{mode}'")
-    ct, cp = np.nonzero(completer)
+    ct = np.nonzero(completer)[0]
     if pending.reached is not None:
-        reached = pending.reached[pt, pp]
+        reached = pending.reached[mask]
     else:  # the last visit only
         reached = np.arange(early.shape[-1]) == v[:, None]
-    look = LookPatients(b, k, ct * k + arm[ct, cp], y[ct, cp], early[ct, cp], p_ta, x, v,
-                        np.where(reached, early[pt, pp], 0.0), reached, weeks)
+    look = LookPatients(b, k, ct * k + arm[completer], y[completer], early[completer], p_ta, x, v,
+                        np.where(reached, early[at][mask], 0.0), reached, weeks)
     fit = MODELS[mode](look)
 
     # pending patients of arms whose model could be fitted
@@ -215,7 +219,7 @@ def regression(look: LookPatients) -> ArmFit:
         n_eff = var_y * big_n**2 / n2_var
         n_i = n_c.ravel()[p_ta]
         pred_sd = np.sqrt(e_i * (1 + 1 / n_i + (x - xbar_i) ** 2 / sxx_i))
-        q = special.stdtrit(np.maximum(n_c - 2, 1), 0.5 + COVERAGE / 2).ravel()[p_ta]
+        q = interval_quantile(np.maximum(n_c - 2, 1).ravel()[p_ta])
     return ArmFit(fitted, n_eff, big_n, y_hat, pred_sd, q)
 
 

@@ -51,6 +51,12 @@ def sums(index: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.
     return np.bincount(index, weights=weights, minlength=size).astype(float)
 
 
+def interval_quantile(df: np.ndarray) -> np.ndarray:
+    """Student t quantile of the predictive intervals (COVERAGE) at each df: once per distinct df (few)."""
+    distinct, where = np.unique(df, return_inverse=True)
+    return special.stdtrit(distinct, 0.5 + COVERAGE / 2)[where]
+
+
 @dataclass(frozen=True)
 class ArmFit:
     """A longitudinal model's answer at one look: per trial x arm (b, k), and per pending patient (m,)."""
@@ -164,7 +170,7 @@ def itp(look: LookPatients) -> ArmFit:
     n_c = nc.reshape(b, k)
     fitted = usable.reshape(b, k) & (var_y > 0) & np.isfinite(var) & (var > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = special.stdtrit(np.maximum(n_c - 2, 1), 0.5 + COVERAGE / 2).ravel()[look.p_ta]
+        q = interval_quantile(np.maximum(n_c - 2, 1).ravel()[look.p_ta])
         return ArmFit(fitted, var_y / var, n_c + look.pending_sums(), y_hat, pred_sd, q, theta.reshape(b, k))
 
 
@@ -238,7 +244,7 @@ def mvn(look: LookPatients) -> ArmFit:
     var = var.reshape(b, k)
     fitted = ok.reshape(b, k) & (n_c >= n_visits + 3) & (var_y > 0) & np.isfinite(var) & (var > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = special.stdtrit(np.maximum(n_c - n_visits - 1, 1), 0.5 + COVERAGE / 2).ravel()[p]
+        q = interval_quantile(np.maximum(n_c - n_visits - 1, 1).ravel()[p])
         return ArmFit(fitted, var_y / var, n_c + look.pending_sums(), filled[:, n_visits], np.sqrt(pv), q,
                       mu[:, n_visits].reshape(b, k))
 

@@ -54,6 +54,17 @@ def dropout_exposures(u_drop: np.ndarray, u_explant: np.ndarray) -> tuple[np.nda
     return special.logit(u_drop), -np.log(u_explant)
 
 
+def dropout_tables(model: DropoutModel, visit_weeks: np.ndarray, n_arms: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log-odds of leaving before each visit without the pain term (arms, visits), explant hazard per
+    week (arms,)): the arm-level parts of `observed_elements`."""
+    hazard = -np.log1p(-_per_arm(model.loss_by_52_weeks, n_arms)) / 52.0  # per week
+    steps = np.diff(np.concatenate([[0.0], np.asarray(visit_weeks, dtype=float)]))
+    q = -np.expm1(-hazard[:, None] * steps[None, :])  # (arms, visits)
+    with np.errstate(divide="ignore"):
+        logit_q = special.logit(q)
+    return logit_q, -np.log1p(-_per_arm(model.explant_by_12_weeks, n_arms)) / 12.0
+
+
 def observed_elements(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs: np.ndarray, nrs: np.ndarray,
                       arm: np.ndarray, n_arms: int, logit_u_drop: np.ndarray, explant_exposure: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -63,18 +74,15 @@ def observed_elements(model: DropoutModel, visit_weeks: np.ndarray, baseline_nrs
     give the arm of each visit (..., visits), as in a treatment sequence (patients.sequence): each
     interval's loss and explant hazard are then those of the arm the patient is on at its end."""
     weeks = np.asarray(visit_weeks, dtype=float)
-    hazard = -np.log1p(-_per_arm(model.loss_by_52_weeks, n_arms)) / 52.0  # per week
     steps = np.diff(np.concatenate([[0.0], weeks]))
-    q = -np.expm1(-hazard[:, None] * steps[None, :])  # (arms, visits)
+    logit_q, explant_hazard = dropout_tables(model, weeks, n_arms)
     by_visit = arm.shape == nrs.shape
-    with np.errstate(divide="ignore"):
-        log_odds = special.logit(q)[arm, np.arange(len(weeks))] if by_visit else special.logit(q)[arm]
+    log_odds = logit_q[arm, np.arange(len(weeks))] if by_visit else logit_q[arm]
     if model.odds_ratio_per_point != 1.0:
         previous = np.concatenate([baseline_nrs[..., None], nrs[..., :-1]], axis=-1)
         pain = previous if model.mechanism == "mar" else nrs
         log_odds = log_odds + np.log(model.odds_ratio_per_point) * (pain - model.pain_centre)
     leaves = logit_u_drop < log_odds
-    explant_hazard = -np.log1p(-_per_arm(model.explant_by_12_weeks, n_arms)) / 12.0
     if by_visit:  # piecewise-constant hazard: explanted once the cumulative hazard passes the exposure
         cumulative = np.cumsum(explant_hazard[arm] * steps, axis=-1)
         explanted = explant_exposure[..., None] < cumulative
