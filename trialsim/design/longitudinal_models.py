@@ -40,7 +40,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from scipy import special
 
 COVERAGE = 0.95  # nominal level of the imputations' predictive intervals (calibration records)
@@ -97,6 +101,60 @@ class LookPatients:
         return sums(self.p_ta, self.size, w).reshape(self.b, self.k)
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma), as OpenBLAS's dgemm kernels accumulate."""
+    def codegen(context, builder, signature, args):
+        d = ir.DoubleType()
+        return builder.call(builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d])), args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _completer_grid(index, full, shape, ff, size):
+    """Per trial x arm and grid point: sums of the completers' projections on the shape, their squares and
+    the residual sums of squares off it; the values and order of `full @ shape.T` (OpenBLAS: an FMA chain
+    over the visits), the row sums of full**2 and np.bincount, without the (completers, grid) temporaries."""
+    g, v = shape.shape
+    s1, s2, s_rss = np.zeros((size, g)), np.zeros((size, g)), np.zeros((size, g))
+    for i in range(index.size):
+        ta = index[i]
+        sq = full[i, 0] * full[i, 0]
+        for j in range(1, v):
+            sq = sq + full[i, j] * full[i, j]
+        for k in range(g):
+            along = full[i, 0] * shape[k, 0]
+            for j in range(1, v):
+                along = _fma(full[i, j], shape[k, j], along)
+            proj = along / ff[k]
+            rss = sq - along * proj
+            s1[ta, k] += proj
+            s2[ta, k] += proj * proj
+            s_rss[ta, k] += rss if (rss >= 0.0 or rss != rss) else 0.0  # np.maximum(rss, 0.0)
+    return s1, s2, s_rss
+
+
+@numba.njit(cache=True, nogil=True)
+def _pending_grid(reached, x, ee, early):
+    """Per pending patient and grid point: sum of f^2 over the visits reached, projection sum f y and the
+    residual sum of squares, with the values of `reached @ ee.T`, `x @ early.T` (FMA chains, as OpenBLAS)
+    and numpy's row sums."""
+    n, (g, v) = x.shape[0], early.shape
+    a, along, rss = np.empty((n, g)), np.empty((n, g)), np.empty((n, g))
+    for i in range(n):
+        sq = x[i, 0] * x[i, 0]
+        for j in range(1, v):
+            sq = sq + x[i, j] * x[i, j]
+        for k in range(g):
+            ai, al = reached[i, 0] * ee[k, 0], x[i, 0] * early[k, 0]
+            for j in range(1, v):
+                ai, al = _fma(reached[i, j], ee[k, j], ai), _fma(x[i, j], early[k, j], al)
+            a[i, k], along[i, k] = ai, al
+            r = sq - al * al / ai
+            rss[i, k] = r if (r >= 0.0 or r != r) else 0.0
+    return a, along, rss
+
+
 def itp_shape(kt: np.ndarray, weeks: np.ndarray) -> np.ndarray:
     """f_k(t) = (1 - exp(k t)) / (1 - exp(k T)) at `weeks` (T the last) for each k T of `kt`: (grid, weeks);
     t / T where k = 0."""
@@ -105,12 +163,6 @@ def itp_shape(kt: np.ndarray, weeks: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.expm1(k * weeks) / np.expm1(k * weeks[-1])
     return np.where(k == 0, weeks / weeks[-1], f)
-
-
-def _by_grid(index: np.ndarray, size: int, w: np.ndarray) -> np.ndarray:
-    """Sums of w (items, grid) per index and grid point: (size, grid)."""
-    g = w.shape[1]
-    return sums((index[:, None] * g + np.arange(g)).ravel(), size * g, w.ravel()).reshape(size, g)
 
 
 def itp(look: LookPatients) -> ArmFit:
@@ -122,18 +174,16 @@ def itp(look: LookPatients) -> ArmFit:
     n_visits = shape.shape[1] - 1
     ff = (shape * shape).sum(1)
     # completers: projections on the shape (their estimates of theta + s_i) and residuals off it
-    full = np.column_stack([look.x_c, look.y_c])
-    along = full @ shape.T  # (completers, G)
-    proj = along / ff
-    rss = np.maximum((full * full).sum(1)[:, None] - along * proj, 0.0)
+    s1, s2, s_rss = _completer_grid(look.c_ta, np.column_stack([look.x_c, look.y_c]), shape, ff, size)
     nc = look.completer_sums().reshape(size, 1)
-    s1, s2, s_rss = (_by_grid(look.c_ta, size, w) for w in (proj, proj * proj, rss))
     # pending patients: the same over the visits each reached
     early = shape[:, :n_visits]
-    a = look.reached.astype(float) @ (early * early).T  # (pending, G)
-    along_p = look.x_p @ early.T
-    rss_p = np.maximum((look.x_p * look.x_p).sum(1)[:, None] - along_p * along_p / a, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a, along_p, rss_p = _pending_grid(look.reached.astype(float), look.x_p, early * early, early)  # (pending, G)
     n_seen = look.reached.sum(1)[:, None]
+    g = len(ff)
+    p_index = (look.p_ta[:, None] * g + np.arange(g)).ravel()  # pending patients' (trial x arm, grid point)
+    by_grid = lambda w: sums(p_index, size * g, w.ravel()).reshape(size, g)  # noqa: E731 (sums over the pending)
     with np.errstate(divide="ignore", invalid="ignore"):
         lam2 = s_rss / (nc * n_visits)  # residual variance off the shape
         tau2 = np.maximum((s2 - s1 * s1 / nc) / (nc - 1) - lam2 / ff, 0.0)  # patients' spread along it
@@ -141,14 +191,14 @@ def itp(look: LookPatients) -> ArmFit:
         lam_i, tau_i = lam2[look.p_ta], tau2[look.p_ta]
         den = lam_i + tau_i * a
         # given k, the arm mean's precision and (precision x) estimate from every patient's visits
-        prec = nc * ff / d_c + _by_grid(look.p_ta, size, a / den)
-        total = ff / d_c * s1 + _by_grid(look.p_ta, size, along_p / den)
+        prec = nc * ff / d_c + by_grid(a / den)
+        total = ff / d_c * s1 + by_grid(along_p / den)
         theta_k = total / prec
         # log likelihood of k (theta integrated under its flat prior), summed over the trial's arms
-        spread = ff / d_c * s2 + _by_grid(look.p_ta, size, along_p * along_p / (a * den)) - total * theta_k
-        log_det = nc * (n_visits * np.log(lam2) + np.log(d_c)) + _by_grid(
-            look.p_ta, size, (n_seen - 1) * np.log(lam_i) + np.log(den))
-        resid = (s_rss + _by_grid(look.p_ta, size, rss_p)) / lam2
+        spread = ff / d_c * s2 + by_grid(along_p * along_p / (a * den)) - total * theta_k
+        log_lam = np.log(lam2)  # per trial x arm: the pending patients' log lambda^2 is a lookup
+        log_det = nc * (n_visits * log_lam + np.log(d_c)) + by_grid((n_seen - 1) * log_lam[look.p_ta] + np.log(den))
+        resid = (s_rss + by_grid(rss_p)) / lam2
         loglik = -0.5 * (log_det + resid + spread + np.log(prec))
     usable = ((nc >= 3) & (lam2 > 0) & np.isfinite(loglik) & np.isfinite(theta_k)).all(axis=1)
     loglik = np.where(usable[:, None], loglik, 0.0).reshape(b, k, -1).sum(1)
@@ -162,7 +212,7 @@ def itp(look: LookPatients) -> ArmFit:
         th_i, w_i = theta_k[look.p_ta], w_arm[look.p_ta]
         shrink = 1 - tau_i * a / den
         y_k = th_i * shrink + tau_i * along_p / den
-        pv_k = lam_i + tau_i - tau_i * tau_i * a / den + shrink**2 / prec[look.p_ta]
+        pv_k = (lam2 + tau2)[look.p_ta] - (tau2 * tau2)[look.p_ta] * a / den + shrink**2 / prec[look.p_ta]
         y_hat = (w_i * y_k).sum(1)
         pred_sd = np.sqrt((w_i * (pv_k + (y_k - y_hat[:, None]) ** 2)).sum(1))
     var = var.reshape(b, k)
@@ -179,7 +229,8 @@ def _moments(index: np.ndarray, size: int, w: np.ndarray) -> tuple[np.ndarray, n
     n = sums(index, size)
     j = w.shape[1]
     mean = np.stack([sums(index, size, w[:, i]) for i in range(j)], -1) / n[:, None]
-    raw = np.stack([np.stack([sums(index, size, w[:, i] * w[:, l]) for l in range(j)], -1) for i in range(j)], -2)
+    cross = {(i, l): sums(index, size, w[:, i] * w[:, l]) for i in range(j) for l in range(i, j)}  # symmetric
+    raw = np.stack([np.stack([cross[min(i, l), max(i, l)] for l in range(j)], -1) for i in range(j)], -2)
     return n, mean, raw - n[:, None, None] * mean[:, :, None] * mean[:, None, :]
 
 
