@@ -110,14 +110,19 @@ class Cohort:
         return self.plan.population.prevalence
 
     def reach(self, rows: np.ndarray, upto: np.ndarray) -> None:
-        """Make sure patients 0..upto-1 of the trials at `rows` are drawn (in blocks, from their streams)."""
+        """Make sure patients 0..upto-1 of the trials at `rows` are drawn (in blocks, from their streams).
+
+        The cheap columns are filled in blocks of at least FILL_BLOCK patients; the visit model's (most
+        of the cost) exactly up to each trial's `upto`: patients past it are read only where callers
+        ignore them (arm < 0)."""
         rows = np.asarray(rows)
         need = np.broadcast_to(np.minimum(upto, self.plan.max_patients), rows.shape)
         short = need > self.filled[rows]
         if not short.any():
             return
         rows, need = rows[short], need[short]
-        lo = int(self.filled[rows].min())
+        start = self.filled[rows]
+        lo = int(start.min())
         hi = int(min(max(need.max(), lo + FILL_BLOCK), self.plan.max_patients))
         cols = slice(lo, hi)
         trials = self.trials[rows]
@@ -126,8 +131,8 @@ class Cohort:
         if len(pop.prevalence) > 1:
             self.phenotype[rows, cols] = pop.phenotype_of(rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0))
         phenotype = self.phenotype[rows, cols]
-        if self.plan.visit is not None:
-            self._reach_visits(rows, trials, lo, hi)
+        if self.plan.visit is not None:  # the costly columns: only the patients asked for, per trial
+            fill(self, rows, start, need)
         elif self.plan.pain_scores:
             u_nrs = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=1)
             self.baseline_nrs[rows, cols] = truncnorm_from_uniform(u_nrs, pop.baseline_nrs, phenotype)
@@ -137,12 +142,7 @@ class Cohort:
             self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
         self.u_belief[rows, cols], self.u_dont_know[rows, cols] = belief_uniforms(self.seed, trials, lo, hi)
-        self.filled[rows] = hi
-
-    def _reach_visits(self, rows: np.ndarray, trials: np.ndarray, lo: int, hi: int) -> None:
-        """Entry on measured scores and latent pain over the visits up to the primary one (patients.pain),
-        responsiveness, observed phenotype and dropout uniforms: one compiled loop (cohort_visits.py)."""
-        fill(self, rows, lo, hi)
+        self.filled[rows] = need if self.plan.visit is not None else hi
 
     def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
                          arm: np.ndarray) -> np.ndarray:

@@ -80,10 +80,10 @@ def _measure(pain, error, integer):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill(key, trials, rows, lo, hi, entry, cut, b1, b2, occ_b, r0, steps, sds, quantiles,
+def _fill(key, trials, rows, start, stop, entry, cut, b1, b2, occ_b, r0, steps, sds, quantiles,
           logit_mean, trait_sd, occasion_sd, error_sd, integer, phenotype, cdf, with_dropout,
           baseline_nrs, pain_visits, error_visits, z_nonspecific, observed_phenotype, u_drop, u_explant):
-    """Every patient lo..hi-1 of trials[b] (cohort row rows[b]); returns patients without an entered candidate."""
+    """Patients start[b]..stop[b]-1 of trials[b] (cohort row rows[b]); returns those without an entered candidate."""
     k0, k1 = key[0], key[1]
     n_visits = pain_visits.shape[2]
     m = quantiles.size - 1
@@ -94,7 +94,7 @@ def _fill(key, trials, rows, lo, hi, entry, cut, b1, b2, occ_b, r0, steps, sds, 
     failed = 0
     for b in range(trials.size):
         t, row = trials[b], rows[b]
-        for i in range(lo, hi):
+        for i in range(start[b], stop[b]):
             entered = False
             trait = occ_bl = err_b = 0.0
             for attempt in range(MAX_ATTEMPTS):  # the first of the patient's candidates to meet the entry rule
@@ -151,17 +151,18 @@ def _fill(key, trials, rows, lo, hi, entry, cut, b1, b2, occ_b, r0, steps, sds, 
     return failed
 
 
-def fill(cohort, rows: np.ndarray, lo: int, hi: int) -> None:
-    """Draw patients lo..hi-1 of the cohort's trials at `rows` into its visit arrays (Cohort._reach_visits)."""
+def fill(cohort, rows: np.ndarray, start: np.ndarray, stop: np.ndarray) -> None:
+    """Draw patients start[i]..stop[i]-1 of the cohort's trials at rows[i] into its visit arrays (Cohort.reach)."""
     vp = cohort.plan.visit
     model = vp.pain
+    rows = np.asarray(rows, np.int64)
     c = pain_constants(model, tuple(vp.visits[: vp.n_kept]))
     cdf = np.zeros((0, 0)) if vp.confusion is None else np.cumsum(np.asarray(vp.confusion), axis=1)
     drop = cohort.dropout_draws
     empty = np.zeros((0, 0))
-    failed = _fill(rng.stream_key(cohort.seed, rng.Stream.PAIN), cohort.trials[rows], np.asarray(rows, np.int64),
-                   lo, hi, c.entry, c.cut, c.trait_b1, c.trait_b2, c.occ_b, c.r0, c.steps, c.sds,
-                   c.quantiles, model.logit_mean, model.trait_sd, model.occasion_sd, model.error_sd, model.integer,
+    start, stop = (np.ascontiguousarray(np.broadcast_to(a, rows.shape), np.int64) for a in (start, stop))
+    failed = _fill(rng.stream_key(cohort.seed, rng.Stream.PAIN), cohort.trials[rows], rows, start, stop, c.entry,
+                   c.cut, c.trait_b1, c.trait_b2, c.occ_b, c.r0, c.steps, c.sds, c.quantiles, model.logit_mean, model.trait_sd, model.occasion_sd, model.error_sd, model.integer,
                    cohort.phenotype, cdf, drop, cohort.baseline_nrs, cohort.pain_visits, cohort.error_visits,
                    cohort.z_nonspecific, cohort.observed_phenotype, cohort.u_drop if drop else empty[..., None],
                    cohort.u_explant if drop else empty)

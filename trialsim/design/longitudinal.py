@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..inference.base import LookData
@@ -77,14 +78,26 @@ def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, see
     smallest n_look on (`Pending.start`): those before it have the endpoint.
     """
     start = int(n_look.min(initial=0))
-    arm, usable, early, seen, arrival = (a[:, start:] for a in (arm, usable, early, seen, arrival))
-    cols = np.arange(start, start + arm.shape[1])
-    pending = usable & (arm >= 0) & (cols >= n_look[:, None]) & (cols < randomised[:, None])
-    avail = seen & (arrival[..., None] + weeks <= time[:, None, None]) & pending[..., None]
-    has = avail.any(axis=-1)
-    last = avail.shape[-1] - 1 - np.argmax(avail[..., ::-1], axis=-1)
-    x = np.take_along_axis(early, last[..., None], axis=-1)[..., 0]
-    return Pending(has, np.where(has, x, 0.0), last, avail, start)
+    b, w, v = early.shape[0], max(early.shape[1] - start, 0), early.shape[2]
+    mask, x, last, reached = np.zeros((b, w), bool), np.zeros((b, w)), np.full((b, w), v - 1), np.zeros((b, w, v), bool)
+    _pending(arm, usable, early, seen, arrival, np.asarray(weeks, float), np.asarray(time, float),
+             np.asarray(n_look, np.int64), np.asarray(randomised, np.int64), start, mask, x, last, reached)
+    return Pending(mask, x, last, reached, start)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pending(arm, usable, early, seen, arrival, weeks, time, n_look, randomised, start, mask, x, last, reached):
+    """pending_patients' arrays (preset to no one pending): a visit is reached when seen and arrival + week
+    <= the look's time (the same float comparison as the array form)."""
+    for t in range(arm.shape[0]):
+        for c in range(max(n_look[t], start), min(randomised[t], arm.shape[1])):
+            if not usable[t, c] or arm[t, c] < 0:
+                continue
+            i = c - start
+            for j in range(weeks.size):
+                if seen[t, c, j] and arrival[t, c] + weeks[j] <= time[t]:
+                    reached[t, i, j] = mask[t, i] = True
+                    last[t, i], x[t, i] = j, early[t, c, j]
 
 
 def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray,
