@@ -350,10 +350,8 @@ class Cohort:
         """Adverse events of each type under the assigned arm, (..., event types) booleans."""
         n_types = len(self.plan.adverse_events)
         rows, patients, arm = np.broadcast_arrays(rows, patients, arm)
-        out = np.zeros(rows.shape + (n_types,), bool)
-        for j in range(n_types):  # one stream per event type, keyed by its name
-            rate = self.plan.adverse_rates[arm, j]
-            some = rate > 0  # a uniform is never below 0: draw only where the arm has the event
-            u = rng.draws_at(self.event_keys, j, self.trials[rows[some]], patients[some])
-            out[some, j] = u < rate[some]
-        return out
+        if not n_types:
+            return np.zeros(rows.shape + (0,), bool)
+        # one stream per event type, keyed by its name; drawn only where the arm has the event
+        return rng.uniforms_below(self.event_keys, self.plan.adverse_rates[arm], self.trials[rows],
+                                  patients).reshape(rows.shape + (n_types,))

@@ -160,7 +160,7 @@ def fill(cohort, rows: np.ndarray, start: np.ndarray, stop: np.ndarray) -> None:
     cdf = np.zeros((0, 0)) if vp.confusion is None else np.cumsum(np.asarray(vp.confusion), axis=1)
     drop = cohort.dropout_draws
     empty = np.zeros((0, 0))
-    start, stop = (np.ascontiguousarray(np.broadcast_to(a, rows.shape), np.int64) for a in (start, stop))
+    start, stop = (np.require(np.broadcast_to(a, rows.shape), np.int64, 'CW') for a in (start, stop))  # one signature
     failed = _fill(rng.stream_key(cohort.seed, rng.Stream.PAIN), cohort.trials[rows], rows, start, stop, c.entry,
                    c.cut, c.trait_b1, c.trait_b2, c.occ_b, c.r0, c.steps, c.sds, c.quantiles, model.logit_mean, model.trait_sd, model.occasion_sd, model.error_sd, model.integer,
                    cohort.phenotype, cdf, drop, cohort.baseline_nrs, cohort.pain_visits, cohort.error_visits,
@@ -226,8 +226,8 @@ def visit_scores(arrays, weeks: tuple[float, ...], arm: np.ndarray, phenotype: n
     from .patients.effects import _course_weights
 
     shape = arm.shape
-    flat = lambda a, dtype=float: np.ascontiguousarray(np.broadcast_to(a, shape), dtype).ravel()  # noqa: E731
-    visits = lambda a: np.ascontiguousarray(a, float).reshape(-1, len(weeks))  # noqa: E731
+    flat = lambda a, dtype=float: np.require(np.broadcast_to(a, shape), dtype, 'CW').ravel()  # noqa: E731 (one signature)
+    visits = lambda a: np.require(a, float, 'CW').reshape(-1, len(weeks))  # noqa: E731
     course = np.stack([_course_weights(arrays.courses, float(w)) for w in weeks])
     none = np.zeros((1, 1))
     if dropout is not None:
@@ -245,3 +245,16 @@ def visit_scores(arrays, weeks: tuple[float, ...], arm: np.ndarray, phenotype: n
             flat(u_loss), flat(passed, bool), flat(trial_shift), flat(expectation), visits(pain), visits(error),
             integer, dropout is not None, *extra, nrs, seen)
     return nrs.reshape(shape + (len(weeks),)), seen.reshape(shape + (len(weeks),))
+
+
+def warm_up() -> None:
+    """Load both kernels now (before forking workers that inherit them), with the argument types the cohort
+    passes and no patient to draw."""
+    one, i8 = np.zeros(1), np.zeros(1, np.int64)
+    p2, p3 = np.zeros((1, 1)), np.zeros((1, 1, 1))
+    _fill(np.zeros(2, np.uint32), i8, i8, i8, i8, 2, 5.5, 0.5, 0.5, 0.1, 0.5, one, one, one, 0.0, 1.0, 0.2, 0.1, True,
+          np.zeros((1, 1), np.int16), p2, True, p2, p3, p3, p2, np.zeros((1, 1), np.int16), p3, p2)
+    flat = np.zeros(0)
+    _scores(one, p2, one, one, p2, p2, p2, one, one, np.zeros(0, np.int64), np.zeros(0, np.int64), flat, flat, flat,
+            np.zeros(0, bool), flat, flat, np.zeros((0, 1)), np.zeros((0, 1)), True, True, p2, 0.1, 5.0, False, one,
+            flat, np.zeros((0, 1)), flat, np.zeros((0, 1)), np.zeros((0, 1), bool))

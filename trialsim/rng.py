@@ -252,6 +252,25 @@ def normal_of_words(w0, w1, w2, w3):
     return math.sqrt(-2.0 * math.log(_unit(w0, w1))) * math.cos(2.0 * math.pi * _unit(w2, w3))
 
 
+@_jit
+def _below(keys, rates, trial, patient):
+    out = np.zeros(rates.shape, np.bool_)
+    for i in range(trial.size):
+        for k in range(rates.shape[1]):
+            if rates[i, k] > 0:  # a uniform is never below 0: drawn only where it can be
+                w0, w1, _, _ = counter_words(keys[k, 0], keys[k, 1], trial[i], patient[i], 0)
+                out[i, k] = _unit(w0, w1) < rates[i, k]
+    return out
+
+
+def uniforms_below(keys: np.ndarray, rates: np.ndarray, trial: np.ndarray, patient: np.ndarray) -> np.ndarray:
+    """Whether trial[i]'s patient[i] draws below rates[i, k] under key keys[k] (column 0, as `draws_at`):
+    (elements, keys) booleans, one kernel pass over every key (adverse events by type)."""
+    trial, patient = (np.ascontiguousarray(a, np.int64).ravel() for a in np.broadcast_arrays(trial, patient))
+    return _below(np.asarray(keys, np.uint32).reshape(-1, 2), np.ascontiguousarray(rates, float).reshape(trial.size, -1),
+                  trial, patient)
+
+
 def warm_up() -> None:
     """Load every kernel now (numba's first call costs most of a second), e.g. in a background thread."""
     key, trials = stream_key(0, Stream.COHORT), np.arange(2)
@@ -259,3 +278,4 @@ def warm_up() -> None:
     exponential_sums(key, trials, 2)
     per_arm_block(np.stack([key, key]), np.zeros((2, 2), np.int64), trials, 0, normal=True)
     draws_at(key, 0, trials, trials)
+    uniforms_below(np.stack([key]), np.zeros((2, 1)), trials, trials)

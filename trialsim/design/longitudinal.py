@@ -100,6 +100,16 @@ def _pending(arm, usable, early, seen, arrival, weeks, time, n_look, randomised,
                     last[t, i], x[t, i] = j, early[t, c, j]
 
 
+def warm_up() -> None:
+    """Load the compiled kernels now (before forking workers that inherit them)."""
+    from .longitudinal_models import warm_up as models
+
+    one = np.ones((1, 1))
+    pending_patients(np.zeros((1, 1), np.int16), one > 0, np.ones((1, 1, 2)), np.ones((1, 1, 2)) > 0, one,
+                     np.ones(2), np.ones(1), np.zeros(1, np.int64), np.ones(1, np.int64))
+    models()
+
+
 def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray,
             pending: Pending, phenotype: np.ndarray, final_seen: np.ndarray, baseline: np.ndarray | None = None,
             weeks: np.ndarray | None = None) -> tuple[LookData, Imputation]:

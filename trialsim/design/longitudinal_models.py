@@ -306,3 +306,10 @@ def completer_variance(look: LookPatients) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ybar = look.completer_sums(look.y_c) / n_c
         return np.maximum(look.completer_sums(look.y_c * look.y_c) - n_c * ybar**2, 0.0) / (n_c - 1)
+
+
+def warm_up() -> None:
+    """Load the ITP kernels now (before forking workers), with the argument types `itp` passes."""
+    shape = np.ones((2, 3))
+    _completer_grid(np.zeros(1, np.int64), np.ones((1, 3)), shape, np.ones(2), 1)
+    _pending_grid(np.ones((1, 2)), np.ones((1, 2)), np.ones((2, 2)), shape[:, :2])

@@ -41,14 +41,16 @@ class RunSettings:
 
 def warm_up_kernels() -> None:
     """Load the compiled kernels (random streams, quadrature): the cold start of numba."""
-    from .. import rng
-    from ..design import allocation, observe
+    from .. import cohort_visits, rng
+    from ..design import allocation, longitudinal, observe
     from ..inference import quadrature
 
     rng.warm_up()
     quadrature.warm_up()
     observe.warm_up()
     allocation.warm_up()
+    cohort_visits.warm_up()
+    longitudinal.warm_up()
 
 
 @functools.cache
