@@ -206,18 +206,17 @@ def regression(look: LookPatients) -> ArmFit:
     patient imputed from his last visit; Anderson's estimator of the arm mean (module docstring)."""
     b, k, size = look.b, look.k, look.size
     n_visits = look.x_c.shape[-1]
-    c_ta, y_c, x_c = look.c_ta, look.y_c, look.x_c
-    n_c = sums(c_ta, size).reshape(b, k)
+    mom = look.moments
+    n_c = mom.n
     with np.errstate(divide="ignore", invalid="ignore"):
-        ybar = sums(c_ta, size, y_c).reshape(b, k) / n_c
-        ss_y = np.maximum(sums(c_ta, size, y_c * y_c).reshape(b, k) - n_c * ybar**2, 0.0)
+        ybar = mom.sum_y / n_c
+        ss_y = np.maximum(mom.sum_y2 - n_c * ybar**2, 0.0)
         var_y = ss_y / (n_c - 1)
         beta, xbar, sxx, var_e = (np.zeros((n_visits, b, k)) for _ in range(4))
         for j in range(n_visits):
-            xv = x_c[:, j]
-            xbar[j] = sums(c_ta, size, xv).reshape(b, k) / n_c
-            sxx[j] = sums(c_ta, size, xv * xv).reshape(b, k) - n_c * xbar[j] ** 2
-            sxy = sums(c_ta, size, xv * y_c).reshape(b, k) - n_c * xbar[j] * ybar
+            xbar[j] = mom.sum_x[j] / n_c
+            sxx[j] = mom.sum_x2[j] - n_c * xbar[j] ** 2
+            sxy = mom.sum_xy[j] - n_c * xbar[j] * ybar
             beta[j] = sxy / sxx[j]
             var_e[j] = np.maximum(ss_y - beta[j] * sxy, 0.0) / (n_c - 2)
     fitted = (n_c >= 3) & (var_y > 0) & (sxx > 0).all(axis=0) & np.isfinite(beta).all(axis=0)

@@ -38,6 +38,7 @@ pending patient has a first run of the earlier visits.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numba
@@ -97,8 +98,52 @@ class LookPatients:
     def completer_sums(self, w: np.ndarray | None = None) -> np.ndarray:
         return sums(self.c_ta, self.size, w).reshape(self.b, self.k)
 
+    @functools.cached_property
+    def moments(self) -> "CompleterMoments":
+        """The completers' sums per trial x arm, once per look (every model and the combination read them)."""
+        n, sy, syy, sx, sxx, sxy = _completer_moments(self.c_ta, self.y_c, self.x_c, self.size)
+        shape = (self.b, self.k)
+        v = self.x_c.shape[1]
+        return CompleterMoments(n.reshape(shape), sy.reshape(shape), syy.reshape(shape), sx.reshape((v,) + shape),
+                                sxx.reshape((v,) + shape), sxy.reshape((v,) + shape))
+
+
     def pending_sums(self, w: np.ndarray | None = None) -> np.ndarray:
         return sums(self.p_ta, self.size, w).reshape(self.b, self.k)
+
+
+@dataclass(frozen=True)
+class CompleterMoments:
+    """Sums over a look's completers per trial x arm (b, k), per earlier visit first for x: the values
+    `sums` (np.bincount) gives, from one pass."""
+
+    n: np.ndarray
+    sum_y: np.ndarray
+    sum_y2: np.ndarray
+    sum_x: np.ndarray  # (visits, b, k)
+    sum_x2: np.ndarray
+    sum_xy: np.ndarray
+
+
+@numba.njit(cache=True, nogil=True)
+def _completer_moments(index, y, x, size):
+    """n, sum y, sum y^2 and per visit sum x, sum x^2, sum x y: each a sum in the completers' order, as
+    np.bincount adds its weights."""
+    v = x.shape[1]
+    n, sy, syy = np.zeros(size), np.zeros(size), np.zeros(size)
+    sx, sxx, sxy = np.zeros((v, size)), np.zeros((v, size)), np.zeros((v, size))
+    for i in range(index.size):
+        c, yi = index[i], y[i]
+        n[c] += 1.0
+        sy[c] += yi
+        syy[c] += yi * yi
+        for j in range(v):
+            xi = x[i, j]
+            sx[j, c] += xi
+            sxx[j, c] += xi * xi
+            sxy[j, c] += xi * yi
+    return n, sy, syy, sx, sxx, sxy
+
 
 
 @intrinsic
@@ -175,7 +220,7 @@ def itp(look: LookPatients) -> ArmFit:
     ff = (shape * shape).sum(1)
     # completers: projections on the shape (their estimates of theta + s_i) and residuals off it
     s1, s2, s_rss = _completer_grid(look.c_ta, np.column_stack([look.x_c, look.y_c]), shape, ff, size)
-    nc = look.completer_sums().reshape(size, 1)
+    nc = look.moments.n.reshape(size, 1)
     # pending patients: the same over the visits each reached
     early = shape[:, :n_visits]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -291,7 +336,7 @@ def mvn(look: LookPatients) -> ArmFit:
             spread = 1 + 1 / n[p] + np.einsum("mi,mil,ml->m", dev, inv[p], dev)
             pv += np.where(todo, grad[p, j] ** 2 * s2[p] * spread, 0.0)
     var_y = completer_variance(look)
-    n_c = look.completer_sums()
+    n_c = look.moments.n
     var = var.reshape(b, k)
     fitted = ok.reshape(b, k) & (n_c >= n_visits + 3) & (var_y > 0) & np.isfinite(var) & (var > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -302,14 +347,15 @@ def mvn(look: LookPatients) -> ArmFit:
 
 def completer_variance(look: LookPatients) -> np.ndarray:
     """Completers' sample variance of the endpoint per trial x arm."""
-    n_c = look.completer_sums()
+    m = look.moments
     with np.errstate(divide="ignore", invalid="ignore"):
-        ybar = look.completer_sums(look.y_c) / n_c
-        return np.maximum(look.completer_sums(look.y_c * look.y_c) - n_c * ybar**2, 0.0) / (n_c - 1)
+        ybar = m.sum_y / m.n
+        return np.maximum(m.sum_y2 - m.n * ybar**2, 0.0) / (m.n - 1)
 
 
 def warm_up() -> None:
-    """Load the ITP kernels now (before forking workers), with the argument types `itp` passes."""
+    """Load the kernels now (before forking workers), with the argument types the models pass."""
     shape = np.ones((2, 3))
     _completer_grid(np.zeros(1, np.int64), np.ones((1, 3)), shape, np.ones(2), 1)
+    _completer_moments(np.zeros(1, np.int64), np.ones(1), np.ones((1, 2)), 1)
     _pending_grid(np.ones((1, 2)), np.ones((1, 2)), np.ones((2, 2)), shape[:, :2])
