@@ -266,8 +266,10 @@ def _below(keys, rates, trial, patient):
 def uniforms_below(keys: np.ndarray, rates: np.ndarray, trial: np.ndarray, patient: np.ndarray) -> np.ndarray:
     """Whether trial[i]'s patient[i] draws below rates[i, k] under key keys[k] (column 0, as `draws_at`):
     (elements, keys) booleans, one kernel pass over every key (adverse events by type)."""
-    trial, patient = (np.ascontiguousarray(a, np.int64).ravel() for a in np.broadcast_arrays(trial, patient))
-    return _below(np.asarray(keys, np.uint32).reshape(-1, 2), np.ascontiguousarray(rates, float).reshape(trial.size, -1),
+    shape = np.broadcast_shapes(np.shape(trial), np.shape(patient))
+    trial, patient = (np.require(np.broadcast_to(np.asarray(a, np.int64), shape), np.int64, "CW").ravel()
+                      for a in (trial, patient))  # writeable: one compiled signature, no read-only views
+    return _below(np.asarray(keys, np.uint32).reshape(-1, 2), np.require(rates, float, "CW").reshape(trial.size, -1),
                   trial, patient)
 
 
