@@ -82,7 +82,7 @@ class NOf1Plan(PeriodTiming):
 
     def run(self, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan", infer,
             observer: "Observer | None" = None) -> "DesignResult":
-        return run_series(self, design, cohort, truth, infer)
+        return run_series(self, design, cohort, truth, infer, observer)
 
 
 def block_differences(y: np.ndarray, position: np.ndarray, include: np.ndarray) -> BlockData:
@@ -123,7 +123,7 @@ def normal_posterior(data: BlockData, treatments: tuple[int, ...], n_arms: int, 
 
 
 def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan",
-               infer: "Inference") -> "DesignResult":
+               infer: "Inference", observer: "Observer | None" = None) -> "DesignResult":
     """The look loop of an N-of-1 series on every trial of the cohort under one truth."""
     from .parallel import DesignResult
 
@@ -154,7 +154,11 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
         last[:] = [rows, include, (post, own, include)]
         return post, own, include
 
-    looked = run_looks(design, cohort, plan.follow_up_weeks, lambda rows, upto: analyse(rows, upto)[0])
+    def analysed(rows: np.ndarray, upto: np.ndarray) -> tuple["Posterior", np.ndarray]:
+        post, _, include = analyse(rows, upto)
+        return post, include.sum(axis=1)
+
+    looked = run_looks(design, cohort, plan.follow_up_weeks, analysed, observer)
     state, size, excluded = looked.state, looked.size, looked.excluded
     final, own, include = analyse(np.arange(n_trials), size)
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
