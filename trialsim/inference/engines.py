@@ -86,8 +86,7 @@ class PymcInference(Inference):
             fitted = self.engine.fit(data.take(ok), [self._rng(int(t)) for t in trials[ok]])
             draws[ok], cells[ok] = fitted.posterior.draws, fitted.by_phenotype
             for t, problem in zip(trials[ok], fitted.diagnostics["problem"]):
-                self.fits[int(t)] = self.fits.get(int(t), 0) + 1
-                self.problems[int(t)] = self.problems.get(int(t), 0) + int(bool(problem))
+                self.count_fit(int(t), bool(problem))
         return PartialDrawsPosterior(draws, ok, cells)
 
     def by_phenotype(self, post: Posterior, data: LookData, trials: np.ndarray, active: np.ndarray) -> Posterior:
