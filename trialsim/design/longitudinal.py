@@ -77,7 +77,7 @@ def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, see
     ascending; time, n_look, randomised: (trials,). The answer covers the columns from the
     smallest n_look on (`Pending.start`): those before it have the endpoint.
     """
-    start = int(n_look.min(initial=0))
+    start = int(n_look.min()) if n_look.size else 0
     b, w, v = early.shape[0], max(early.shape[1] - start, 0), early.shape[2]
     mask, x, last, reached = np.zeros((b, w), bool), np.zeros((b, w)), np.full((b, w), v - 1), np.zeros((b, w, v), bool)
     _pending(arm, usable, early, seen, arrival, np.asarray(weeks, float), np.asarray(time, float),
