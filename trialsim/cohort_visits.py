@@ -29,12 +29,18 @@ from .patients.draws import ATTEMPT_COLUMNS, ATTEMPTS_BASE, MAX_ATTEMPTS, PATIEN
 from .patients.pain import PainModel, _ar1_steps, screening_sampler
 from .patients.scale import NRS_MAX
 
-# scipy.special's scalar kernels (the ufuncs' own), linked by symbol name so that the kernel caches
+# scipy.special's scalar kernels (the ufuncs' own), called by symbol name so that the kernels cache
 _SPECIAL = {"ndtr": "__pyx_fuse_1ndtr", "expit": "__pyx_fuse_0expit", "logit": "__pyx_fuse_0logit"}
-for _name, _cython in _SPECIAL.items():
-    llvm.add_symbol(f"trialsim_{_name}", get_cython_function_address("scipy.special.cython_special", _cython))
 _f8 = types.float64(types.float64)
 ndtr, expit, logit = (types.ExternalFunction(f"trialsim_{n}", _f8) for n in _SPECIAL)
+
+
+@functools.cache
+def _link_special() -> None:
+    """Give the symbols their functions, before a kernel is compiled or loaded (on first use: importing
+    scipy.special.cython_special takes most of a second, which processes without visits never pay)."""
+    for name, cython in _SPECIAL.items():
+        llvm.add_symbol(f"trialsim_{name}", get_cython_function_address("scipy.special.cython_special", cython))
 
 ENTRY = {"baseline": 0, "screening": 1, "both": 2}
 
@@ -153,6 +159,7 @@ def _fill(key, trials, rows, start, stop, entry, cut, b1, b2, occ_b, r0, steps, 
 
 def fill(cohort, rows: np.ndarray, start: np.ndarray, stop: np.ndarray) -> None:
     """Draw patients start[i]..stop[i]-1 of the cohort's trials at rows[i] into its visit arrays (Cohort.reach)."""
+    _link_special()
     vp = cohort.plan.visit
     model = vp.pain
     rows = np.asarray(rows, np.int64)
@@ -225,6 +232,7 @@ def visit_scores(arrays, weeks: tuple[float, ...], arm: np.ndarray, phenotype: n
     from .patients.dropout import dropout_tables
     from .patients.effects import _course_weights
 
+    _link_special()
     shape = arm.shape
     flat = lambda a, dtype=float: np.require(np.broadcast_to(a, shape), dtype, 'CW').ravel()  # noqa: E731 (one signature)
     visits = lambda a: np.require(a, float, 'CW').reshape(-1, len(weeks))  # noqa: E731
@@ -250,6 +258,7 @@ def visit_scores(arrays, weeks: tuple[float, ...], arm: np.ndarray, phenotype: n
 def warm_up() -> None:
     """Load both kernels now (before forking workers that inherit them), with the argument types the cohort
     passes and no patient to draw."""
+    _link_special()
     one, i8 = np.zeros(1), np.zeros(1, np.int64)
     p2, p3 = np.zeros((1, 1)), np.zeros((1, 1, 1))
     _fill(np.zeros(2, np.uint32), i8, i8, i8, i8, 2, 5.5, 0.5, 0.5, 0.1, 0.5, one, one, one, 0.0, 1.0, 0.2, 0.1, True,
