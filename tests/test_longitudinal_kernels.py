@@ -80,3 +80,19 @@ def test_pending_patients_equal_the_array_formulation():
     np.testing.assert_array_equal(got.x, x[:, s:])
     np.testing.assert_array_equal(got.visit, last[:, s:])
     np.testing.assert_array_equal(got.reached, avail[:, s:])
+
+
+def test_mvn_stage_moments_equal_bincount():
+    from trialsim.design.longitudinal_models import _moments
+
+    rs = np.random.default_rng(14)
+    n, size, j = 2000, 12, 3
+    ta, values, keep = rs.integers(0, size, n), rs.normal(-2, 2.5, (n, 4)), rs.random(n) < 0.7
+    count, mean, centred = _moments(ta, size, values, keep, j)
+    idx, w = ta[keep], values[keep, :j]
+    ref_n = sums(idx, size)
+    ref_mean = np.stack([sums(idx, size, w[:, i]) for i in range(j)], -1) / ref_n[:, None]
+    raw = np.stack([np.stack([sums(idx, size, w[:, i] * w[:, m]) for m in range(j)], -1) for i in range(j)], -2)
+    np.testing.assert_array_equal(count, ref_n)
+    np.testing.assert_array_equal(mean, ref_mean)
+    np.testing.assert_array_equal(centred, raw - ref_n[:, None, None] * ref_mean[:, :, None] * ref_mean[:, None, :])

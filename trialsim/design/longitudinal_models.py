@@ -269,14 +269,34 @@ def itp(look: LookPatients) -> ArmFit:
         return ArmFit(fitted, var_y / var, n_c + look.pending_sums(), y_hat, pred_sd, q, theta.reshape(b, k))
 
 
-def _moments(index: np.ndarray, size: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per trial x arm: count, means of w's columns (size, j) and centred cross-products (size, j, j)."""
-    n = sums(index, size)
-    j = w.shape[1]
-    mean = np.stack([sums(index, size, w[:, i]) for i in range(j)], -1) / n[:, None]
-    cross = {(i, l): sums(index, size, w[:, i] * w[:, l]) for i in range(j) for l in range(i, j)}  # symmetric
-    raw = np.stack([np.stack([cross[min(i, l), max(i, l)] for l in range(j)], -1) for i in range(j)], -2)
+def _moments(index: np.ndarray, size: int, values: np.ndarray, keep: np.ndarray,
+             j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial x arm: count, means of the first j columns of values[keep] (size, j) and their centred
+    cross-products (size, j, j)."""
+    n, total, raw = _raw_moments(index, values, keep, j, size)
+    mean = total / n[:, None]
     return n, mean, raw - n[:, None, None] * mean[:, :, None] * mean[:, None, :]
+
+
+@numba.njit(cache=True, nogil=True)
+def _raw_moments(index, values, keep, j, size):
+    """Count, sums and cross-product sums (symmetric) of values[keep, :j] per index: each a sum in the
+    rows' order, as np.bincount adds its weights."""
+    n, total, raw = np.zeros(size), np.zeros((size, j)), np.zeros((size, j, j))
+    for r in range(index.size):
+        if not keep[r]:
+            continue
+        c = index[r]
+        n[c] += 1.0
+        for i in range(j):
+            wi = values[r, i]
+            total[c, i] += wi
+            for m in range(i, j):
+                raw[c, i, m] += wi * values[r, m]
+    for i in range(j):
+        for m in range(i + 1, j):
+            raw[:, m, i] = raw[:, i, m]
+    return n, total, raw
 
 
 def mvn(look: LookPatients) -> ArmFit:
@@ -294,10 +314,8 @@ def mvn(look: LookPatients) -> ArmFit:
     ok = np.ones(size, bool)
     var_terms = []
     for j in range(n_visits + 1):
-        rows = seen[:, j]
-        idx, z, yj = ta[rows], values[rows, :j], values[rows, j]
         with np.errstate(divide="ignore", invalid="ignore"):
-            n, mean, centred = _moments(idx, size, np.column_stack([z, yj]))
+            n, mean, centred = _moments(ta, size, values, np.ascontiguousarray(seen[:, j]), j + 1)  # who reached j
             zbar, ybar = mean[:, :j], mean[:, j]
             czz, czy, cyy = centred[:, :j, :j], centred[:, :j, j], centred[:, j, j]
             scale = np.maximum(np.abs(np.diagonal(czz, axis1=1, axis2=2)).prod(-1), 1e-300)
@@ -358,4 +376,5 @@ def warm_up() -> None:
     shape = np.ones((2, 3))
     _completer_grid(np.zeros(1, np.int64), np.ones((1, 3)), shape, np.ones(2), 1)
     _completer_moments(np.zeros(1, np.int64), np.ones(1), np.ones((1, 2)), 1)
+    _raw_moments(np.zeros(1, np.int64), np.ones((1, 2)), np.ones(1, bool), 2, 1)
     _pending_grid(np.ones((1, 2)), np.ones((1, 2)), np.ones((2, 2)), shape[:, :2])
