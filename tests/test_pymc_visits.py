@@ -81,7 +81,7 @@ def test_visit_model_with_completers_only_is_todays_posterior():
 
 def test_without_early_visits_the_engine_is_todays_bit_for_bit():
     """Looks whose pending patients reached no earlier visit go to today's arm x phenotype model: the
-    same draws from the same streams; and a scenario without earlier visits gives identical records."""
+    same draws from the same streams."""
     data, arm, completer, y, early, pending = mvn_trials(np.random.default_rng(2), 3, 40, 0, MEAN, correlated(0.5))
     _, look = one_arm((data, arm, completer, y, early, pending))
     plan = AnalysisPlan("pymc", n_arms=1, n_phenotypes=1, preset="exact", longitudinal="mvn", early_visits=(0, 1))
@@ -89,6 +89,11 @@ def test_without_early_visits_the_engine_is_todays_bit_for_bit():
     with_visits = PymcInference(pymc_engine(plan), 7, "d", "mvn", "exact")(look, trials, np.ones((3, 1), bool))
     today = PymcInference(pymc_engine(plan), 7, "d")(data, trials, np.ones((3, 1), bool))
     np.testing.assert_array_equal(with_visits.draws, today.draws)
+
+
+@pytest.mark.slow
+def test_without_early_visits_a_design_is_todays_bit_for_bit():
+    """A scenario whose only visit before the endpoint is the endpoint: identical records."""
     # the PyMC engine's streams are keyed by the design's name: the same name in two runs
     runs = [run(longitudinal_scenario({"pymc": {"engine": "pymc", **extra}}, visits=(12, 52)), n=2)
             for extra in ({}, {"longitudinal": "mvn"})]
