@@ -150,6 +150,27 @@ def test_trace_matches_the_full_run(tmp_path):
     assert f"Final analysis with {size} randomised" in result.output
 
 
+def test_trace_of_a_crossover_shows_each_look_and_matches_the_full_run(tmp_path):
+    data = scenario_dict("clbp_crossover.yaml")
+    data["designs"] = {"ab_ba": data["designs"]["ab_ba"]}  # not the slow PyMC N-of-1 design
+    crossover = str(tmp_path / "crossover.yaml")
+    Path(crossover).write_text(yaml.safe_dump(data))
+    result = invoke("trace", crossover, "--design", "ab_ba", "--truth", "sham_anchored", "--trial", "2",
+                    "--seed", "5", "--out", str(tmp_path / "trace"))
+    assert result.exit_code == 0, result.output
+    looks = result.output.count("\nLook ")
+    assert looks >= 1 and len(list((tmp_path / "trace").glob("look_*.nc"))) == looks
+    rows = [line.split() for line in result.output.splitlines() if line.startswith(("  sham ", "  scs "))]
+    assert len(rows) == 2 * looks and all(r[1] == rows[0][1] for r in rows[:2])  # both arms: the same patients
+    # arms outside the crossover are shown as excluded, not as dropped
+    assert all(line.endswith("excluded") for line in result.output.splitlines() if line.startswith("  dbs_open "))
+    out = tmp_path / "run"
+    invoke("run", crossover, "-n", "3", "--seed", "5", "--out", str(out), "-q")
+    ds = xr.load_dataset(out / "trials.nc", engine="h5netcdf")
+    size = int(ds["size"].sel(design="ab_ba", truth="sham_anchored", trial=2))
+    assert f"Final analysis with {size} randomised" in result.output
+
+
 def test_trace_unknown_design_is_bad_input():
     assert_bad_input(invoke("trace", CLBP, "--design", "adaptiv", "--truth", "no_effect"), "did you mean 'adaptive'?")
 

@@ -73,11 +73,14 @@ def test_pymc_hierarchical_model_agrees_with_its_normal_approximation():
     truth = plan.truths["sham_anchored"]
     from trialsim.inference.engines import make_inference
 
-    pymc = run_any(plan.designs["n_of_1"], cohort, truth, make_inference(plan.designs["n_of_1"].analysis, 1, "x"))
+    infer = make_inference(plan.designs["n_of_1"].analysis, 1, "x")
+    pymc = run_any(plan.designs["n_of_1"], cohort, truth, infer)
     normal = run_any(plan.designs["n_of_1_normal"], cohort, truth, None)
     diff = pymc.estimate[:, 2:] - normal.estimate[:, 2:]
     assert np.abs(diff).max() < 0.5  # NRS points; priors and shrinkage differ a little
     assert np.isfinite(pymc.detected_share[:, 2:]).all()
+    fits, flagged = infer.fit_counts(cohort.trials)  # every NUTS fit reaches the records' diagnostics
+    assert (fits >= 1).all() and (flagged <= fits).all()
 
 
 # --- bad input -------------------------------------------------------------------------------------------

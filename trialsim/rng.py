@@ -110,10 +110,13 @@ def draws_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, patient
 def _elementwise(kernel, keys: np.ndarray, key_index, trial, patient, *args) -> np.ndarray:
     """Call a per-element kernel on broadcast (key index, trial, patient); its output takes their shape
     (plus the kernel's trailing axis, if any)."""
-    key_index, trial, patient = np.broadcast_arrays(np.asarray(key_index, np.int64), np.asarray(trial, np.int64),
-                                                    np.asarray(patient, np.int64))
-    flat = kernel(np.asarray(keys, np.uint32).reshape(-1, 2), key_index.ravel(), trial.ravel(), patient.ravel(), *args)
-    return flat.reshape(trial.shape + flat.shape[1:])
+    shape = np.broadcast_shapes(np.shape(key_index), np.shape(trial), np.shape(patient))
+
+    def flat(values) -> np.ndarray:  # writeable: numba would warn about (and type apart) read-only broadcast views
+        return np.require(np.broadcast_to(np.asarray(values, np.int64), shape).ravel(), requirements="W")
+
+    out = kernel(np.asarray(keys, np.uint32).reshape(-1, 2), flat(key_index), flat(trial), flat(patient), *args)
+    return out.reshape(shape + out.shape[1:])
 
 
 @_jit

@@ -82,7 +82,7 @@ class CrossoverPlan(PeriodTiming):
 
     def run(self, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan", infer: "Inference",
             observer: "Observer | None" = None) -> "DesignResult":
-        return run_sequences(self, design, cohort, truth)
+        return run_sequences(self, design, cohort, truth, observer)
 
 
 def randomise_sequences(cohort: "Cohort", n_sequences: int, n: int) -> np.ndarray:
@@ -97,7 +97,8 @@ def randomise_sequences(cohort: "Cohort", n_sequences: int, n: int) -> np.ndarra
     return block_assign(start, size, padded)[:, :n]
 
 
-def run_sequences(plan: CrossoverPlan, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan") -> "DesignResult":
+def run_sequences(plan: CrossoverPlan, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan",
+                  observer: "Observer | None" = None) -> "DesignResult":
     """The look loop of a crossover design on every trial of the cohort under one truth."""
     from .parallel import DesignResult
 
@@ -112,10 +113,11 @@ def run_sequences(plan: CrossoverPlan, design: "DesignPlan", cohort: "Cohort", t
     complete = seen.all(axis=-1) & ~cohort.dropout[:, :n_max]
     cols = np.arange(n_max)
 
-    def analyse(rows: np.ndarray, upto: np.ndarray) -> WithinPosterior:
-        return plan.posterior(y[rows], sequence[rows], complete[rows] & (cols < upto[:, None]), n_arms)
+    def analyse(rows: np.ndarray, upto: np.ndarray) -> tuple[WithinPosterior, np.ndarray]:
+        include = complete[rows] & (cols < upto[:, None])
+        return plan.posterior(y[rows], sequence[rows], include, n_arms), include.sum(axis=1)
 
-    looked = run_looks(design, cohort, plan.follow_up_weeks, analyse)
+    looked = run_looks(design, cohort, plan.follow_up_weeks, analyse, observer)
     state, size, excluded = looked.state, looked.size, looked.excluded
     include = complete & (cols < size[:, None])
     final = plan.posterior(y, sequence, include, n_arms)

@@ -39,7 +39,7 @@ from .within_looks import PeriodTiming, run_looks
 
 if TYPE_CHECKING:
     from ..cohort import Cohort
-    from ..inference.base import Posterior
+    from ..inference.base import Inference, Posterior
     from .parallel import DesignPlan, DesignResult, Observer, TruthPlan
 
 
@@ -82,7 +82,7 @@ class NOf1Plan(PeriodTiming):
 
     def run(self, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan", infer,
             observer: "Observer | None" = None) -> "DesignResult":
-        return run_series(self, design, cohort, truth)
+        return run_series(self, design, cohort, truth, infer, observer)
 
 
 def block_differences(y: np.ndarray, position: np.ndarray, include: np.ndarray) -> BlockData:
@@ -122,7 +122,8 @@ def normal_posterior(data: BlockData, treatments: tuple[int, ...], n_arms: int, 
     return post, own
 
 
-def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan") -> "DesignResult":
+def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "TruthPlan",
+               infer: "Inference", observer: "Observer | None" = None) -> "DesignResult":
     """The look loop of an N-of-1 series on every trial of the cohort under one truth."""
     from .parallel import DesignResult
 
@@ -139,7 +140,7 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
     complete = seen.all(axis=-1) & ~cohort.dropout[:, :n_max]
     control_y = np.take_along_axis(y, (position[..., 0] + np.arange(plan.blocks) * k), axis=-1).mean(axis=-1)
     cols = np.arange(n_max)
-    fit = _fitter(plan, design, cohort, n_arms)
+    fit = _fitter(plan, design, cohort, n_arms, infer)
 
     last: list = []  # the previous analysis: (rows, include, result)
 
@@ -153,7 +154,11 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
         last[:] = [rows, include, (post, own, include)]
         return post, own, include
 
-    looked = run_looks(design, cohort, plan.follow_up_weeks, lambda rows, upto: analyse(rows, upto)[0])
+    def analysed(rows: np.ndarray, upto: np.ndarray) -> tuple["Posterior", np.ndarray]:
+        post, _, include = analyse(rows, upto)
+        return post, include.sum(axis=1)
+
+    looked = run_looks(design, cohort, plan.follow_up_weeks, analysed, observer)
     state, size, excluded = looked.state, looked.size, looked.excluded
     final, own, include = analyse(np.arange(n_trials), size)
     contention = state.active | (state.fate == ArmFate.EFFECTIVE)
@@ -178,10 +183,10 @@ def run_series(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", truth: "T
     )
 
 
-def _fitter(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", n_arms: int):
+def _fitter(plan: NOf1Plan, design: "DesignPlan", cohort: "Cohort", n_arms: int, infer: "Inference"):
     """(BlockData, control level, trials) -> (posterior over every arm, Pr(own effect > 0) per patient)."""
     if plan.engine == "exact":
         return lambda data, level, trials: normal_posterior(data, plan.treatments, n_arms, level)
     from ..inference.pymc_n_of_1 import hierarchical_fitter
 
-    return hierarchical_fitter(plan.treatments, n_arms, cohort.seed, design.name)
+    return hierarchical_fitter(plan.treatments, n_arms, cohort.seed, design.name, infer)

@@ -85,7 +85,7 @@ class LookRecord:
     trials: np.ndarray
     analysed: np.ndarray
     randomised: np.ndarray
-    data: LookData
+    n: np.ndarray  # (trials, arms) patients analysed per arm
     posterior: Posterior
     pr_best: np.ndarray  # Pr(best) among the arms active after the decisions
     state: TrialState  # after this look's decisions
@@ -262,8 +262,8 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
                    post if whole else post.take(still), pr_best[still], n_look[still], cohort, infer)
             history[idx[still], look] = (probs[idx[still]] * cohort.prevalence[:, None]).sum(axis=1)
         if observer is not None:
-            observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look], look_data,
-                                post, pr_best, state, history[idx, look]))
+            observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look],
+                                look_data.n.sum(-1), post, pr_best, state, history[idx, look]))
         prev_r[running] = schedule.randomised[running, look]
         prev_n[running] = schedule.analysed[running, look]
     size = schedule.randomised[np.arange(n_trials), state.stop_look]

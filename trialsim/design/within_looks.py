@@ -3,7 +3,8 @@
 Their patients' outcomes are known up front (every period's, from Cohort.sequence_outcomes);
 a look analyses the running trials' patients who completed every period, and the design's
 decisions (design/decisions.py) act on that posterior. Each design supplies `analyse(rows,
-upto)`: the posterior of trials `rows` from their first `upto` patients.
+upto)`: the posterior of trials `rows` from their first `upto` patients, and how many patients
+it analysed per trial (each of them has every treatment of the design).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..cohort import Cohort
     from ..effects import EffectModel
     from ..inference.base import Posterior
-    from .parallel import DesignPlan
+    from .parallel import DesignPlan, Observer
 
 
 class PeriodTiming:
@@ -60,8 +61,13 @@ class Looked:
 
 
 def run_looks(design: "DesignPlan", cohort: "Cohort", follow_up_weeks: float,
-              analyse: Callable[[np.ndarray, np.ndarray], "Posterior"]) -> Looked:
-    """Every look of every trial: analyse the complete patients, then apply the design's decisions."""
+              analyse: Callable[[np.ndarray, np.ndarray], tuple["Posterior", np.ndarray]],
+              observer: "Observer | None" = None) -> Looked:
+    """Every look of every trial: analyse the complete patients, then apply the design's decisions.
+
+    `observer`, if given, sees every look (for tracing one trial look by look)."""
+    from .parallel import LookRecord
+
     n_trials, n_arms, rule = len(cohort.trials), len(cohort.plan.arms), design.decisions
     schedule = look_schedule(design.looks, cohort.arrival_week, follow_up_weeks)
     state = TrialState.start(n_trials, n_arms, len(cohort.prevalence), rule.control)
@@ -73,14 +79,18 @@ def run_looks(design: "DesignPlan", cohort: "Cohort", follow_up_weeks: float,
         idx = np.flatnonzero(state.running)
         if idx.size == 0:
             break
-        post = analyse(idx, schedule.analysed[idx, look])
+        post, analysed = analyse(idx, schedule.analysed[idx, look])
         final_look = schedule.final[idx] == look
         ok = post.proper(state.active[idx])
         if not ok.all():  # too few complete patients for the model: no decision at this look
             skipped[idx[~ok]] += 1
             stuck = idx[~ok & final_look]
             state.stop[stuck], state.stop_look[stuck] = Stop.MAX, look
-            idx, post, final_look = idx[ok], post.take(ok), final_look[ok]
+            idx, post, final_look, analysed = idx[ok], post.take(ok), final_look[ok], analysed[ok]
         last_pr_best[idx] = decide(rule, post, state, idx, look, final_look)
+        if observer is not None:  # sequences are randomised in fixed shares: no allocation to show
+            observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look],
+                                np.where(excluded, 0, analysed[:, None]), post, last_pr_best[idx], state,
+                                np.full((idx.size, n_arms), np.nan)))
     size = schedule.randomised[np.arange(n_trials), np.maximum(state.stop_look, 0)]
     return Looked(state, last_pr_best, skipped, size, excluded)

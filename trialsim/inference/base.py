@@ -110,6 +110,11 @@ class Inference:
         return (np.array([self.fits.get(int(t), 0) for t in trials], np.int32),
                 np.array([self.problems.get(int(t), 0) for t in trials], np.int32))
 
+    def count_fit(self, trial: int, problem: bool) -> None:
+        """Record one model fit of a trial, and whether its diagnostics flagged a problem."""
+        self.fits[trial] = self.fits.get(trial, 0) + 1
+        self.problems[trial] = self.problems.get(trial, 0) + int(problem)
+
     def __call__(self, data: LookData, trials: np.ndarray, relevant: np.ndarray) -> Posterior:
         raise NotImplementedError
 

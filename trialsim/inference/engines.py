@@ -97,8 +97,7 @@ class PymcInference(Inference):
             fitted = engine.fit(look.take(rows), [self._rng(int(t)) for t in trials[rows]])
             draws[rows], cells[rows] = fitted.posterior.draws, fitted.by_phenotype
             for t, problem in zip(trials[rows], fitted.diagnostics["problem"]):
-                self.fits[int(t)] = self.fits.get(int(t), 0) + 1
-                self.problems[int(t)] = self.problems.get(int(t), 0) + int(bool(problem))
+                self.count_fit(int(t), bool(problem))
         return PartialDrawsPosterior(draws, ok, cells)
 
     def _visit_engine(self, visits, n_arms: int, n_phenotypes: int):

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..rng import Stream, trial_stream
+from .base import Inference
 from .engines import PartialDrawsPosterior
 
 MU_SD, OMEGA_SD, S_SD = 5.0, 1.0, 2.5
@@ -72,8 +73,11 @@ def fit_trial(mean: np.ndarray, ss: np.ndarray, used: np.ndarray, blocks: int, s
     return mu, own, bool(rhat > 1.01 or divergent > 0)
 
 
-def hierarchical_fitter(treatments: tuple[int, ...], n_arms: int, seed: int, design: str) -> Callable:
-    """(BlockData, control level, trials) -> (posterior draws over every arm, Pr(own effect > 0) per patient)."""
+def hierarchical_fitter(treatments: tuple[int, ...], n_arms: int, seed: int, design: str, infer: Inference
+                        ) -> Callable:
+    """(BlockData, control level, trials) -> (posterior draws over every arm, Pr(own effect > 0) per patient).
+
+    Each fit and its diagnostics are counted in `infer` (the records' fits and fit_problems)."""
     key = zlib.crc32(design.encode())
     t = np.asarray(treatments)
     draws = NUTS["chains"] * NUTS["draws"]
@@ -85,7 +89,8 @@ def hierarchical_fitter(treatments: tuple[int, ...], n_arms: int, seed: int, des
         ok = data.include.sum(axis=1) >= 2
         for i in np.flatnonzero(ok):
             g = trial_stream(seed, int(trials[i]), Stream.INFERENCE, key)
-            mu, own[i], _ = fit_trial(data.mean[i], data.ss[i], data.include[i], data.blocks, g.integers(2 ** 31))
+            mu, own[i], problem = fit_trial(data.mean[i], data.ss[i], data.include[i], data.blocks, g.integers(2 ** 31))
+            infer.count_fit(int(trials[i]), problem)
             theta[i][:, t[0]] = level[i]
             theta[i][:, t[1:]] = level[i] + mu
         return PartialDrawsPosterior(theta, ok), own

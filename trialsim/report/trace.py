@@ -76,7 +76,7 @@ def trace_trial(plan: TrialPlan, design: str, truth: str, trial: int) -> TrialTr
             better = None if control < 0 else post.prob_better(np.array([control]), 0.0)[0]
         out.looks.append(LookTrace(
             look=rec.look, analysed=int(rec.analysed[0]), randomised=int(rec.randomised[0]),
-            n=rec.data.n.sum(-1)[0].astype(int), mean=endpoint.from_internal(post.mean()[0]),
+            n=rec.n[0].astype(int), mean=endpoint.from_internal(post.mean()[0]),
             pr_best=rec.pr_best[0], pr_better=better, control=control, fate=state.fate[rec.trials[0]].copy(),
             allocation=rec.allocation[0].copy(), stop=int(state.stop[rec.trials[0]]),
             posterior_draws=endpoint.from_internal(post.sample(rng, N_DRAWS)[0]),
@@ -101,14 +101,14 @@ def format_trace(t: TrialTrace) -> str:
         for k, arm in enumerate(arms):
             fate = ArmFate(lk.fate[k])
             # an arm that left the trial has no Pr(best) among the active arms: say why instead of 0
-            left = {ArmFate.ACTIVE: "", ArmFate.EFFECTIVE: "graduated"}.get(fate, "dropped")
+            left = {ArmFate.ACTIVE: "", ArmFate.EFFECTIVE: "graduated", ArmFate.EXCLUDED: "-"}.get(fate, "dropped")
             row = f"  {arm:12s} {lk.n[k]:5d} {lk.mean[k]:8.3f} " + (f"{left:>9s}" if left else f"{lk.pr_best[k]:9.4f}")
             if control:
                 row += "          -" if k == lk.control or np.isnan(lk.pr_better[k]) else f" {lk.pr_better[k]:10.4f}"
             alloc = "-" if np.isnan(lk.allocation[k]) else f"{lk.allocation[k]:.3f}"
             is_control = k == lk.control or k in t.plan.designs[t.design].decisions.comparators(len(arms))
             status = "control" if is_control and fate == ArmFate.ACTIVE else fate.name.lower()
-            lines.append(row + f" {alloc:>10s}  {status}" + (f" ({left})" if left else ""))
+            lines.append(row + f" {alloc:>10s}  {status}" + (f" ({left})" if left not in ("", "-") else ""))
         if lk.stop:
             lines.append(f"  -> trial stops: {Stop(lk.stop).name.lower()}")
         lines.append("")
