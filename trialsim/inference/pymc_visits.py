@@ -246,8 +246,12 @@ class VisitEngine(PymcEngine):
         return PymcFit(DrawsPosterior(theta), cells, diagnostics)
 
 
-@functools.lru_cache(maxsize=8)
 def visit_engine(mode: str, n_arms: int, n_phenotypes: int, weeks: tuple[float, ...], preset: str,
                  method: str = "fast", draws: int = 4000) -> VisitEngine:
     """The compiled visit-level engine of a design, built once per process."""
+    return _cached_engine(mode, n_arms, n_phenotypes, tuple(float(w) for w in weeks), preset, method, draws)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_engine(mode, n_arms, n_phenotypes, weeks, preset, method, draws) -> VisitEngine:
     return VisitEngine(mode, n_arms, n_phenotypes, weeks, PymcPrior.preset(preset, False), method, draws=draws)
