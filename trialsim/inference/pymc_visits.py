@@ -57,8 +57,8 @@ COEF_SD = 1.0  # prior SD of the mvn's regression coefficients between visits (n
 def _quad(c, m):
     """c' M c: c (blocks, arms, W), m (blocks, arms, W * W) flattened -> (blocks, arms).
 
-    M stays 3-d (slices of the data keep its static shape: one data row broadcasts against many
-    parameter rows in the fast path)."""
+    M stays flattened: a reshape would lose the static shape that lets one data row broadcast
+    against many parameter rows in the fast path."""
     width = c.type.shape[-1]
     outer = (c[..., :, None] * c[..., None, :]).reshape((c.shape[0], c.shape[1], width * width))
     return (outer * m).sum(axis=-1)
@@ -133,8 +133,8 @@ def _mvn_loglik(d, alpha, beta, s, prior: PymcPrior, n_arms: int, n_visits: int,
     shift = (bcoef * gamma).sum(-1)[..., None]
     c = _coefficients(entries, shift - alpha, first_cell, zero)
     s_arm = s[..., 0]
-    total = total - n[:, :, n_visits] * pt.log(s_arm) - _quad(c, _patterns(mom, n_visits, n_visits + 1)) / (2.0 * s_arm**2)
-    return total
+    rss = _quad(c, _patterns(mom, n_visits, n_visits + 1))
+    return total - n[:, :, n_visits] * pt.log(s_arm) - rss / (2.0 * s_arm**2)
 
 
 def itp_shape(kt, weeks: np.ndarray):
