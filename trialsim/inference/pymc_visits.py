@@ -54,12 +54,11 @@ COEF_SD = 1.0  # prior SD of the mvn's regression coefficients between visits (n
 # --------------------------------------------------------------------------
 
 
-def _quad(c, m):
+def _quad(c, m, width: int):
     """c' M c: c (blocks, arms, W), m (blocks, arms, W * W) flattened -> (blocks, arms).
 
     M stays flattened: a reshape would lose the static shape that lets one data row broadcast
     against many parameter rows in the fast path."""
-    width = c.type.shape[-1]
     outer = (c[..., :, None] * c[..., None, :]).reshape((c.shape[0], c.shape[1], width * width))
     return (outer * m).sum(axis=-1)
 
@@ -104,6 +103,7 @@ def _mvn_loglik(d, alpha, beta, s, prior: PymcPrior, n_arms: int, n_visits: int,
     """The monotone factorisation's log likelihood per block x arm (module docstring)."""
     flat = prior.mu_dist == "flat"
     first_cell = n_visits + 2
+    width = first_cell + n_cells
     n, mom = _broadcast(d, n_visits, alpha)
     loc = float(np.mean(prior.mu_locs(n_arms)))
     gamma = _free("gamma", flat, loc, prior.mu_scale, (blocks, n_arms, n_visits))
@@ -121,10 +121,10 @@ def _mvn_loglik(d, alpha, beta, s, prior: PymcPrior, n_arms: int, n_visits: int,
             entries[l] = -phi[..., at + l]
             const = const + phi[..., at + l] * gamma[..., l]
         at += j
-        c = _coefficients(entries, const[..., None], first_cell, zero)
+        c = _coefficients(entries, const[..., None] * np.ones(n_cells), first_cell, zero)  # every phenotype column
         m_j = _patterns(mom, j, n_visits + 1)
         n_j = n[:, :, j:].sum(axis=2)
-        total = total - n_j * pt.log(omega[..., j]) - _quad(c, m_j) / (2.0 * omega[..., j] ** 2)
+        total = total - n_j * pt.log(omega[..., j]) - _quad(c, m_j, width) / (2.0 * omega[..., j] ** 2)
     # the endpoint given every earlier visit, among completers
     entries = {l: -bcoef[..., l] for l in range(n_visits)}
     entries[n_visits] = 1.0
@@ -133,7 +133,7 @@ def _mvn_loglik(d, alpha, beta, s, prior: PymcPrior, n_arms: int, n_visits: int,
     shift = (bcoef * gamma).sum(-1)[..., None]
     c = _coefficients(entries, shift - alpha, first_cell, zero)
     s_arm = s[..., 0]
-    rss = _quad(c, _patterns(mom, n_visits, n_visits + 1))
+    rss = _quad(c, _patterns(mom, n_visits, n_visits + 1), width)
     return total - n[:, :, n_visits] * pt.log(s_arm) - rss / (2.0 * s_arm**2)
 
 
@@ -148,6 +148,7 @@ def _itp_loglik(d, alpha, beta, lam, prior: PymcPrior, n_arms: int, weeks: np.nd
     """Per pattern, the marginal normal of the visits seen, covariance lambda^2 I + tau^2 f f' (module docstring)."""
     n_visits = len(weeks) - 1
     first_cell = n_visits + 2
+    width = first_cell + n_cells
     n, mom = _broadcast(d, n_visits, alpha)
     kt = pm.Uniform("kt", *ITP_KT, shape=(blocks,))
     tau = pm.HalfNormal("tau", prior.resid_scale, shape=(blocks, n_arms))
@@ -166,12 +167,12 @@ def _itp_loglik(d, alpha, beta, lam, prior: PymcPrior, n_arms: int, weeks: np.nd
     for p in range(n_visits + 1):
         seen = list(range(p + 1)) if p < n_visits else list(range(n_visits + 1))
         m_p, n_p = _patterns(mom, p, p + 1), n[:, :, p]
-        s1 = sum(_quad(resid[j], m_p) for j in seen)
+        s1 = sum(_quad(resid[j], m_p, width) for j in seen)
         g = sum(f[:, j][:, None, None] * resid[j] for j in seen)
         a = sum(f[:, j] ** 2 for j in seen)[:, None]
         den = lam2 + tau2 * a
         total = total - n_p * ((len(seen) - 1) * pt.log(lam) + 0.5 * pt.log(den)) \
-            - (s1 - tau2 * _quad(g, m_p) / den) / (2.0 * lam2)
+            - (s1 - tau2 * _quad(g, m_p, width) / den) / (2.0 * lam2)
     return total
 
 
