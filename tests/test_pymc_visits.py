@@ -102,8 +102,8 @@ def test_visit_model_with_completers_only_is_todays_posterior():
 
 
 def test_trialsim_run_with_pymc_and_a_longitudinal_model(tmp_path):
-    """`trialsim run` of a small scenario whose design uses the PyMC engine with the mvn visit-level model;
-    `describe` says so."""
+    """`trialsim run` of a small scenario whose design uses the PyMC engine (vague preset: partial pooling
+    across phenotypes, baseline slope) with the mvn visit-level model; `describe` says so."""
     from .conftest import scenario_dict
 
     data = scenario_dict()
@@ -111,7 +111,7 @@ def test_trialsim_run_with_pymc_and_a_longitudinal_model(tmp_path):
     data["truths"] = {"industry": data["truths"]["industry"]}
     data.pop("targets", None)  # they name the other truths
     design = data["designs"]["adaptive"]
-    design["analysis"] = {"engine": "pymc", "longitudinal": "mvn"}
+    design["analysis"] = {"engine": "pymc", "longitudinal": "mvn", "prior": "vague"}
     data["designs"] = {"pymc_mvn": design}
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -128,7 +128,7 @@ def test_trialsim_run_with_pymc_and_a_longitudinal_model(tmp_path):
 
 def test_without_early_visits_the_engine_is_todays_bit_for_bit():
     """Looks whose pending patients reached no earlier visit go to today's arm x phenotype model: the
-    same draws from the same streams. (5 arms x 4 phenotypes, flat prior: the engine the `trialsim run`
+    same draws from the same streams. (5 arms x 4 phenotypes, vague preset: the engine the `trialsim run`
     test above compiled.)"""
     rng = np.random.default_rng(2)
     b, n, arms, phen = 3, 200, 5, 4
@@ -143,9 +143,9 @@ def test_without_early_visits_the_engine_is_todays_bit_for_bit():
                     np.array([0.25, 0.55, 0.18, 0.02]))
     stats = visit_stats(arm, np.ones((b, n), bool), y, z[..., :2], np.zeros((b, n, 2), bool), phenotype, baseline,
                         arms, phen, WEEKS)
-    plan = AnalysisPlan("pymc", n_arms=arms, n_phenotypes=phen, preset="exact", longitudinal="mvn", early_visits=(0, 1))
+    plan = AnalysisPlan("pymc", n_arms=arms, n_phenotypes=phen, preset="vague", longitudinal="mvn", early_visits=(0, 1))
     trials, active = np.arange(b), np.ones((b, arms), bool)
-    with_visits = PymcInference(pymc_engine(plan), 7, "d", "mvn", "exact")(VisitLookData.wrap(data, stats), trials,
+    with_visits = PymcInference(pymc_engine(plan), 7, "d", "mvn", "vague")(VisitLookData.wrap(data, stats), trials,
                                                                           active)
     today = PymcInference(pymc_engine(plan), 7, "d")(data, trials, active)
     np.testing.assert_array_equal(with_visits.draws, today.draws)
