@@ -117,7 +117,7 @@ def test_trialsim_run_with_pymc_and_a_longitudinal_model(tmp_path):
     path.write_text(yaml.safe_dump(data))
     described = CliRunner().invoke(main, ["describe", str(path)])
     assert described.exit_code == 0 and "at the visit level" in described.output
-    result = CliRunner().invoke(main, ["run", str(path), "-n", "2", "-q", "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(main, ["run", str(path), "-n", "1", "-q", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     import xarray as xr
 
