@@ -1,0 +1,73 @@
+"""Where the time to a first trial goes: each stage of a new process, timed in order.
+
+    python benchmarks/ttf_breakdown.py [--repeats 5]
+
+Stages (each timed after the ones before, in one new process per repeat; medians): the imports
+of numpy, scipy.special, the scenario schema (pydantic), numba and the rest of the API; loading
+and compiling scenarios/validation/adaptr_overview_alt.yaml; numba's first kernel call (it loads
+numba's typing and lowering registries, which import scipy.linalg); the other kernels; and
+simulating 10 trials. Python's own start-up is the process's wall time minus the stages' sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+stages = []
+def mark(name, began=[time.perf_counter()]):
+    now = time.perf_counter()
+    stages.append((name, now - began[0]))
+    began[0] = now
+import numpy; mark("import numpy")
+import scipy.special; mark("import scipy.special")
+import trialsim.scenario; mark("import the scenario schema (pydantic)")
+import numba; mark("import numba")
+import trialsim.api, trialsim.run.runner; mark("import the rest of the API")
+from trialsim.scenario import load_scenario
+scenario = load_scenario(sys.argv[1]); mark("load and validate the scenario")
+plan = trialsim.api.plan_for(scenario, n_trials=10); mark("compile the plan")
+from trialsim import rng
+rng.block(rng.stream_key(0, rng.Stream.COHORT), numpy.arange(2), 0, 2); mark("numba's first kernel call")
+trialsim.run.runner.warm_up_kernels(); mark("the other kernels")
+trialsim.run.runner.simulate_chunk(plan, trialsim.run.runner.RunSettings(), 0, 10); mark("simulate 10 trials")
+print(json.dumps(stages))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    scenario = ROOT / "scenarios" / "validation" / "adaptr_overview_alt.yaml"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    runs, walls = [], []
+    for _ in range(args.repeats):
+        began = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", CHILD, str(scenario)], env=env, capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        walls.append(time.perf_counter() - began)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"load average: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; median of {args.repeats} new processes")
+    total = 0.0
+    for i, (name, _) in enumerate(runs[0]):
+        took = statistics.median(run[i][1] for run in runs)
+        total += took
+        print(f"  {name:40s} {took:6.3f} s   (cumulative {total:6.3f} s)")
+    wall = statistics.median(walls)
+    print(f"  {'Python start-up and exit (the rest)':40s} {wall - total:6.3f} s")
+    print(f"  {'whole process':40s} {wall:6.3f} s")
+
+
+if __name__ == "__main__":
+    main()
