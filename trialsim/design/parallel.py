@@ -21,6 +21,7 @@ from ..effects import EffectModel
 from ..endpoints import Endpoint
 from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
+from ..inference.visit_data import VISIT_MODELS, VisitLookData, visit_stats
 from .boundaries import Boundaries
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
@@ -136,8 +137,9 @@ class _Trials:
         self.n_arms = n_arms
 
     def with_pending(self, data: LookData, mode: str, rows: np.ndarray, n_look: np.ndarray, randomised: np.ndarray,
-                     time: np.ndarray) -> tuple[LookData, Imputation]:
-        """An interim's statistics with the pending patients' earlier visits (design/longitudinal.py)."""
+                     time: np.ndarray, visit_level: bool = False) -> tuple[LookData, Imputation]:
+        """An interim's statistics with the pending patients' earlier visits (design/longitudinal.py); with
+        `visit_level`, the patients' visits are attached for the PyMC visit-level model (inference/pymc_visits.py)."""
         c, obs = self.cohort, self.obs
         top = int(randomised.max(initial=0))
         window = (rows, slice(0, top))
@@ -148,9 +150,14 @@ class _Trials:
         weeks = np.asarray([c.plan.visit.visits[v] for v in self.early_visits])
         pending = pending_patients(arm, kept, obs.early[window], obs.early_seen[window], c.arrival_week[window],
                                    weeks, time, n_look, randomised)
-        return combine(data, mode, arm, completer, obs.y[window], obs.early[window], pending,
-                       c.observed_phenotype[window], ~obs.missing[window], c.baseline_nrs[window],
-                       np.append(weeks, c.plan.endpoint_weeks))
+        all_weeks = np.append(weeks, c.plan.endpoint_weeks)
+        out, imputed = combine(data, mode, arm, completer, obs.y[window], obs.early[window], pending,
+                               c.observed_phenotype[window], ~obs.missing[window], c.baseline_nrs[window], all_weeks)
+        if visit_level:
+            out = VisitLookData.wrap(out, visit_stats(arm, completer, obs.y[window], obs.early[window], pending.reached,
+                                                      c.observed_phenotype[window], c.baseline_nrs[window],
+                                                      self.n_arms, data.n.shape[2], all_weeks))
+        return out, imputed
 
     def statistics(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> LookData:
         c = self.cohort
@@ -208,6 +215,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
     alloc, rule = plan.allocation, plan.decisions
     schedule = look_schedule(plan.looks, cohort.arrival_week, cohort.plan.endpoint_weeks)
     longitudinal = plan.analysis.longitudinal if plan.analysis.early_visits else "none"
+    visit_level = plan.analysis.engine == "pymc" and longitudinal in VISIT_MODELS  # PyMC's visit-level likelihood
     batch = _Trials(cohort, truth, plan.n_max, n_arms, plan.analysis.missing, plan.analysis.screen_failures,
                     rule.harm[0] if rule.harm is not None else None,
                     plan.analysis.early_visits if longitudinal != "none" else ())
@@ -235,7 +243,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         look_data = data.take(idx)
         if longitudinal != "none":  # interims (not the final analysis) add the pending patients' visits
             look_data, imputed = batch.with_pending(look_data, longitudinal, idx, n_look, schedule.randomised[idx, look],
-                                                    schedule.time[idx, look])
+                                                    schedule.time[idx, look], visit_level)
             calibration[:, idx, look] = np.stack([imputed.n, imputed.error, imputed.error2, imputed.covered])
         post = infer(look_data, cohort.trials[idx], state.active[idx])
         ok = post.proper(state.active[idx])

@@ -64,11 +64,17 @@ class PartialDrawsPosterior(DrawsPosterior):
 
 
 class PymcInference(Inference):
-    """The PyMC arm x phenotype model (fast path or NUTS), one random stream per trial and design."""
+    """The PyMC arm x phenotype model (fast path or NUTS), one random stream per trial and design.
 
-    def __init__(self, engine, seed: int, design: str):
+    With `visit_model` (itp or mvn), interim data carrying the patients' visits (`visit_data.VisitLookData`)
+    are fitted by the visit-level model where a trial has pending patients with earlier visits and
+    enough completers per arm; other trials get the arm x phenotype model of the combined statistics.
+    """
+
+    def __init__(self, engine, seed: int, design: str, visit_model: str | None = None, preset: str = "exact"):
         super().__init__()
         self.engine, self.seed = engine, seed
+        self.visit_model, self.preset = visit_model, preset
         self.design_key = zlib.crc32(design.encode())  # stable across runs and processes
         self.rngs: dict[int, np.random.Generator] = {}
 
@@ -82,17 +88,37 @@ class PymcInference(Inference):
         n_trials, n_arms = data.n.shape[:2]
         draws = np.full((n_trials, self.engine.draws, n_arms), np.nan)
         cells = np.full(draws.shape + (data.n.shape[2],), np.nan)
-        if ok.any():
-            fitted = self.engine.fit(data.take(ok), [self._rng(int(t)) for t in trials[ok]])
-            draws[ok], cells[ok] = fitted.posterior.draws, fitted.by_phenotype
-            for t, problem in zip(trials[ok], fitted.diagnostics["problem"]):
+        visits = getattr(data, "visits", None) if self.visit_model is not None else None
+        by_visits = np.zeros_like(ok) if visits is None else ok & _visit_level(visits)
+        for rows, engine, look in ((ok & ~by_visits, self.engine, getattr(data, "plain", lambda: data)()),
+                                   (by_visits, self._visit_engine(visits, n_arms, data.n.shape[2]), data)):
+            if not rows.any():
+                continue
+            fitted = engine.fit(look.take(rows), [self._rng(int(t)) for t in trials[rows]])
+            draws[rows], cells[rows] = fitted.posterior.draws, fitted.by_phenotype
+            for t, problem in zip(trials[rows], fitted.diagnostics["problem"]):
                 self.count_fit(int(t), bool(problem))
         return PartialDrawsPosterior(draws, ok, cells)
+
+    def _visit_engine(self, visits, n_arms: int, n_phenotypes: int):
+        if visits is None:
+            return None
+        from .pymc_visits import visit_engine
+
+        return visit_engine(self.visit_model, n_arms, n_phenotypes, visits.weeks, self.preset, draws=self.engine.draws)
 
     def by_phenotype(self, post: Posterior, data: LookData, trials: np.ndarray, active: np.ndarray) -> Posterior:
         """From the model's cell draws: partial pooling across phenotypes."""
         c = post.cells  # (trials, draws, arms, phenotypes)
         return DrawsPosterior(np.moveaxis(c, 3, 1).reshape(-1, c.shape[1], c.shape[2]))
+
+
+def _visit_level(visits) -> np.ndarray:
+    """(trials,) the visit-level model applies: some pending patient has an earlier visit (else today's
+    analysis, unchanged) and every arm has the completers it needs."""
+    from .visit_data import enough_data
+
+    return enough_data(visits) & (visits.n[..., :-1].sum(axis=(1, 2)) > 0)
 
 
 def proper_trials(data: LookData, prior) -> np.ndarray:
@@ -127,7 +153,10 @@ def make_inference(plan: AnalysisPlan, seed: int, design: str) -> Inference:
     if plan.engine == "exact":
         return ExactInference(plan.conjugate)
     if plan.engine == "pymc":
-        return PymcInference(pymc_engine(plan), seed, design)
+        from .visit_data import VISIT_MODELS
+
+        visit_model = plan.longitudinal if plan.longitudinal in VISIT_MODELS and plan.early_visits else None
+        return PymcInference(pymc_engine(plan), seed, design, visit_model, plan.preset)
     if plan.engine == "frequentist":
         from .frequentist import FrequentistInference
 

@@ -148,6 +148,12 @@ def describe_design(name: str, d: Design, endpoint: Endpoint, bounds: Boundaries
                       "factorisation), pending patients' endpoints predicted from all their earlier visits"}[a.longitudinal]
         lines.append(f"    interims add patients still before the endpoint ({visits}): {how}; "
                      "the final analysis uses observed endpoints only")
+        if a.engine == "pymc" and a.longitudinal in ("itp", "mvn"):
+            lines.append("    the PyMC engine fits that model at the visit level (patient effects integrated out; "
+                         + {"mvn": "unstructured covariance per arm as in an MMRM, earlier visits with arm-by-visit "
+                                   "means, phenotype and baseline in the endpoint's mean only",
+                            "itp": "the shape's k a parameter, per-arm patient-effect and visit-noise SDs"}[a.longitudinal]
+                         + ") under the engine's arm x phenotype prior of the endpoint means")
     if d.one_way_crossover is not None:
         x = d.one_way_crossover
         lines.append(f"    one-way crossover: after the primary endpoint the patients of '{d.control}' cross to "
