@@ -65,7 +65,6 @@ class Pending:
     visit: np.ndarray  # (trials, patients) its index among the design's earlier visits
     reached: np.ndarray | None = None  # (trials, patients, visits) every earlier visit seen by the look (itp, mvn);
     # None: the last one only
-    start: int = 0  # the window's first column among the look's patients (no one before it is pending)
 
 
 def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, seen: np.ndarray,
@@ -74,30 +73,27 @@ def pending_patients(arm: np.ndarray, usable: np.ndarray, early: np.ndarray, see
     """Pending patients (columns n_look..randomised-1) and their last earlier visit reached by `time`.
 
     arm, usable, arrival: (trials, patients); early, seen: (trials, patients, visits); weeks (visits,)
-    ascending; time, n_look, randomised: (trials,). The answer covers the columns from the
-    smallest n_look on (`Pending.start`): those before it have the endpoint.
+    ascending; time, n_look, randomised: (trials,).
     """
-    start = int(n_look.min()) if n_look.size else 0
-    b, w, v = early.shape[0], max(early.shape[1] - start, 0), early.shape[2]
+    b, w, v = early.shape
     mask, x, last, reached = np.zeros((b, w), bool), np.zeros((b, w)), np.full((b, w), v - 1), np.zeros((b, w, v), bool)
     _pending(arm, usable, early, seen, arrival, np.asarray(weeks, float), np.asarray(time, float),
-             np.asarray(n_look, np.int64), np.asarray(randomised, np.int64), start, mask, x, last, reached)
-    return Pending(mask, x, last, reached, start)
+             np.asarray(n_look, np.int64), np.asarray(randomised, np.int64), mask, x, last, reached)
+    return Pending(mask, x, last, reached)
 
 
 @numba.njit(cache=True, nogil=True)
-def _pending(arm, usable, early, seen, arrival, weeks, time, n_look, randomised, start, mask, x, last, reached):
-    """pending_patients' arrays (preset to no one pending): a visit is reached when seen and arrival + week
-    <= the look's time (the same float comparison as the array form)."""
+def _pending(arm, usable, early, seen, arrival, weeks, time, n_look, randomised, mask, x, last, reached):
+    """pending_patients' arrays (preset to no one pending), visiting the pending columns only: a visit is
+    reached when seen and arrival + week <= the look's time (the same float comparison as the array form)."""
     for t in range(arm.shape[0]):
-        for c in range(max(n_look[t], start), min(randomised[t], arm.shape[1])):
+        for c in range(n_look[t], min(randomised[t], arm.shape[1])):
             if not usable[t, c] or arm[t, c] < 0:
                 continue
-            i = c - start
             for j in range(weeks.size):
                 if seen[t, c, j] and arrival[t, c] + weeks[j] <= time[t]:
-                    reached[t, i, j] = mask[t, i] = True
-                    last[t, i], x[t, i] = j, early[t, c, j]
+                    reached[t, c, j] = mask[t, c] = True
+                    last[t, c], x[t, c] = j, early[t, c, j]
 
 
 def warm_up() -> None:
@@ -126,14 +122,14 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
     if not pending.mask.any():
         return data, Imputation(zeros, zeros, zeros, zeros)
     # pending patients as flat lists (a few per trial): their trial, arm, cell, last visit and score
-    mask, at = pending.mask, np.s_[:, pending.start:]  # pending.mask covers the look's patients from start on
+    mask = pending.mask
     pt = np.nonzero(mask)[0]
-    p_arm = arm[at][mask].astype(np.int64)
+    p_arm = arm[mask].astype(np.int64)
     p_ta = pt * k + p_arm
-    p_cell = p_ta * p + phenotype[at][mask]
+    p_cell = p_ta * p + phenotype[mask]
     x, v = pending.x[mask], pending.visit[mask]
-    y_p, scored_p = y[at][mask], final_seen[at][mask]
-    bx = None if baseline is None else baseline[at][mask]
+    y_p, scored_p = y[mask], final_seen[mask]
+    bx = None if baseline is None else baseline[mask]
     if mode == "locf":
         add = [sums(p_cell, b * k * p, w).reshape(b, k, p) for w in (None, x, x * x)]
         sx = _covariate_sums(data, p_cell, bx, x)
@@ -148,7 +144,7 @@ def combine(data: LookData, mode: str, arm: np.ndarray, completer: np.ndarray, y
     else:  # the last visit only
         reached = np.arange(early.shape[-1]) == v[:, None]
     look = LookPatients(b, k, ct * k + arm[completer], y[completer], early[completer], p_ta, x, v,
-                        np.where(reached, early[at][mask], 0.0), reached, weeks)
+                        np.where(reached, early[mask], 0.0), reached, weeks)
     fit = MODELS[mode](look)
 
     # pending patients of arms whose model could be fitted
