@@ -18,7 +18,7 @@ from trialsim.inference.base import LookData
 from trialsim.inference.engines import AnalysisPlan, PymcInference, pymc_engine
 from trialsim.inference.exact import ArmPosteriors
 from trialsim.inference.pymc_visits import visit_engine
-from trialsim.inference.visit_data import VisitLookData, visit_stats
+from trialsim.inference.visit_data import visit_stats
 
 from .test_longitudinal import RECORDS, longitudinal_scenario, mvn_trials, run, visit_trials
 
@@ -41,7 +41,7 @@ def one_arm(trials, mode: str = "mvn", weeks=None, n_arms: int = 1, n_phenotypes
     out, _ = combine(data, mode, arm, completer, y, early, pending, phenotype, np.ones(arm.shape, bool), weeks=weeks)
     stats = visit_stats(arm, completer, y, early, pending.reached, phenotype, np.full(arm.shape, 7.0), n_arms,
                         n_phenotypes, WEEKS)
-    return out, VisitLookData.wrap(out, stats)
+    return out, out.with_visits(stats)
 
 
 def as_arms(trials, k: int, n_phenotypes: int):
@@ -96,7 +96,7 @@ def test_visit_model_with_completers_only_is_todays_posterior():
     assert look.visits.n[..., :-1].sum() == 0
     fit = visit_engine("mvn", ARMS, PHENOTYPES, WEEKS, "exact").fit(look, [np.random.default_rng(i) for i in range(2)])
     ess = fit.diagnostics["ess_min"][:, None]
-    loc, sd = exact_moments(look.plain())
+    loc, sd = exact_moments(look)
     assert (np.abs(fit.posterior.draws.mean(1) - loc) < 4 * sd / np.sqrt(ess)).all()
     assert (np.abs(fit.posterior.draws.std(1) / sd - 1) < 4 / np.sqrt(2 * ess)).all()
 
@@ -145,7 +145,7 @@ def test_without_early_visits_the_engine_is_todays_bit_for_bit():
                         arms, phen, WEEKS)
     plan = AnalysisPlan("pymc", n_arms=arms, n_phenotypes=phen, preset="vague", longitudinal="mvn", early_visits=(0, 1))
     trials, active = np.arange(b), np.ones((b, arms), bool)
-    with_visits = PymcInference(pymc_engine(plan), 7, "d", "mvn", "vague")(VisitLookData.wrap(data, stats), trials,
+    with_visits = PymcInference(pymc_engine(plan), 7, "d", "mvn", "vague")(data.with_visits(stats), trials,
                                                                           active)
     today = PymcInference(pymc_engine(plan), 7, "d")(data, trials, active)
     np.testing.assert_array_equal(with_visits.draws, today.draws)

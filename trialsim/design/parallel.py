@@ -21,7 +21,7 @@ from ..effects import EffectModel
 from ..endpoints import Endpoint
 from ..inference.base import Inference, LookData, Posterior
 from ..inference.engines import AnalysisPlan
-from ..inference.visit_data import VISIT_MODELS, VisitLookData, visit_stats
+from ..inference.visit_data import VISIT_MODELS, visit_stats
 from .boundaries import Boundaries
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
@@ -154,7 +154,7 @@ class _Trials:
         out, imputed = combine(data, mode, arm, completer, obs.y[window], obs.early[window], pending,
                                c.observed_phenotype[window], ~obs.missing[window], c.baseline_nrs[window], all_weeks)
         if visit_level:
-            out = VisitLookData.wrap(out, visit_stats(arm, completer, obs.y[window], obs.early[window], pending.reached,
+            out = out.with_visits(visit_stats(arm, completer, obs.y[window], obs.early[window], pending.reached,
                                                       c.observed_phenotype[window], c.baseline_nrs[window],
                                                       self.n_arms, data.n.shape[2], all_weeks))
         return out, imputed

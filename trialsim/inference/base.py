@@ -14,10 +14,13 @@ such as the PyMC models).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .visit_data import VisitStats
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class LookData:
     sum_xy: np.ndarray
     binary: bool
     prevalence: np.ndarray  # (phenotypes,) population shares, for marginal effects
+    # the patients' visits, for a visit-level model (inference/pymc_visits.py); None for the others
+    visits: "VisitStats | None" = None
+
+    def with_visits(self, visits: "VisitStats") -> "LookData":
+        return replace(self, visits=visits)
 
     def per_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(n, sum_y, sum_y2) pooled over phenotypes, each (trials, arms)."""
@@ -57,6 +65,7 @@ class LookData:
         return LookData(
             self.n[trials], self.sum_y[trials], self.sum_y2[trials], self.sum_x[trials],
             self.sum_x2[trials], self.sum_xy[trials], self.binary, self.prevalence,
+            None if self.visits is None else self.visits.take(trials),
         )
 
 

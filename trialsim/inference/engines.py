@@ -66,7 +66,7 @@ class PartialDrawsPosterior(DrawsPosterior):
 class PymcInference(Inference):
     """The PyMC arm x phenotype model (fast path or NUTS), one random stream per trial and design.
 
-    With `visit_model` (itp or mvn), interim data carrying the patients' visits (`visit_data.VisitLookData`)
+    With `visit_model` (itp or mvn), interim data carrying the patients' visits (`LookData.visits`)
     are fitted by the visit-level model where a trial has pending patients with earlier visits and
     enough completers per arm; other trials get the arm x phenotype model of the combined statistics.
     """
@@ -88,9 +88,9 @@ class PymcInference(Inference):
         n_trials, n_arms = data.n.shape[:2]
         draws = np.full((n_trials, self.engine.draws, n_arms), np.nan)
         cells = np.full(draws.shape + (data.n.shape[2],), np.nan)
-        visits = getattr(data, "visits", None) if self.visit_model is not None else None
+        visits = data.visits if self.visit_model is not None else None
         by_visits = np.zeros_like(ok) if visits is None else ok & _visit_level(visits)
-        for rows, engine, look in ((ok & ~by_visits, self.engine, getattr(data, "plain", lambda: data)()),
+        for rows, engine, look in ((ok & ~by_visits, self.engine, data),
                                    (by_visits, self._visit_engine(visits, n_arms, data.n.shape[2]), data)):
             if not rows.any():
                 continue

@@ -40,10 +40,10 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .base import DrawsPosterior
+from .base import DrawsPosterior, LookData
 from .pymc_model import PymcEngine, PymcFit, PymcPrior, _cell_effects, _residual_sd, cell_weights, theta_from_cells
 from .pymc_random import TrialRandom
-from .visit_data import VISIT_MODELS, VisitLookData, enough_data, model_arrays
+from .visit_data import VISIT_MODELS, enough_data, model_arrays
 
 ITP_KT = (-12.0, 6.0)  # k T's uniform prior (the exact engine's grid, longitudinal_models.ITP_KT)
 COEF_SD = 1.0  # prior SD of the mvn's regression coefficients between visits (non-flat presets)
@@ -201,7 +201,7 @@ def build_visit_model(mode: str, n_arms: int, n_cells: int, weeks: tuple[float, 
 
 
 class VisitEngine(PymcEngine):
-    """`PymcEngine` for a visit-level model: fitted to `VisitLookData` (fast path or NUTS), same `PymcFit`."""
+    """`PymcEngine` for a visit-level model: fitted to `LookData` with visits (fast path or NUTS), same `PymcFit`."""
 
     def __init__(self, mode: str, n_arms: int, n_phenotypes: int, weeks: tuple[float, ...], prior: PymcPrior,
                  method: str = "fast", *, draws: int = 4000, nuts_chains: int = 4, nuts_draws: int = 1000,
@@ -224,7 +224,7 @@ class VisitEngine(PymcEngine):
 
             self._nutpie = nutpie.compile_pymc_model(self.model)
 
-    def fit(self, data: VisitLookData, rng) -> PymcFit:
+    def fit(self, data: LookData, rng) -> PymcFit:
         """Posterior draws of theta for every trial of `data` (each must pass `enough_data`)."""
         self._check(data)
         stats = data.visits

@@ -1,7 +1,7 @@
 """A look's patients' visits for the PyMC visit-level models (inference/pymc_visits.py), without PyMC.
 
 The look loop (design/parallel.py) builds `VisitStats` from its window of patients and hands the engine
-a `VisitLookData`: the usual (combined) statistics plus the visits. Per trial x arm x pattern, counts
+a `LookData` with `visits`: the usual (combined) statistics plus the visits. Per trial x arm x pattern, counts
 and moment matrices of w = (earlier visits (V), endpoint, baseline - the trial's completer mean,
 phenotype indicators (F)): pattern p < V holds pending patients who reached the first p + 1 earlier
 visits (their endpoint and later visits 0), p = V the completers.
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LookData
 
 VISIT_MODELS = ("itp", "mvn")  # longitudinal models with a visit-level PyMC likelihood
 
@@ -37,25 +36,6 @@ class VisitStats:
 
     def take(self, rows) -> "VisitStats":
         return VisitStats(self.n[rows], self.mom[rows], self.weeks)
-
-
-@dataclass(frozen=True)
-class VisitLookData(LookData):
-    """A look's statistics (as for the other engines: the combined statistics) with the patients' visits."""
-
-    visits: VisitStats | None = None
-
-    @classmethod
-    def wrap(cls, data: LookData, visits: VisitStats) -> "VisitLookData":
-        return cls(data.n, data.sum_y, data.sum_y2, data.sum_x, data.sum_x2, data.sum_xy, data.binary,
-                   data.prevalence, visits)
-
-    def take(self, trials) -> "VisitLookData":
-        return VisitLookData.wrap(super().take(trials), self.visits.take(trials))
-
-    def plain(self) -> LookData:
-        return LookData(self.n, self.sum_y, self.sum_y2, self.sum_x, self.sum_x2, self.sum_xy, self.binary,
-                        self.prevalence)
 
 
 def visit_stats(arm: np.ndarray, completer: np.ndarray, y: np.ndarray, early: np.ndarray, reached: np.ndarray,
