@@ -5,8 +5,11 @@
 Published results (scenarios/validation/): the Overview vignette (no control; null and
 alternative, 1,000 trials each), the common-control design of adaptr's JOSS paper (1,000
 trials; a superior arm becomes the new control, sqrt-based control share) and adaptr's own
-common-control test design with equivalence and futility (20 trials). Prints ours vs theirs
-with z = (ours - theirs) / combined SE; exits 1 if any |z| >= 3.
+common-control test design with equivalence and futility (20 trials). One more reference is
+adaptr itself run on the development machine: 10,000 trials of the JOSS design
+(adaptr_joss_control_measured.csv, how it was made in its header), which tests the new-control
+semantics with ten times the published precision. Prints ours vs theirs with
+z = (ours - theirs) / combined SE; exits 1 if any |z| >= 3.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ HERE = Path(__file__).resolve().parents[1] / "scenarios" / "validation"
 
 @dataclass(frozen=True)
 class Published:
-    """One published adaptr result: our scenario file, its reference CSV and rows, their trial count."""
+    """One adaptr result (published, or adaptr run here): our scenario file, its reference CSV and rows,
+    their trial count."""
 
     name: str
     scenario: str
@@ -40,6 +44,8 @@ PUBLISHED = (
     Published("overview_null", "adaptr_overview_null.yaml", "adaptr_overview_published.csv", "null", 1000),
     Published("overview_alt", "adaptr_overview_alt.yaml", "adaptr_overview_published.csv", "alt", 1000),
     Published("joss_control", "adaptr_joss_control.yaml", "adaptr_joss_control_published.csv", "joss", 1000),
+    Published("joss_control_measured", "adaptr_joss_control.yaml", "adaptr_joss_control_measured.csv", "joss_10k",
+              10_000),
     Published("tests_futility", "adaptr_tests_futility.yaml", "adaptr_tests_futility_published.csv", "tests", 20),
 )
 
