@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import settings
@@ -42,3 +43,27 @@ def _applies(target: dict, data: dict) -> bool:
     """A target whose truths and designs are all still in the scenario."""
     truths = [target["truth"]] if isinstance(target["truth"], str) else target["truth"]
     return set(truths) <= set(data["truths"]) and set(target.get("designs") or []) <= set(data["designs"])
+
+
+def _numpy_has_own_simd_math() -> bool:
+    """Whether numpy computes float64 exp/log with its own AVX-512 code rather than the C maths library
+    (the compiled kernels call the latter, so bit-for-bit comparisons with array code hold only without it)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        return False
+    return bool(__cpu_features__.get("AVX512F"))
+
+
+NUMPY_OWN_SIMD_MATH = _numpy_has_own_simd_math()
+
+
+def assert_same_as_array_code(got: np.ndarray, ref: np.ndarray, name: str = "") -> None:
+    """A compiled kernel's output equals the array code's: bit for bit where both call the C maths library;
+    on AVX-512 machines (numpy's own exp/log), floats to 1e-12 and at most 0.1% of discrete values."""
+    if not NUMPY_OWN_SIMD_MATH:
+        np.testing.assert_array_equal(got, ref, err_msg=name)
+    elif np.issubdtype(np.asarray(ref).dtype, np.floating) and not np.array_equal(np.rint(ref), ref):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12, err_msg=name)
+    else:  # integer scores, booleans: a value next to a rounding or dropout threshold may flip
+        assert np.mean(np.asarray(got) != np.asarray(ref)) <= 1e-3, name

@@ -1,4 +1,5 @@
-"""The cohort's compiled visit draws (cohort_visits.py) equal the visit model's array code bit for bit."""
+"""The cohort's compiled visit draws (cohort_visits.py) equal the visit model's array code bit for bit
+(where numpy's exp/log are the C maths library's, as the kernels'; see conftest.assert_same_as_array_code)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from trialsim.patients.phenotype import misclassify
 from trialsim.patients.scale import measure
 from trialsim.visits import StreamDraws
 
-from .conftest import scenario_dict, subset
+from .conftest import assert_same_as_array_code, scenario_dict, subset
 
 
 def reference(cohort: Cohort, rows: np.ndarray, lo: int, hi: int) -> dict[str, np.ndarray]:
@@ -66,7 +67,7 @@ def test_compiled_draws_equal_the_array_code(variant):
     expected = reference(cohort, rows, 0, int(got))
     assert "u_drop" in expected and ("observed_phenotype" in expected) == (plan.cohort.visit.confusion is not None)
     for name, value in expected.items():
-        np.testing.assert_array_equal(getattr(cohort, name)[rows, :got], value, err_msg=name)
+        assert_same_as_array_code(getattr(cohort, name)[rows, :got], value, name)
     # the rows not reached stay untouched
     assert not cohort.pain_visits[1].any() and not cohort.baseline_nrs[2].any()
 
@@ -81,7 +82,7 @@ def test_compiled_draws_without_dropout_or_misclassification():
     expected = reference(cohort, np.arange(3), 0, 40)
     assert set(expected) == {"baseline_nrs", "pain_visits", "error_visits", "z_nonspecific"}
     for name, value in expected.items():
-        np.testing.assert_array_equal(getattr(cohort, name)[:, :40], value, err_msg=name)
+        assert_same_as_array_code(getattr(cohort, name)[:, :40], value, name)
 
 
 def test_a_later_block_continues_the_same_patients():
@@ -125,10 +126,10 @@ def test_visit_scores_equal_the_array_code(dropout, integer):
     drop = (dropout, 3, baseline, logit_u, exposure) if dropout is not None else ()
     got_nrs, got_seen = visit_scores(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift,
                                      expectation, pain, error, integer, *drop)
-    np.testing.assert_array_equal(got_nrs, nrs)
+    assert_same_as_array_code(got_nrs, nrs)
     if dropout is None:
         assert got_seen.all()
     else:
         seen, _ = observed_elements(dropout, np.asarray(weeks), baseline, nrs, arm, 3, logit_u, exposure)
         assert 0 < seen.mean() < 1
-        np.testing.assert_array_equal(got_seen, seen)
+        assert_same_as_array_code(got_seen, seen)
