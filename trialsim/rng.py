@@ -111,12 +111,15 @@ def _elementwise(kernel, keys: np.ndarray, key_index, trial, patient, *args) -> 
     """Call a per-element kernel on broadcast (key index, trial, patient); its output takes their shape
     (plus the kernel's trailing axis, if any)."""
     shape = np.broadcast_shapes(np.shape(key_index), np.shape(trial), np.shape(patient))
-
-    def flat(values) -> np.ndarray:  # writeable: numba would warn about (and type apart) read-only broadcast views
-        return np.require(np.broadcast_to(np.asarray(values, np.int64), shape).ravel(), requirements="W")
-
-    out = kernel(np.asarray(keys, np.uint32).reshape(-1, 2), flat(key_index), flat(trial), flat(patient), *args)
+    flat = (_flat_int64(a, shape) for a in (key_index, trial, patient))
+    out = kernel(np.asarray(keys, np.uint32).reshape(-1, 2), *flat, *args)
     return out.reshape(shape + out.shape[1:])
+
+
+def _flat_int64(values, shape: tuple[int, ...]) -> np.ndarray:
+    """`values` broadcast to `shape`, flattened, as a writeable int64 array: numba would warn about (and
+    compile apart) read-only broadcast views."""
+    return np.require(np.broadcast_to(np.asarray(values, np.int64), shape), np.int64, "CW").ravel()
 
 
 @_jit
@@ -270,8 +273,7 @@ def uniforms_below(keys: np.ndarray, rates: np.ndarray, trial: np.ndarray, patie
     """Whether trial[i]'s patient[i] draws below rates[i, k] under key keys[k] (column 0, as `draws_at`):
     (elements, keys) booleans, one kernel pass over every key (adverse events by type)."""
     shape = np.broadcast_shapes(np.shape(trial), np.shape(patient))
-    trial, patient = (np.require(np.broadcast_to(np.asarray(a, np.int64), shape), np.int64, "CW").ravel()
-                      for a in (trial, patient))  # writeable: one compiled signature, no read-only views
+    trial, patient = _flat_int64(trial, shape), _flat_int64(patient, shape)
     return _below(np.asarray(keys, np.uint32).reshape(-1, 2), np.require(rates, float, "CW").reshape(trial.size, -1),
                   trial, patient)
 
