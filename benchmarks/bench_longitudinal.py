@@ -26,17 +26,27 @@ DESIGNS = {"none": "adaptive", "locf": "adaptive_locf", "regression": "adaptive_
            "mvn": "adaptive_mvn"}
 
 
-def cell(design: str, truth: str = "industry"):
+def cell(design: str, truth: str = "industry", engine: str | None = None):
+    """The compiled plan of one design of the scenario under one truth (optionally another engine)."""
     data = load_scenario(SCENARIO).model_dump(mode="json", exclude_none=True)
     data["truths"] = {truth: data["truths"][truth]}
     data["designs"] = {design: data["designs"][design]}
+    if engine is not None:
+        data["designs"][design]["analysis"]["engine"] = engine
+    data.pop("targets", None)  # they may name the truths left out
     return compile_scenario(parse_scenario(data))
 
 
-def run_once(plan, n_trials: int) -> tuple[float, float]:
+def timed(plan, n_trials: int):
+    """(wall seconds, CPU seconds of this process, the trials Dataset) of one simulation."""
     wall, cpu = time.perf_counter(), time.process_time()
-    simulate(replace(plan, n_trials=n_trials))
-    return time.perf_counter() - wall, time.process_time() - cpu
+    ds = simulate(replace(plan, n_trials=n_trials))
+    return time.perf_counter() - wall, time.process_time() - cpu, ds
+
+
+def run_once(plan, n_trials: int) -> tuple[float, float]:
+    wall, cpu, _ = timed(plan, n_trials)
+    return wall, cpu
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Seconds per fit and trials/s of the PyMC engine with and without a visit-level longitudinal model.
 
-    PYTHONPATH=. python benchmarks/bench_pymc_longitudinal.py [-n 40] [--repeats 2]
+    python benchmarks/bench_pymc_longitudinal.py [-n 40] [--repeats 2]
 
 The bundled scenario `scenarios/clbp_longitudinal.yaml`: its adaptive design under the industry truth,
 analysed by the PyMC engine (fast path, the design's flat prior: the `exact` preset) with
@@ -15,31 +15,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from dataclasses import replace
-from pathlib import Path
 
-from trialsim.compile import compile_scenario
-from trialsim.run.runner import simulate
-from trialsim.scenario import load_scenario, parse_scenario
+from bench_longitudinal import cell, timed  # the scenario's design x truth cells (run as a script from benchmarks/)
 
-SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "clbp_longitudinal.yaml"
 DESIGNS = {"none": "adaptive", "mvn": "adaptive_mvn", "itp": "adaptive_itp"}
 
 
-def cell(design: str, truth: str = "industry"):
-    data = load_scenario(SCENARIO).model_dump(mode="json", exclude_none=True)
-    data["truths"] = {truth: data["truths"][truth]}
-    data["designs"] = {design: data["designs"][design]}
-    data["designs"][design]["analysis"]["engine"] = "pymc"
-    data.pop("targets", None)
-    return compile_scenario(parse_scenario(data))
-
-
 def run_once(plan, n_trials: int) -> tuple[float, float, int]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    ds = simulate(replace(plan, n_trials=n_trials))
-    return time.perf_counter() - wall, time.process_time() - cpu, int(ds["fits"].values.sum())
+    wall, cpu, ds = timed(plan, n_trials)
+    return wall, cpu, int(ds["fits"].values.sum())
 
 
 def main() -> None:
@@ -47,7 +31,7 @@ def main() -> None:
     parser.add_argument("-n", "--n-trials", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    plans = {label: cell(name) for label, name in DESIGNS.items()}
+    plans = {label: cell(name, engine="pymc") for label, name in DESIGNS.items()}
     for plan in plans.values():
         run_once(plan, 2)  # warm-up: build and compile the models
     runs = {label: [] for label in plans}
