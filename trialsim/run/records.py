@@ -335,12 +335,10 @@ def family_facts(ds: xr.Dataset, plan: TrialPlan) -> None:
     ds["true_regime"] = (("truth", "design", "regime"), true_regime)
     ds["reference_regime"] = ("design", reference)
     ds["true_long_term"] = (("truth", "design", "arm"), true_long)
-    ds["long_term_weeks"] = ("design", [getattr(plan.designs[d].family, "weeks", np.nan)
-                                        if getattr(plan.designs[d].family, "name", "") == "one_way_crossover" else np.nan
-                                        for d in designs])
-    ds["long_term_threshold"] = ("design", [getattr(plan.designs[d].family, "threshold", np.nan)
-                                            if getattr(plan.designs[d].family, "name", "") == "one_way_crossover"
-                                            else np.nan for d in designs])
+    one_way = [f if getattr(f, "name", "") == "one_way_crossover" else None
+               for f in (plan.designs[d].family for d in designs)]
+    ds["long_term_weeks"] = ("design", [np.nan if f is None else f.weeks for f in one_way])
+    ds["long_term_threshold"] = ("design", [np.nan if f is None else f.threshold for f in one_way])
     ds["true_regime"].attrs["description"] = "SMART: each regime's mean final endpoint when every patient follows it"
     ds["reference_regime"].attrs["description"] = "SMART: the regime every other regime is tested against ('' otherwise)"
     ds["regime_estimate"].attrs["description"] = "SMART: inverse-probability-weighted mean of the regime, endpoint scale"
