@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+
+from .. import kernels
 
 SQRT_VARIANTS = ("sqrt-based", "sqrt-based start", "sqrt-based fixed")
 
@@ -230,7 +231,7 @@ def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     return _inverse_cdf(np.ascontiguousarray(probs, np.float64), np.ascontiguousarray(u, np.float64))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernels.jit("i8[:, ::1](f8[:, :, ::1], f8[:, ::1])", cache=True, nogil=True)
 def _inverse_cdf(probs, u):
     """The arm whose cumulative probability interval holds u: the number of running totals <= u,
     never past the last arm with positive probability, whatever the rounding."""
