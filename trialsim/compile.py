@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import special
+from .ufuncs import special
 
 from . import endpoints
 from .blinding import BELIEF_BY_KIND, BlindingPlan

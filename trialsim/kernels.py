@@ -27,7 +27,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import sysconfig
 import time
@@ -218,6 +217,18 @@ def status() -> str:
     return f"ahead of time ({lib.path})" if lib.module is not None else f"numba JIT: {lib.reason}"
 
 
+def ensure_built() -> None:
+    """Build the AOT module now (in a new process: this one stays free of numba) if it is missing, unless
+    TRIALSIM_JIT=1. Call it before any kernel runs (the first call decides how kernels run)."""
+    if os.environ.get("TRIALSIM_JIT") == "1" or all(p.exists() for p in _paths(source_key())[1:]):
+        return
+    import subprocess
+
+    # cwd: `-m` puts it first on sys.path, so the child builds this very package (checkout or install)
+    subprocess.run([sys.executable, "-m", "trialsim.kernels", "build"], check=True, cwd=PACKAGE.parent)
+    library.cache_clear()
+
+
 def build_in_background() -> bool:
     """Start building the AOT module in a detached process unless it exists or a build is under way;
     whether one was started. Its output goes to a log file beside the module."""
@@ -236,11 +247,12 @@ def build_in_background() -> bool:
         os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return False
+    import subprocess
+
     with open(so.with_suffix(".log"), "ab") as log:
         subprocess.Popen([sys.executable, "-m", "trialsim.kernels", "build", "--lock", str(lock)],
                          stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-                         env=os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent),
-                                                                                     os.environ.get("PYTHONPATH")]))})
+                         cwd=PACKAGE.parent)
     return True
 
 

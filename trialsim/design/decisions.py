@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from ..ufuncs import special
 
 from ..inference.base import Posterior
 from ..summarise.selection import TrialOutcomes

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
+from ..ufuncs import special
 
 from .. import rng
 from ..rng import Stream

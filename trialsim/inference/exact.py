@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from ..ufuncs import special
 
 from . import quadrature
 from .base import LookData

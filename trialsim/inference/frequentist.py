@@ -20,7 +20,7 @@ estimates are the sample means.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+from ..ufuncs import special
 
 from .base import Inference, LookData, Posterior
 from .exact import GridPosterior, exact_posterior

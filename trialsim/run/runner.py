@@ -12,7 +12,7 @@ import ctypes
 import functools
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -105,6 +105,8 @@ def iter_chunks(plan: TrialPlan, settings: RunSettings, todo: list[tuple[int, in
         return
     own = executor is None
     if own:
+        from concurrent.futures import ProcessPoolExecutor  # multiprocessing: ~25 ms, for several workers only
+
         warm_up_kernels(plan)  # forked workers inherit the loaded kernels instead of each loading them
     pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
