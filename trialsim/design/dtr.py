@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from ..ufuncs import special  # not scipy.stats: ~1 s to import before the first trial
 
 

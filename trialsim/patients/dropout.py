@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
 from ..ufuncs import special
 
 Population = Literal["complete_case", "locf", "nonresponder"]

@@ -19,6 +19,7 @@ what the model implies; a clipped additive error would stack everyone above 10.
 from __future__ import annotations
 
 import numpy as np
+
 from ..ufuncs import special
 
 NRS_MAX = 10.0
