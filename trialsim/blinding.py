@@ -61,10 +61,10 @@ class BlindingPlan:
         return 1.0 - self.expectation_share + 2.0 * self.expectation_share * believes
 
 
-def belief_uniforms(seed: int, trials: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """(belief, don't know) uniforms of patients lo..hi-1, (trials, hi - lo) each."""
+def belief_uniforms(seed: int, trials: np.ndarray, patients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(belief, don't know) uniforms of trials[i]'s patient patients[i] (blinding stream, columns 0 and 1)."""
     key = rng.stream_key(seed, Stream.BLINDING)
-    return rng.block(key, trials, lo, hi, column=0), rng.block(key, trials, lo, hi, column=1)
+    return rng.draws_at(key, 0, trials, patients, column=0), rng.draws_at(key, 0, trials, patients, column=1)
 
 
 def guesses(plan: BlindingPlan | None, u_belief: np.ndarray, u_dont_know: np.ndarray, arm: np.ndarray) -> np.ndarray:
