@@ -348,10 +348,11 @@ class Cohort:
                                                          passed, draw))
         return y, responder, np.zeros(arm.shape, bool)
 
-    def guess_uniforms(self, rows: np.ndarray, patients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(belief, don't know) uniforms of the given patients, for their end-of-trial guesses: drawn
-        here for the analysed patients only (the cohort holds beliefs only where they shift outcomes)."""
-        return belief_uniforms(self.seed, self.trials[rows], patients)
+    def guess_uniforms(self, width: int, dont_know: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """(belief, don't know) uniforms of patients 0..width-1, (trials, width) each, for the end-of-trial
+        guesses (the cohort holds beliefs only where they shift outcomes); None for "don't know" when no
+        patient can answer it."""
+        return belief_uniforms(self.seed, self.trials, width, dont_know)
 
     def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:
         """Adverse events of each type under the assigned arm, (..., event types) booleans."""

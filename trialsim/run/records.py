@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..blinding import GUESSES, BlindingPlan, guesses
+from ..blinding import GUESSES, BlindingPlan, guesses, says_dont_know
 from ..cohort import Cohort
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
@@ -155,7 +155,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
     calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
-    guess = guesses(blinding, *cohort.guess_uniforms(*np.nonzero(observed)), arm[observed])
+    u_belief, u_dont_know = cohort.guess_uniforms(n_max, says_dont_know(blinding))
+    guess = guesses(blinding, u_belief[observed], None if u_dont_know is None else u_dont_know[observed], arm[observed])
     guess_counts = per_arm(observed, guess, len(GUESSES))
     estimate = endpoint.from_internal(result.estimate)
     return {
