@@ -189,3 +189,37 @@ def test_arms_one_nrs_apart_at_tiny_sds(sd):
     np.testing.assert_allclose(better[[1, 2, 3]], 1.0, atol=1e-6)
     assert better[4] < 1e-6
     np.testing.assert_allclose(post.prob_best(np.ones((1, 5), bool))[0, 2], 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_equivalence_decisions_without_the_integral_are_the_integrals(binary):
+    """all_equivalent skips the integral where Cantelli's bound rules equivalence out: its decisions equal
+    prob_all_equivalent > threshold on many posteriors (near and far from the margin, 1 to 4 active arms),
+    and the bound does skip some trials."""
+    rng = np.random.default_rng(11)
+    n_trials, n_arms = 4000, 4
+    n = rng.integers(3, 400, (n_trials, n_arms))
+    if binary:
+        rate = np.clip(0.3 + rng.normal(0, 0.05, (n_trials, 1)) + rng.normal(0, 0.04, (n_trials, n_arms)), 0.01, 0.99)
+        post = exact_posterior(binary_data(n, rng.binomial(n, rate)))
+    else:
+        mean = rng.normal(0, 0.3, (n_trials, n_arms))
+        post = exact_posterior(continuous_data(n, mean, rng.uniform(0.5, 2.0, (n_trials, n_arms))))
+    active = rng.random((n_trials, n_arms)) < 0.8
+    integral = post.prob_all_equivalent
+    integrated = []  # the trials all_equivalent integrates (those with an active arm left in the kernel's call)
+    post.prob_all_equivalent = lambda act, m: (integrated.append(act.any(axis=1).sum()), integral(act, m))[1]
+    for margin, threshold in [(0.05, 0.9), (0.1, 0.5), (0.3, 0.9)]:
+        decided = post.all_equivalent(active, margin, threshold)
+        np.testing.assert_array_equal(decided, integral(active, margin) > threshold)
+    assert all(0 < k < n_trials for k in integrated)  # some trials need the integral, some do not
+
+
+def test_posterior_variances_are_the_distributions():
+    post = exact_posterior(binary_data(np.array([[10, 200]]), np.array([[3, 150]])))
+    np.testing.assert_allclose(post.arms.variance(), [[stats.beta(4, 8).var(), stats.beta(151, 51).var()]], rtol=1e-12)
+    post = exact_posterior(continuous_data(np.array([[3, 30]]), np.array([[1.0, 2.0]]), np.array([[1.0, 0.5]])))
+    df, loc = post.arms.a
+    expected = [stats.t(df[0, 1], loc[0, 1], post.arms.b[0, 1]).var()]
+    assert post.arms.variance()[0, 0] == np.inf  # df = 2: no finite variance
+    np.testing.assert_allclose(post.arms.variance()[0, 1:], expected, rtol=1e-12)

@@ -61,20 +61,30 @@ class BlindingPlan:
         return 1.0 - self.expectation_share + 2.0 * self.expectation_share * believes
 
 
-def belief_uniforms(seed: int, trials: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """(belief, don't know) uniforms of patients lo..hi-1, (trials, hi - lo) each."""
+def belief_uniforms(seed: int, trials: np.ndarray, width: int,
+                    dont_know: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(belief, don't know) uniforms of patients 0..width-1 (blinding stream, columns 0 and 1), (trials, width)
+    each; "don't know" only if asked."""
     key = rng.stream_key(seed, Stream.BLINDING)
-    return rng.block(key, trials, lo, hi, column=0), rng.block(key, trials, lo, hi, column=1)
+    return rng.block(key, trials, 0, width, column=0), rng.block(key, trials, 0, width, column=1) if dont_know else None
 
 
-def guesses(plan: BlindingPlan | None, u_belief: np.ndarray, u_dont_know: np.ndarray, arm: np.ndarray) -> np.ndarray:
+def guesses(plan: BlindingPlan | None, u_belief: np.ndarray, u_dont_know: np.ndarray | None,
+            arm: np.ndarray) -> np.ndarray:
     """End-of-trial guess per element: 0 active, 1 placebo, 2 don't know (GUESSES).
 
-    Without a blinding model every patient believes "active" half the time (u < 0.5)."""
+    Without a blinding model every patient believes "active" half the time (u < 0.5) and nobody
+    answers "don't know" (u_dont_know may then be None)."""
     p = np.full(int(arm.max(initial=0)) + 1, 0.5) if plan is None else plan.believes_active
-    believes = u_belief < p[np.maximum(arm, 0)]
-    d = 0.0 if plan is None else plan.dont_know
-    return np.where(u_dont_know < d, 2, np.where(believes, 0, 1)).astype(np.int8)
+    guess = np.where(u_belief < p[np.maximum(arm, 0)], 0, 1).astype(np.int8)
+    if says_dont_know(plan):
+        guess[u_dont_know < plan.dont_know] = 2
+    return guess
+
+
+def says_dont_know(plan: BlindingPlan | None) -> bool:
+    """Whether some patients answer "don't know" at the end of the trial."""
+    return plan is not None and plan.dont_know > 0
 
 
 def bang_index(counts: np.ndarray, control: bool) -> np.ndarray:

@@ -49,6 +49,7 @@ class CohortPlan:
     pain_scores: bool  # draw baseline NRS (the endpoint uses pain scores)
     max_patients: int
     visit: VisitPlan | None = None  # the visit model: baseline NRS from entry on measured scores
+    belief: bool = False  # draw beliefs with the cohort: a truth's blinding model shifts outcomes by them
 
 
 def arrival_weeks(s: np.ndarray, per_week: float, ramp_up_weeks: float) -> np.ndarray:
@@ -87,7 +88,7 @@ class Cohort:
         self.screens = bool((plan.screening_pass < 1).any())  # else everyone passes whatever the draw
         self.u_screen = np.zeros(shape) if self.screens else np.full(shape, 0.5)
         self.u_randomise = np.zeros(shape)
-        self.u_belief, self.u_dont_know = np.zeros(shape), np.zeros(shape)  # blinding (trialsim.blinding)
+        self.u_belief = np.zeros(shape) if plan.belief else None  # blinding (trialsim.blinding)
         self.filled = np.zeros(len(trials), np.int64)  # patients 0..filled-1 of each trial are drawn
         if plan.visit is not None:  # untreated true pain and measurement error at the visits up to the primary one
             v = plan.visit.n_kept  # (or a later durability visit)
@@ -142,7 +143,8 @@ class Cohort:
         if self.screens:
             self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
-        self.u_belief[rows, cols], self.u_dont_know[rows, cols] = belief_uniforms(self.seed, trials, lo, hi)
+        if self.plan.belief:
+            self.u_belief[rows, cols] = rng.block(rng.stream_key(self.seed, Stream.BLINDING), trials, lo, hi)
         self.filled[rows] = need if self.plan.visit is not None else hi
 
     def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,
@@ -348,6 +350,12 @@ class Cohort:
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                          passed, draw))
         return y, responder, np.zeros(arm.shape, bool)
+
+    def guess_uniforms(self, width: int, dont_know: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """(belief, don't know) uniforms of patients 0..width-1, (trials, width) each, for the end-of-trial
+        guesses (the cohort holds beliefs only where they shift outcomes); None for "don't know" when no
+        patient can answer it."""
+        return belief_uniforms(self.seed, self.trials, width, dont_know)
 
     def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:
         """Adverse events of each type under the assigned arm, (..., event types) booleans."""

@@ -102,6 +102,7 @@ def compile_scenario(scenario: Scenario, overrides: Overrides = Overrides()) -> 
     # an unblinded truth also runs under perfect blinding on the same patients (the bias unblinding causes)
     truths = {name: replace(t, blinded=replace(t, model=replace(t.model, blinding=t.model.blinding.blinded())))
               if t.model.blinding is not None and not t.model.blinding.perfect else t for name, t in truths.items()}
+    cohort = replace(cohort, belief=any(t.model.blinding is not None for t in truths.values()))
     designs = with_family_truths(designs, truths, cohort, screening)
     sim = scenario.simulation
     return TrialPlan(

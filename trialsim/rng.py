@@ -189,10 +189,13 @@ def _exponential_sums(key, trials, n):
     k0, k1 = np.uint64(key[0]), np.uint64(key[1])
     for b in range(trials.size):
         t = np.uint64(trials[b])
-        total = 0.0
+        # the draws first, then the sum: without the sum's serial dependence the Philox loop vectorises
         for i in range(n):
             w0, w1, _, _ = philox4x32(np.uint64(i), np.uint64(0), t & _MASK, t >> np.uint64(32), k0, k1)
-            total -= math.log1p(-_unit(w0, w1))
+            out[b, i] = _unit(w0, w1)
+        total = 0.0
+        for i in range(n):
+            total -= math.log1p(-out[b, i])
             out[b, i] = total
     return out
 

@@ -153,7 +153,7 @@ def _decide_without_control(rule: DecisionRule, post: Posterior, state: TrialSta
     _finish(state, trials, superior, Stop.SUPERIORITY, look)
     if rule.equivalence is not None:
         threshold, margin = rule.equivalence
-        equivalent = post.prob_all_equivalent(active, margin) > threshold
+        equivalent = post.all_equivalent(active, margin, threshold)
         _finish(state, trials, equivalent, Stop.EQUIVALENCE, look)
     return pb
 

@@ -95,6 +95,9 @@ class Posterior(Protocol):
     def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
         """Pr(max - min of theta over active arms < margin), (trials,)."""
 
+    def all_equivalent(self, active: np.ndarray, margin: float, threshold: float) -> np.ndarray:
+        """(trials,) whether prob_all_equivalent(active, margin) > threshold (a decision may need no integral)."""
+
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         """Pr(|theta_k - theta_control| < margin), (trials, arms)."""
 
@@ -172,6 +175,9 @@ class DrawsPosterior:
         hi = np.where(active[:, None, :], self.draws, -np.inf).max(axis=2)
         lo = np.where(active[:, None, :], self.draws, np.inf).min(axis=2)
         return (hi - lo < margin).mean(axis=1)
+
+    def all_equivalent(self, active: np.ndarray, margin: float, threshold: float) -> np.ndarray:
+        return self.prob_all_equivalent(active, margin) > threshold
 
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         return (np.abs(self.draws - self._control_draws(control)) < margin).mean(axis=1)

@@ -37,6 +37,7 @@ MIN_SHARED_RESOLUTION = 2.0  # a shared grid may be this much coarser than POINT
 TAIL_SDS_BETA = 10.0  # beyond 10 SD: < 1e-4 even for Beta(1, n) (no events), far less otherwise
 TAIL_MASS_T = 1e-9
 MAX_TAIL_SCALES_T = 60.0
+CANTELLI_SLACK = 1e-3  # a bound this far below a threshold decides without the integral (its error < 1e-6)
 
 
 
@@ -83,6 +84,14 @@ class ArmPosteriors:
         if self.binary:
             return self.a / (self.a + self.b)
         return self.a[1]
+
+    def variance(self) -> np.ndarray:
+        """Posterior variance of theta (inf for a t with df <= 2)."""
+        if self.binary:
+            total = self.a + self.b
+            return self.a * self.b / (total**2 * (total + 1))
+        df = self.a[0]
+        return np.where(df > 2, self.b**2 * df / np.maximum(df - 2, 1e-300), np.inf)
 
     def median(self) -> np.ndarray:
         if self.binary:
@@ -184,6 +193,26 @@ class GridPosterior:
     def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
         self._check(active)
         return quadrature.prob_all_equivalent(self.pdf, self.cdf, self.lo, self.h, self.n, active & self.use, float(margin))
+
+    def all_equivalent(self, active: np.ndarray, margin: float, threshold: float) -> np.ndarray:
+        """Pr(all active arms within margin) > threshold, integrated only where Cantelli's inequality
+        allows it: for the active arms with the highest and lowest means, D = theta_hi - theta_lo,
+        Pr(all within margin) <= Pr(D < margin) <= var D / (var D + (E D - margin)^2) when E D > margin.
+        A trial whose bound is below the threshold by far more than the quadrature's error (< 1e-6)
+        gets the decision the integral would give."""
+        mean = self.arms.mean()
+        hi = np.where(active, mean, -np.inf).argmax(axis=1, keepdims=True)
+        lo = np.where(active, mean, np.inf).argmin(axis=1, keepdims=True)
+        gap = (np.take_along_axis(mean, hi, 1) - np.take_along_axis(mean, lo, 1))[:, 0] - margin
+        var = self.arms.variance()
+        spread = (np.take_along_axis(var, hi, 1) + np.take_along_axis(var, lo, 1))[:, 0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bound = np.where(gap > 0, spread / (spread + gap**2), 1.0)
+        needed = ~(bound < threshold - CANTELLI_SLACK)  # NaN bounds are integrated too
+        if not needed.any():
+            return needed
+        # trials without active arms cost nothing in the kernel (no copies of the grids)
+        return needed & (self.prob_all_equivalent(active & needed[:, None], margin) > threshold)
 
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         return self._difference_between(control, -float(margin), float(margin))

@@ -96,6 +96,9 @@ class PValuePosterior:
     def prob_all_equivalent(self, active: np.ndarray, margin: float) -> np.ndarray:
         return self.inner.prob_all_equivalent(active, margin)
 
+    def all_equivalent(self, active: np.ndarray, margin: float, threshold: float) -> np.ndarray:
+        return self.inner.all_equivalent(active, margin, threshold)
+
     def prob_equivalent_to(self, control: np.ndarray, margin: float) -> np.ndarray:
         return self.inner.prob_equivalent_to(control, margin)
 

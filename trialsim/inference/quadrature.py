@@ -40,44 +40,52 @@ def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, 
     pdf = np.empty((n_trials, n_arms, width))
     cdf = np.empty((n_trials, n_arms, width))
     dpdf = np.zeros(width)
-    # Beta arms on a shared grid share log(x) and log(1 - x): computed once per trial, not once per arm
-    xs, log_x, log_1mx = np.zeros(width), np.zeros(width), np.zeros(width)
+    # Beta arms on a shared grid share x, 1 - x, log(x) and log(1 - x): computed once per trial, not per arm
+    xs, one_m_x, log_x, log_1mx = np.zeros(width), np.zeros(width), np.zeros(width), np.zeros(width)
     for b in range(n_trials):
         shared = family == 0 and _common_grid(lo, h, n, b)
         if shared:
             for i in range(n[b, 0]):
                 xc = min(max(lo[b, 0] + i * h[b, 0], 1e-300), 1.0 - 1e-16)
-                xs[i], log_x[i], log_1mx[i] = xc, math.log(xc), math.log1p(-xc)
+                xs[i], one_m_x[i], log_x[i], log_1mx[i] = xc, 1.0 - xc, math.log(xc), math.log1p(-xc)
         for k in range(n_arms):
             hb, nb = h[b, k], n[b, k]
             if not use[b, k]:  # never integrated: a density of 0 and a CDF of 1
                 pdf[b, k, :nb], cdf[b, k, :nb] = 0.0, 1.0
                 continue
-            for i in range(nb):
-                if family == 0:
-                    if shared:
-                        xc, lx, l1 = xs[i], log_x[i], log_1mx[i]
-                    else:
+            f_row = pdf[b, k]
+            if shared:  # log density and its derivative first: a loop of divisions without calls vectorises
+                am1, bm1, c = p1[b, k] - 1.0, p2[b, k] - 1.0, const[b, k]
+                for i in range(nb):
+                    f_row[i] = am1 * log_x[i] + bm1 * log_1mx[i] + c
+                    dpdf[i] = am1 / xs[i] - bm1 / one_m_x[i]
+            else:
+                for i in range(nb):
+                    if family == 0:
                         xc = min(max(lo[b, k] + i * hb, 1e-300), 1.0 - 1e-16)
                         lx, l1 = math.log(xc), math.log1p(-xc)
-                    logf = (p1[b, k] - 1.0) * lx + (p2[b, k] - 1.0) * l1 + const[b, k]
-                    dlog = (p1[b, k] - 1.0) / xc - (p2[b, k] - 1.0) / (1.0 - xc)
-                else:
-                    z = (lo[b, k] + i * hb - p2[b, k]) / p3[b, k]
-                    logf = const[b, k] - (p1[b, k] + 1.0) / 2.0 * math.log1p(z * z / p1[b, k])
-                    dlog = -(p1[b, k] + 1.0) * z / (p3[b, k] * (p1[b, k] + z * z))
-                f = math.exp(logf)
-                pdf[b, k, i] = f
-                dpdf[i] = f * dlog
+                        f_row[i] = (p1[b, k] - 1.0) * lx + (p2[b, k] - 1.0) * l1 + const[b, k]
+                        dpdf[i] = (p1[b, k] - 1.0) / xc - (p2[b, k] - 1.0) / (1.0 - xc)
+                    else:
+                        z = (lo[b, k] + i * hb - p2[b, k]) / p3[b, k]
+                        f_row[i] = const[b, k] - (p1[b, k] + 1.0) / 2.0 * math.log1p(z * z / p1[b, k])
+                        dpdf[i] = -(p1[b, k] + 1.0) * z / (p3[b, k] * (p1[b, k] + z * z))
+            for i in range(nb):
+                f_row[i] = math.exp(f_row[i])
+            for i in range(nb):  # d pdf / dx = pdf x d log pdf / dx
+                dpdf[i] *= f_row[i]
+            c_row = cdf[b, k]
+            c_row[0] = 0.0
+            for i in range(1, nb):  # each panel's corrected trapezoid, then their running sum
+                c_row[i] = hb / 2.0 * (f_row[i - 1] + f_row[i]) + hb * hb / 12.0 * (dpdf[i - 1] - dpdf[i])
             total = 0.0
-            cdf[b, k, 0] = 0.0
             for i in range(1, nb):
-                total += hb / 2.0 * (pdf[b, k, i - 1] + pdf[b, k, i]) + hb * hb / 12.0 * (dpdf[i - 1] - dpdf[i])
-                cdf[b, k, i] = total
+                total += c_row[i]
+                c_row[i] = total
             if total > 0.0:
                 for i in range(nb):
-                    pdf[b, k, i] /= total
-                    cdf[b, k, i] = min(max(cdf[b, k, i] / total, 0.0), 1.0)
+                    f_row[i] /= total
+                    c_row[i] = min(max(c_row[i] / total, 0.0), 1.0)
     return pdf, cdf
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..blinding import GUESSES, BlindingPlan, guesses
+from ..blinding import GUESSES, BlindingPlan, guesses, says_dont_know
 from ..cohort import Cohort
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
@@ -155,8 +155,8 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
     calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
-    guess = guesses(blinding, cohort.u_belief[:, :n_max][observed], cohort.u_dont_know[:, :n_max][observed],
-                    arm[observed])
+    u_belief, u_dont_know = cohort.guess_uniforms(n_max, says_dont_know(blinding))
+    guess = guesses(blinding, u_belief[observed], None if u_dont_know is None else u_dont_know[observed], arm[observed])
     guess_counts = per_arm(observed, guess, len(GUESSES))
     estimate = endpoint.from_internal(result.estimate)
     return {
@@ -240,43 +240,61 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
         values = np.concatenate([c.arrays[name] for c in chunks], axis=2)
         data_vars[name] = (TRIAL_DIMS + extra, values)
     n_trials = chunks[-1].stop if chunks else 0
+    regimes = regime_names(plan)
     ds = xr.Dataset(
-        data_vars,
+        {**data_vars, **family_facts(plan, regimes), **design_facts(plan)},
         coords={
             "truth": truths, "design": designs, "trial": np.arange(n_trials), "arm": list(plan.arms),
             "phenotype": list(plan.phenotypes), "adverse_event": list(plan.adverse_events), "guess": list(GUESSES),
             "look": np.arange(1, data_vars["allocation"][1].shape[3] + 1),
             "interim": np.arange(1, data_vars["imputed_by_look"][1].shape[3] + 1),
             "imputation_stat": ["n", "error_sum", "error_sq_sum", "covered"],
-            "regime": regime_names(plan),
+            "regime": regimes,
         },
     )
-    family_facts(ds, plan)
-    ds["true_value"] = (("truth", "arm"), plan.true_values())
-    ds["control_arm"] = ("design", [plan.designs[d].control or "" for d in designs])
-    # each arm's comparator ("" for a control and without one): matched controls give several
-    arms_ = list(plan.arms)
-    ds["comparator"] = (("design", "arm"), [[arms_[c] if c >= 0 else "" for c in
-                                             plan.designs[d].decisions.comparators(len(arms_))] for d in designs])
-    ds["n_looks"] = ("design", [plan.designs[d].looks.n_looks for d in designs])
-    ds["stratified"] = ("design", [plan.designs[d].allocation.stratified for d in designs])
-    ds["phenotype_futility"] = ("design", [plan.designs[d].decisions.phenotype_futility is not None for d in designs])
-    # selection and labelling facts: summaries recompute every strategy from the records
+    describe_variables(ds, plan.endpoint.name)
+    ds.attrs.update(attrs)
+    return ds
+
+
+def design_facts(plan: TrialPlan) -> dict[str, tuple]:
+    """What summaries need about each design and truth besides the per-trial records, as Dataset variables."""
+    truths, designs = list(plan.truths), list(plan.designs)
     arms = list(plan.arms)
     sel = {d: plan.designs[d].selection for d in designs}
-    ds["on_superior"] = ("design", [plan.designs[d].decisions.on_superior if plan.designs[d].control else "" for d in designs])
-    ds["selection_strategies"] = ("design", [";".join(sel[d].strategies) for d in designs])
-    ds["selection_preferences"] = ("design", [";".join(arms[i] for i in sel[d].preferences) for d in designs])
-    ds["select_last_arm"] = ("design", [sel[d].select_last_arm for d in designs])
-    ds["te_comp_arm"] = ("design", [arms[sel[d].te_comp] if sel[d].te_comp is not None else "" for d in designs])
-    ds["estimate_kind"] = ("design", [sel[d].estimate for d in designs])
+    return {
+        "true_value": (("truth", "arm"), plan.true_values()),
+        "control_arm": ("design", [plan.designs[d].control or "" for d in designs]),
+        # each arm's comparator ("" for a control and without one): matched controls give several
+        "comparator": (("design", "arm"), [[arms[c] if c >= 0 else "" for c in
+                                            plan.designs[d].decisions.comparators(len(arms))] for d in designs]),
+        "n_looks": ("design", [plan.designs[d].looks.n_looks for d in designs]),
+        "stratified": ("design", [plan.designs[d].allocation.stratified for d in designs]),
+        "phenotype_futility": ("design", [plan.designs[d].decisions.phenotype_futility is not None for d in designs]),
+        # selection and labelling facts: summaries recompute every strategy from the records
+        "on_superior": ("design", [plan.designs[d].decisions.on_superior if plan.designs[d].control else ""
+                                   for d in designs]),
+        "selection_strategies": ("design", [";".join(sel[d].strategies) for d in designs]),
+        "selection_preferences": ("design", [";".join(arms[i] for i in sel[d].preferences) for d in designs]),
+        "select_last_arm": ("design", [sel[d].select_last_arm for d in designs]),
+        "te_comp_arm": ("design", [arms[sel[d].te_comp] if sel[d].te_comp is not None else "" for d in designs]),
+        "estimate_kind": ("design", [sel[d].estimate for d in designs]),
+        "harm_rule": ("design", [plan.designs[d].decisions.harm is not None for d in designs]),
+        "unblinded": ("truth", [plan.truths[t].blinded is not None for t in truths]),
+        "blinding_model": ("truth", [plan.truths[t].model.blinding is not None for t in truths]),
+        "endpoint_weeks": ((), plan.cohort.endpoint_weeks),  # durations to a later visit shift from it
+        "durability_weeks": ("design", [plan.designs[d].durability.weeks if plan.designs[d].durability else np.nan
+                                        for d in designs]),
+    }
+
+
+def describe_variables(ds: xr.Dataset, endpoint: str) -> None:
+    """Descriptions and codes of the Dataset's variables (in place)."""
+    describe_family_variables(ds)
     ds["comparator"].attrs["description"] = "the arm each arm is judged against ('' for controls, or no control)"
     ds["guesses"].attrs["description"] = "end-of-trial guesses of analysed patients (trialsim.blinding; Bang 2004)"
     ds["estimate_blinded"].attrs["description"] = ("posterior mean under the truth's perfectly blinded twin, same "
                                                    "patients and design (equals estimate for a blinded truth)")
-    ds["harm_rule"] = ("design", [plan.designs[d].decisions.harm is not None for d in designs])
-    ds["unblinded"] = ("truth", [plan.truths[t].blinded is not None for t in truths])
-    ds["blinding_model"] = ("truth", [plan.truths[t].model.blinding is not None for t in truths])
     ds["stop_reason"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in Stop)
     ds["arm_fate"].attrs["codes"] = ", ".join(f"{s.value}={s.name.lower()}" for s in ArmFate)
     ds["selected_arm"].attrs["codes"] = "index into arm; -1 = no arm selected (the design's first selection strategy)"
@@ -290,9 +308,6 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
     ds["closed"].attrs["description"] = "arm closed to the phenotype by the enrichment rule (phenotype_futility)"
     ds["fits"].attrs["description"] = "posterior fits by a sampling engine (0 for the exact engine)"
     ds["fit_problems"].attrs["description"] = "fits whose diagnostics flagged a problem (R-hat, ESS, divergences, Pareto k)"
-    ds["endpoint_weeks"] = plan.cohort.endpoint_weeks  # durations to a later visit shift from it
-    ds["durability_weeks"] = ("design", [plan.designs[d].durability.weeks if plan.designs[d].durability else np.nan
-                                         for d in designs])
     ds["detected_share"].attrs["description"] = ("N-of-1 series: share of analysed patients whose own effect "
                                                  "(arm vs control) is detected; NaN for other designs")
     ds["durable"].attrs["description"] = "effective at the primary endpoint and durable at the design's durability visit"
@@ -307,16 +322,14 @@ def to_dataset(plan: TrialPlan, chunks: list[ChunkRecords], attrs: dict[str, str
                                                   "of a longitudinal design in the run)")
     ds["imputed_covered"].attrs["description"] = "observed endpoints inside the imputation's 95% predictive interval"
     ds["looks_skipped"].attrs["description"] = "looks without decisions: an active arm had too little data for its prior"
-    ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({plan.endpoint.name})"
+    ds["true_value"].attrs["description"] = f"population-level true value on the endpoint scale ({endpoint})"
     ds["estimate"].attrs["description"] = "posterior mean in the final analysis, endpoint scale"
     ds["allocation"].attrs["description"] = "allocation probabilities after each look (kept with --history)"
-    ds.attrs.update(attrs)
-    return ds
 
 
-def family_facts(ds: xr.Dataset, plan: TrialPlan) -> None:
-    """What summaries need about SMART and one-way-crossover designs: true values and references (in place)."""
-    truths, designs, regimes = list(plan.truths), list(plan.designs), list(ds["regime"].values)
+def family_facts(plan: TrialPlan, regimes: list[str]) -> dict[str, tuple]:
+    """What summaries need about SMART and one-way-crossover designs: true values and references."""
+    truths, designs = list(plan.truths), list(plan.designs)
     true_regime = np.full((len(truths), len(designs), len(regimes)), np.nan)
     true_long = np.full((len(truths), len(designs), len(plan.arms)), np.nan)
     reference = []
@@ -332,13 +345,19 @@ def family_facts(ds: xr.Dataset, plan: TrialPlan) -> None:
                 true_regime[i, j, [regimes.index(n) for n in names]] = values
             else:
                 true_long[i, j] = values
-    ds["true_regime"] = (("truth", "design", "regime"), true_regime)
-    ds["reference_regime"] = ("design", reference)
-    ds["true_long_term"] = (("truth", "design", "arm"), true_long)
     one_way = [f if getattr(f, "name", "") == "one_way_crossover" else None
                for f in (plan.designs[d].family for d in designs)]
-    ds["long_term_weeks"] = ("design", [np.nan if f is None else f.weeks for f in one_way])
-    ds["long_term_threshold"] = ("design", [np.nan if f is None else f.threshold for f in one_way])
+    return {
+        "true_regime": (("truth", "design", "regime"), true_regime),
+        "reference_regime": ("design", reference),
+        "true_long_term": (("truth", "design", "arm"), true_long),
+        "long_term_weeks": ("design", [np.nan if f is None else f.weeks for f in one_way]),
+        "long_term_threshold": ("design", [np.nan if f is None else f.threshold for f in one_way]),
+    }
+
+
+def describe_family_variables(ds: xr.Dataset) -> None:
+    """Descriptions and codes of the SMART and one-way-crossover variables (in place)."""
     ds["true_regime"].attrs["description"] = "SMART: each regime's mean final endpoint when every patient follows it"
     ds["reference_regime"].attrs["description"] = "SMART: the regime every other regime is tested against ('' otherwise)"
     ds["regime_estimate"].attrs["description"] = "SMART: inverse-probability-weighted mean of the regime, endpoint scale"
