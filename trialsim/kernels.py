@@ -109,9 +109,7 @@ def inner(**options: Any) -> Callable[[Callable], Inner]:
     def make(py_func: Callable) -> Inner:
         helper = Inner(py_func, options)
         _inners.append(helper)
-        if _numba_ready:  # a module imported after numba is in use: its helpers are dispatchers now
-            _replace_stand_ins()
-        return helper
+        return helper.dispatcher() if _numba_ready else helper  # numba in use: no stand-in needed
     return make
 
 
