@@ -259,9 +259,7 @@ def run_design(plan: DesignPlan, cohort: Cohort, truth: TruthPlan, infer: Infere
         last_pr_best[idx] = pr_best
         still = state.running[idx]
         if still.any():
-            whole = still.all()  # then no copies of the posterior's grids
-            _adapt(plan, state, probs, idx[still], look_data if whole else look_data.take(still),
-                   post if whole else post.take(still), pr_best[still], n_look[still], cohort, infer)
+            _adapt(plan, state, probs, idx, still, look_data, post, pr_best[still], n_look[still], cohort, infer)
             history[idx[still], look] = (probs[idx[still]] * cohort.prevalence[:, None]).sum(axis=1)
         if observer is not None:
             observer(LookRecord(look, idx, schedule.analysed[idx, look], schedule.randomised[idx, look],
@@ -325,11 +323,17 @@ def compare_with_control(c: Cohort, arm: np.ndarray, y: np.ndarray, seen: np.nda
     return better, np.where(enough, post.mean(), np.nan)
 
 
-def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, rows: np.ndarray, look_data: LookData,
-           post: Posterior, pr_best: np.ndarray, n_look: np.ndarray, cohort: Cohort, infer: Inference) -> None:
-    """After the decisions: close arms to phenotypes (enrichment) and set the next allocation, in place."""
+def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, idx: np.ndarray, still: np.ndarray,
+           look_data: LookData, post: Posterior, pr_best: np.ndarray, n_look: np.ndarray, cohort: Cohort,
+           infer: Inference) -> None:
+    """After the decisions: close arms to phenotypes (enrichment) and set the next allocation of the
+    trials idx[still] (look_data and post are the look's, of every trial in idx), in place."""
     alloc, rule = plan.allocation, plan.decisions
     n_pheno, n_arms = len(cohort.prevalence), state.fate.shape[1]
+    rows = idx[still]
+    reads_posterior = rule.phenotype_futility is not None or (alloc.adaptive and (alloc.stratified or rule.matched))
+    if reads_posterior and not still.all():  # copies of the posterior's grids only for the rules that read them
+        look_data, post = look_data.take(still), post.take(still)
     split = None
     if rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive):
         split = infer.by_phenotype(post, look_data, cohort.trials[rows], state.active[rows])

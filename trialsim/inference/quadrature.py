@@ -181,41 +181,47 @@ def others_within(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarra
     (-inf, 0) gives Pr(k is the largest); (0, margin) gives Pr(k is the smallest and
     all arms lie within the margin), whose sum over k is Pr(all equivalent).
     """
-    n_trials, n_arms, _ = pdf.shape
+    n_trials, n_arms, width = pdf.shape
     out = np.zeros((n_trials, n_arms))
+    band = np.empty((n_arms, width))  # Pr(x_i + lower < theta_j < x_i + upper) on a shared grid
+    best = lower == -math.inf and upper == 0.0  # Pr(k is best): the band is the CDF at the point itself
     for b in range(n_trials):
         common = _common_grid(lo, h, n, b)
+        if common and not best:
+            _bands(pdf, cdf, h, n, active, b, lower, upper, band)
         for k in range(n_arms):
             if active[b, k]:
-                out[b, k] = max(_within_common(pdf, cdf, h, n, active, b, k, lower, upper) if common else
+                out[b, k] = max(_within_common(pdf, cdf[b] if best else band, h, n, active, b, k) if common else
                                 _within_apart(pdf, cdf, lo, h, n, active, b, k, lower, upper), 0.0)
     return out
 
 
 @inline
-def _within_common(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray, b: int, k: int,
-                   lower: float, upper: float) -> float:
-    """others_within for one arm when all arms share its grid: other arms' CDFs read off the grid."""
+def _bands(pdf: np.ndarray, cdf: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray, b: int, lower: float,
+           upper: float, band: np.ndarray) -> None:
+    """Each active arm's band probability at every point of trial b's shared grid: once, not once for
+    every arm that multiplies by it."""
+    hb, nb = h[b, 0], n[b, 0]
+    lo_off, hi_off = _offset(lower, hb), _offset(upper, hb)
+    for j in range(pdf.shape[1]):
+        if active[b, j]:
+            for i in range(nb):
+                band[j, i] = _band(cdf, pdf, b, j, i, lo_off, hi_off, hb, nb)
+
+
+@inline
+def _within_common(pdf: np.ndarray, band: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray, b: int,
+                   k: int) -> float:
+    """others_within for one arm when all arms share its grid: the other arms' bands read off the grid."""
     hk, nk = h[b, k], n[b, k]
     acc = 0.0
-    if lower == -math.inf and upper == 0.0:  # Pr(k is best): other arms' CDFs at the point itself
-        for i in range(nk):
-            f = pdf[b, k, i]
-            if f == 0.0:
-                continue
-            for j in range(pdf.shape[1]):
-                if j != k and active[b, j]:
-                    f *= cdf[b, j, i]
-            acc += f * _weight(i, nk, hk)
-        return acc
-    lo_off, hi_off = _offset(lower, hk), _offset(upper, hk)
     for i in range(nk):
         f = pdf[b, k, i]
         if f == 0.0:
             continue
         for j in range(pdf.shape[1]):
             if j != k and active[b, j]:
-                f *= _band(cdf, pdf, b, j, i, lo_off, hi_off, hk, nk)
+                f *= band[j, i]
         acc += f * _weight(i, nk, hk)
     return acc
 
