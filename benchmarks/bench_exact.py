@@ -11,9 +11,10 @@ other on the same machine; medians of repeated runs after a warm-up run.
 Time to first trial: after each tree's caches are in place (`python -m trialsim.kernels build`:
 the ahead-of-time kernels and the package's bytecode, where the tree has them),
 `trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10` as a new process, timed until
-it prints that simulation starts ("Simulating ..."), and until it exits (results written); and, for this checkout, a new process that loads, compiles and simulates the
-same 10 trials through the Python API, timed until they are simulated (before any Dataset or
-file is made): the time to a first result.
+it prints that simulation starts ("Simulating ..."), and until it exits (results written); and,
+for this checkout, a new process that loads, compiles and simulates the same 10 trials through the
+Python API, timed until they are simulated (before any Dataset or file is made): the time to a
+first result.
 """
 
 from __future__ import annotations
@@ -96,10 +97,11 @@ def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> tupl
 
 
 def warm_caches(tree: Path) -> str:
-    """Build the tree's ahead-of-time kernels and bytecode if it has them (trialsim/kernels.py): the
-    time to first trial is that of a second run, after the first run's caches are in place."""
+    """The caches of a second run: the tree's bytecode, and its ahead-of-time kernels if it has them
+    (trialsim/kernels.py; numba's own cache fills in the warm-up runs)."""
     if not (tree / "trialsim" / "kernels.py").exists():
-        return "numba JIT (no trialsim/kernels.py)"
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "trialsim"], cwd=tree, check=True)
+        return "numba JIT (no trialsim/kernels.py); bytecode written"
     out = subprocess.run([sys.executable, "-m", "trialsim.kernels", "build"], cwd=tree, capture_output=True,
                          text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
