@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..blinding import GUESSES, BlindingPlan, guesses, says_dont_know
+from ..blinding import GUESSES, BlindingPlan, guess_counts
 from ..cohort import Cohort
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
@@ -155,9 +155,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
     calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
-    u_belief, u_dont_know = cohort.guess_uniforms(n_max, says_dont_know(blinding))
-    guess = guesses(blinding, u_belief[observed], None if u_dont_know is None else u_dont_know[observed], arm[observed])
-    guess_counts = per_arm(observed, guess, len(GUESSES))
+    guesses = guess_counts(blinding, cohort.seed, cohort.trials, arm, observed, n_arms)
     estimate = endpoint.from_internal(result.estimate)
     return {
         "size": result.size.astype(np.int32),
@@ -194,7 +192,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_by_phenotype": by_pheno.astype(np.int32),
         "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
-        "guesses": guess_counts.astype(np.int32),
+        "guesses": guesses.astype(np.int32),
         "estimate_blinded": estimate if blinded is None else endpoint.from_internal(blinded.estimate),
         "allocation": allocation,
         "detected_share": result.detected_share if result.detected_share is not None else nan_arms,

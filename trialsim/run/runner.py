@@ -41,11 +41,12 @@ class RunSettings:
 
 def warm_up_kernels() -> None:
     """Load the compiled kernels (random streams, quadrature): the cold start of numba."""
-    from .. import cohort_visits, rng
+    from .. import blinding, cohort_visits, rng
     from ..design import allocation, longitudinal, observe
     from ..inference import quadrature
 
     rng.warm_up()
+    blinding.warm_up()
     quadrature.warm_up()
     observe.warm_up()
     allocation.warm_up()
