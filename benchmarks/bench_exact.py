@@ -62,12 +62,13 @@ except ImportError:
     from trialsim.runner import simulate
     go = lambda k: simulate(s, n_trials=k, workers=workers)
 go(min(n, 200))  # warm-up: compiled kernels, forked pool, caches
-times = []
+times, cpu = [], []
 for _ in range(repeats):
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     go(n)
     times.append(time.perf_counter() - began)
-print(json.dumps([statistics.median(times), len(s.truths) * len(s.designs)]))
+    cpu.append(time.process_time() - began_cpu)  # this process only: meaningful for one worker
+print(json.dumps([statistics.median(times), len(s.truths) * len(s.designs), statistics.median(cpu)]))
 """
 
 
@@ -81,8 +82,9 @@ def checkout(ref: str, into: Path) -> Path:
     return into / "src"
 
 
-def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> tuple[float, int]:
-    """(median seconds, design x truth cells) of one case run by the code in `tree`."""
+def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> tuple[float, int, float]:
+    """(median seconds, design x truth cells, median CPU seconds of the parent process) of one case run by
+    the code in `tree`."""
     _, path, truth, design = case
     args = json.dumps([str(tree / "scenarios" / path), truth, design, n, workers, repeats])
     env = os.environ | {"PYTHONPATH": str(tree)}
@@ -90,8 +92,8 @@ def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> tupl
         # cwd: `python -c` puts the working folder first on sys.path, before PYTHONPATH
         out = subprocess.run([sys.executable, "-c", CHILD, args], env=env, capture_output=True, text=True, cwd=tree)
         if out.returncode == 0:
-            took, cells = json.loads(out.stdout.strip().splitlines()[-1])
-            return float(took), int(cells)
+            took, cells, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+            return float(took), int(cells), float(cpu)
         print(f"  (run failed, attempt {attempt + 1}: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
     raise RuntimeError(f"benchmark case failed twice: {case[0]}")
 
@@ -167,16 +169,21 @@ def main() -> None:
         for tree in trees.values():
             warm_caches(tree)
         print(f"{args.n_trials} trials per design and truth; median of {args.repeats} runs; one process per case\n")
-        print(f"{'case':50s} {'workers':>7s} {'code':>16s} {'seconds':>8s} {'trials/s':>9s}")
+        print("trials/CPU-s: per CPU-second of the simulating process (robust to other load; one worker only)\n")
+        print(f"{'case':50s} {'workers':>7s} {'code':>16s} {'seconds':>8s} {'trials/s':>9s} {'trials/CPU-s':>12s}")
         for case in CASES:
             for workers in args.workers:
-                rates = {}
+                rates, cpu_rates = {}, {}
                 for code, tree in trees.items():
-                    took, cells = seconds(tree, case, args.n_trials, workers, args.repeats)
+                    took, cells, cpu = seconds(tree, case, args.n_trials, workers, args.repeats)
                     rates[code] = args.n_trials * cells / took  # trial simulations (design x truth cells) per s
-                    print(f"{case[0]:50s} {workers:7d} {code:>16s} {took:8.2f} {rates[code]:9.0f}  ({cells} cells)")
+                    cpu_rates[code] = args.n_trials * cells / cpu
+                    per_cpu = f"{cpu_rates[code]:12.0f}" if workers == 1 else f"{'-':>12s}"
+                    print(f"{case[0]:50s} {workers:7d} {code:>16s} {took:8.2f} {rates[code]:9.0f} {per_cpu}"
+                          f"  ({cells} cells)")
                 this, other = rates.values()
-                print(f"{'':50s} {'':7s} {'speed-up':>16s} {this / other:8.2f}x")
+                ratio_cpu = f"{cpu_rates['this checkout'] / cpu_rates[f'commit {args.against}']:11.2f}x" if workers == 1 else ""
+                print(f"{'':50s} {'':7s} {'speed-up':>16s} {this / other:8.2f}x {'':9s} {ratio_cpu}")
         print("\ntime to first trial: trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10 "
               f"(median of {2 * args.repeats + 1} new processes)")
         for code, tree in trees.items():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from trialsim.api import run
-from trialsim.blinding import BlindingPlan, bang_index, guesses
+from trialsim.blinding import BlindingPlan, bang_index, guess_counts
+from trialsim.rng import Stream, block, stream_key
 from trialsim.scenario import ScenarioError, parse_scenario
 
 from .conftest import scenario_dict
@@ -23,16 +24,32 @@ def test_bang_index_by_hand():
 @pytest.mark.parametrize("p, d", [(0.95, 0.2), (0.5, 0.0), (0.3, 0.4), (0.7, 0.1)])
 def test_bang_index_matches_its_closed_form_on_simulated_guesses(p: float, d: float):
     # per trial, E[BI] = (1 - d)(2p - 1) on an active arm and (1 - d)(1 - 2p) on a control
-    gen = np.random.default_rng(7)
     trials, n = 2000, 60
     plan = BlindingPlan(np.array([p, p]), 0.4, d)
     arm = np.zeros((trials, n), np.int64)
-    g = guesses(plan, gen.random((trials, n)), gen.random((trials, n)), arm)
-    counts = np.stack([(g == k).sum(axis=1) for k in range(3)], axis=-1)
+    counts = guess_counts(plan, 7, np.arange(trials), arm, np.ones(arm.shape, bool), 2)[:, 0]
+    assert counts.sum() == trials * n
     for control, expected in ((False, (1 - d) * (2 * p - 1)), (True, (1 - d) * (1 - 2 * p))):
         bi = bang_index(counts, control)
         se = bi.std(ddof=1) / np.sqrt(trials)
         assert abs(bi.mean() - expected) < 4 * se + 1e-12
+
+
+def test_guesses_are_the_blinding_streams_draws():
+    """A patient's guess follows their own blinding-stream uniforms (column 0: belief, column 1: don't know),
+    whatever else is asked: counted patient by patient, the kernel's counts are the draws' guesses."""
+    plan = BlindingPlan(np.array([0.3, 0.8]), 0.4, 0.25)
+    seed, trials = 5, np.arange(40, 60)
+    gen = np.random.default_rng(2)
+    arm = gen.integers(0, 2, (trials.size, 30))
+    asked = gen.random(arm.shape) < 0.7
+    counts = guess_counts(plan, seed, trials, arm, asked, 2)
+    key = stream_key(seed, Stream.BLINDING)
+    belief, dont_know = (block(key, trials, 0, 30, column=c) for c in (0, 1))
+    guess = np.where(dont_know < 0.25, 2, np.where(belief < plan.believes_active[arm], 0, 1))
+    for a in range(2):
+        for g in range(3):
+            np.testing.assert_array_equal(counts[:, a, g], ((arm == a) & asked & (guess == g)).sum(axis=1))
 
 
 def test_expectation_multiplier_averages_to_the_truths_figure_under_perfect_blinding():

@@ -55,3 +55,19 @@ def test_designs_share_patients_and_truths_share_patients(clbp):
     assert (totals == totals.isel(truth=0)).all()
     # the adaptive design stops with fewer patients but the same arrival order, so duration is a prefix property
     assert (ds["size"].sel(design="adaptive") <= 500).all()
+
+
+def test_arm_tallies_count_what_the_masks_say():
+    from trialsim.design.observe import Observed, arm_tallies
+
+    gen = np.random.default_rng(4)
+    arm = np.where(gen.random((30, 80)) < 0.8, gen.integers(0, 3, (30, 80)), -1).astype(np.int16)
+    analysed, responder = (arm >= 0) & (gen.random(arm.shape) < 0.7), gen.random(arm.shape) < 0.4
+    phenotype = gen.integers(0, 4, arm.shape).astype(np.int16)
+    obs = Observed(arm, np.zeros(arm.shape), responder, np.zeros(arm.shape, bool))
+    by_pheno, n, responders = arm_tallies(obs, analysed, phenotype, 3, 4)
+    for a in range(3):
+        np.testing.assert_array_equal(n[:, a], ((arm == a) & analysed).sum(axis=1))
+        np.testing.assert_array_equal(responders[:, a], ((arm == a) & analysed & responder).sum(axis=1))
+        for p in range(4):
+            np.testing.assert_array_equal(by_pheno[:, a, p], ((arm == a) & (phenotype == p)).sum(axis=1))

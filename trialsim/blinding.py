@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rng
+from . import kernels, rng
 from .rng import Stream
 
 # Probability of believing "active" by arm kind when a truth's blinding does not name the arm.
@@ -61,30 +61,40 @@ class BlindingPlan:
         return 1.0 - self.expectation_share + 2.0 * self.expectation_share * believes
 
 
-def belief_uniforms(seed: int, trials: np.ndarray, width: int,
-                    dont_know: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """(belief, don't know) uniforms of patients 0..width-1 (blinding stream, columns 0 and 1), (trials, width)
-    each; "don't know" only if asked."""
-    key = rng.stream_key(seed, Stream.BLINDING)
-    return rng.block(key, trials, 0, width, column=0), rng.block(key, trials, 0, width, column=1) if dont_know else None
+def guess_counts(plan: BlindingPlan | None, seed: int, trials: np.ndarray, arm: np.ndarray, asked: np.ndarray,
+                 n_arms: int) -> np.ndarray:
+    """End-of-trial guesses of the `asked` patients (trials, patients) under their arms, counted per
+    trial x arm x guess (GUESSES: active, placebo, don't know).
+
+    A patient answers "don't know" when their column-1 uniform is below `dont_know`, else guesses
+    what they believe (column-0 uniform below the arm's p). Without a blinding model every patient
+    believes "active" half the time and nobody answers "don't know"."""
+    p = np.full(n_arms, 0.5) if plan is None else np.asarray(plan.believes_active, float)
+    dont_know = 0.0 if plan is None else float(plan.dont_know)
+    return _guess_counts(rng.stream_key(seed, Stream.BLINDING), np.asarray(trials, np.int64),
+                         np.ascontiguousarray(arm, np.int64), np.ascontiguousarray(asked, np.bool_), p, dont_know)
 
 
-def guesses(plan: BlindingPlan | None, u_belief: np.ndarray, u_dont_know: np.ndarray | None,
-            arm: np.ndarray) -> np.ndarray:
-    """End-of-trial guess per element: 0 active, 1 placebo, 2 don't know (GUESSES).
+@kernels.jit("i8[:, :, ::1](u4[::1], i8[::1], i8[:, ::1], b1[:, ::1], f8[::1], f8)", cache=True, nogil=True)
+def _guess_counts(key, trials, arm, asked, believes_active, dont_know):
+    counts = np.zeros((trials.size, believes_active.size, len(GUESSES)), np.int64)
+    for b in range(trials.size):
+        for i in range(arm.shape[1]):
+            if asked[b, i]:
+                a = arm[b, i]
+                if dont_know > 0.0:  # a uniform is never below 0: drawn only where it can be
+                    w0, w1, _, _ = rng.counter_words(key[0], key[1], trials[b], i, 1)
+                    if rng.uniform_of_words(w0, w1) < dont_know:
+                        counts[b, a, 2] += 1
+                        continue
+                w0, w1, _, _ = rng.counter_words(key[0], key[1], trials[b], i, 0)
+                counts[b, a, 0 if rng.uniform_of_words(w0, w1) < believes_active[a] else 1] += 1
+    return counts
 
-    Without a blinding model every patient believes "active" half the time (u < 0.5) and nobody
-    answers "don't know" (u_dont_know may then be None)."""
-    p = np.full(int(arm.max(initial=0)) + 1, 0.5) if plan is None else plan.believes_active
-    guess = np.where(u_belief < p[np.maximum(arm, 0)], 0, 1).astype(np.int8)
-    if says_dont_know(plan):
-        guess[u_dont_know < plan.dont_know] = 2
-    return guess
 
-
-def says_dont_know(plan: BlindingPlan | None) -> bool:
-    """Whether some patients answer "don't know" at the end of the trial."""
-    return plan is not None and plan.dont_know > 0
+def warm_up() -> None:
+    """Load the guess-counting kernel now (before forking workers that inherit it)."""
+    guess_counts(None, 0, np.arange(1), np.zeros((1, 1), np.int64), np.ones((1, 1), bool), 1)
 
 
 def bang_index(counts: np.ndarray, control: bool) -> np.ndarray:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
-from .blinding import belief_uniforms
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
@@ -350,12 +349,6 @@ class Cohort:
         y, responder = endpoint.outcomes(model, Patients(safe, self.phenotype[rows, cols], self.baseline_nrs[rows, cols],
                                                          passed, draw))
         return y, responder, np.zeros(arm.shape, bool)
-
-    def guess_uniforms(self, width: int, dont_know: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """(belief, don't know) uniforms of patients 0..width-1, (trials, width) each, for the end-of-trial
-        guesses (the cohort holds beliefs only where they shift outcomes); None for "don't know" when no
-        patient can answer it."""
-        return belief_uniforms(self.seed, self.trials, width, dont_know)
 
     def adverse_events(self, rows: np.ndarray, patients: np.ndarray, arm: np.ndarray) -> np.ndarray:
         """Adverse events of each type under the assigned arm, (..., event types) booleans."""

@@ -39,8 +39,9 @@ import numpy as np
 PACKAGE = Path(__file__).resolve().parent
 # The modules whose kernels are compiled ahead of time (their files make the module's key)
 AOT_MODULES = ("trialsim.rng", "trialsim.inference.quadrature", "trialsim.design.observe",
-               "trialsim.design.allocation")
-_KEY_FILES = ("kernels.py", "rng.py", "inference/quadrature.py", "design/observe.py", "design/allocation.py")
+               "trialsim.design.allocation", "trialsim.blinding")
+_KEY_FILES = ("kernels.py", "rng.py", "inference/quadrature.py", "design/observe.py", "design/allocation.py",
+              "blinding.py")
 
 _kernels: list[Kernel] = []
 _inners: list[Inner] = []

@@ -257,6 +257,12 @@ def quad_pair(a, b):
 
 
 @kernels.inner(cache=True, nogil=True, inline="always")
+def uniform_of_words(w0, w1):
+    """The uniform `draws_at` makes of a counter's first two words."""
+    return _unit(w0, w1)
+
+
+@kernels.inner(cache=True, nogil=True, inline="always")
 def normal_of_words(w0, w1, w2, w3):
     """The standard normal `draws_at(normal=True)` makes of a counter's words."""
     return math.sqrt(-2.0 * math.log(_unit(w0, w1))) * math.cos(2.0 * math.pi * _unit(w2, w3))

@@ -62,6 +62,33 @@ def _cell_sums(arm, dropout, missing, y, phenotype, baseline, rows, lo, hi, n_ar
     return out
 
 
+def arm_tallies(obs: Observed, analysed: np.ndarray, phenotype: np.ndarray, n_arms: int,
+                n_pheno: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial x arm: patients randomised per (true) phenotype (trials, arms, phenotypes), analysed
+    patients, and analysed responders, in one pass (`analysed`: randomised with outcome data)."""
+    return _tallies(np.ascontiguousarray(obs.arm, np.int16), np.ascontiguousarray(analysed, np.bool_),
+                    np.ascontiguousarray(obs.responder, np.bool_), np.ascontiguousarray(phenotype, np.int16), n_arms,
+                    n_pheno)
+
+
+@kernels.jit("Tuple((i8[:, :, ::1], i8[:, ::1], i8[:, ::1]))(i2[:, ::1], b1[:, ::1], b1[:, ::1], i2[:, ::1], i8, i8)",
+             cache=True, nogil=True)
+def _tallies(arm, analysed, responder, phenotype, n_arms, n_pheno):
+    by_pheno = np.zeros((arm.shape[0], n_arms, n_pheno), np.int64)
+    n = np.zeros((arm.shape[0], n_arms), np.int64)
+    responders = np.zeros((arm.shape[0], n_arms), np.int64)
+    for b in range(arm.shape[0]):
+        for j in range(arm.shape[1]):
+            a = arm[b, j]
+            if a < 0:
+                continue
+            by_pheno[b, a, phenotype[b, j]] += 1
+            if analysed[b, j]:
+                n[b, a] += 1
+                responders[b, a] += responder[b, j]
+    return by_pheno, n, responders
+
+
 def scatter_add(data: LookData, rows: np.ndarray, new: LookData) -> LookData:
     """Add `new` statistics into `data` at `rows`, in place."""
     for name in ("n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"):
@@ -70,8 +97,9 @@ def scatter_add(data: LookData, rows: np.ndarray, new: LookData) -> LookData:
 
 
 def warm_up() -> None:
-    """Load the compiled kernel now (e.g. before forking workers that inherit it)."""
+    """Load the compiled kernels now (e.g. before forking workers that inherit them)."""
     one = np.zeros((1, 1))
+    arm_tallies(Observed(np.zeros((1, 1), np.int16), one, one > 0, one > 0), one > 0, np.zeros((1, 1), np.int16), 1, 1)
     for binary in (True, False):
         _cell_sums(np.zeros((1, 1), np.int16), one > 0, one > 0, one, np.zeros((1, 1), np.int16), one,
                    np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.int64), 1, 1, binary)

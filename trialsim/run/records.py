@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..blinding import GUESSES, BlindingPlan, guesses, says_dont_know
+from ..blinding import GUESSES, BlindingPlan, guess_counts
 from ..cohort import Cohort
+from ..design.observe import arm_tallies
 from ..design.parallel import DesignResult
 from ..design.state import ArmFate, Stop
 from ..plan import TrialPlan
@@ -122,26 +123,14 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     n_max = arm.shape[1]
     randomised = arm >= 0
     observed = randomised & ~cohort.dropout[:, :n_max] & ~obs.missing
-    safe_arm = np.maximum(arm, 0)
     n_pheno = len(cohort.prevalence)
-
-    trial_arm = np.arange(n_trials)[:, None] * n_arms + safe_arm
-
-    def per_arm(mask: np.ndarray, extra: np.ndarray | None = None, n_extra: int = 1) -> np.ndarray:
-        """Count patients in `mask` per trial x arm (x extra category, given for the masked patients)."""
-        if extra is None:
-            return np.bincount(trial_arm[mask], minlength=n_trials * n_arms).reshape(n_trials, n_arms)
-        cell = trial_arm[mask] * n_extra + extra
-        return np.bincount(cell, minlength=n_trials * n_arms * n_extra).reshape(n_trials, n_arms, n_extra)
-
-    responders = per_arm(observed & obs.responder)
-    by_pheno = per_arm(randomised, cohort.phenotype[:, :n_max][randomised], n_pheno)
+    by_pheno, n_analysed, responders = arm_tallies(obs, observed, cohort.phenotype[:, :n_max], n_arms, n_pheno)
     # adverse events of randomised patients under their assigned arm, from the event streams
     adverse = np.zeros((n_trials, n_arms, len(cohort.plan.adverse_events)), np.int64)
     if adverse.shape[-1]:
         rows, patients = np.nonzero(randomised)
         had = cohort.adverse_events(rows, patients, arm[rows, patients])
-        cells = trial_arm[rows, patients]
+        cells = rows * n_arms + arm[rows, patients]
         for j in range(had.shape[-1]):  # a handful of event types; bincount is much faster than np.add.at
             adverse[..., j] = np.bincount(cells[had[:, j]], minlength=n_trials * n_arms).reshape(n_trials, n_arms)
     endpoint = plan.endpoint
@@ -150,14 +139,11 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
     follow_up = cohort.plan.endpoint_weeks if result.follow_up_weeks is None else result.follow_up_weeks
     duration = cohort.arrival_week[np.arange(n_trials), last_patient] + follow_up
     allocation = result.alloc_history if keep_history else result.alloc_history[:, :0]
-    n_analysed = per_arm(observed)
     nan_arms = np.full((n_trials, n_arms), np.nan)
     by_look = result.calibration if result.calibration is not None else np.zeros((4, n_trials, 0))
     calibration = by_look.sum(axis=2)
     sign = float(endpoint.from_internal(np.array(1.0)) - endpoint.from_internal(np.array(0.0)))  # errors' scale
-    u_belief, u_dont_know = cohort.guess_uniforms(n_max, says_dont_know(blinding))
-    guess = guesses(blinding, u_belief[observed], None if u_dont_know is None else u_dont_know[observed], arm[observed])
-    guess_counts = per_arm(observed, guess, len(GUESSES))
+    guesses = guess_counts(blinding, cohort.seed, cohort.trials, arm, observed, n_arms)
     estimate = endpoint.from_internal(result.estimate)
     return {
         "size": result.size.astype(np.int32),
@@ -194,7 +180,7 @@ def design_records(plan: TrialPlan, cohort: Cohort, result: DesignResult, keep_h
         "n_by_phenotype": by_pheno.astype(np.int32),
         "closed": result.state.closed,
         "adverse_events": adverse.astype(np.int32),
-        "guesses": guess_counts.astype(np.int32),
+        "guesses": guesses.astype(np.int32),
         "estimate_blinded": estimate if blinded is None else endpoint.from_internal(blinded.estimate),
         "allocation": allocation,
         "detected_share": result.detected_share if result.detected_share is not None else nan_arms,

@@ -43,11 +43,12 @@ def warm_up_kernels(plan: TrialPlan | None = None) -> None:
     """Load the compiled kernels (random streams, quadrature, ...): ahead-of-time ones load at once,
     numba's JIT costs most of a second. The visit model's kernels (JIT only) are loaded if the plan has
     the visit model (or no plan is given)."""
-    from .. import rng
+    from .. import blinding, rng
     from ..design import allocation, observe
     from ..inference import quadrature
 
     rng.warm_up()
+    blinding.warm_up()
     quadrature.warm_up()
     observe.warm_up()
     allocation.warm_up()
