@@ -85,3 +85,22 @@ def test_blocks_hold_the_ratio_exactly():
     for block in arms.reshape(50, 5, 12):
         for b in block:
             assert np.bincount(b, minlength=3).tolist() == [6, 3, 3]
+
+
+def test_apply_bounds_solves_each_trial_on_its_own():
+    """A trial's probabilities are the same computed alone or among others (none of them depends on how
+    many passes the other trials need), they sum to the budget, and they keep every bound that can hold."""
+    gen = np.random.default_rng(8)
+    weights = gen.dirichlet(np.full(4, 0.3), 500) ** 0.5
+    free = gen.random((500, 4)) < 0.85
+    budget = gen.uniform(0.6, 1.0, 500)
+    together = apply_bounds(weights, free, 0.15, 0.6, budget)
+    alone = np.concatenate([apply_bounds(weights[[i]], free[[i]], 0.15, 0.6, budget[[i]]) for i in range(500)])
+    np.testing.assert_array_equal(together, alone)
+    assert np.all(together[~free] == 0)
+    k = free.sum(axis=1)
+    feasible = (0.15 * k <= budget) & (0.6 * k >= budget)
+    np.testing.assert_allclose(together.sum(axis=1)[k > 0], budget[k > 0], rtol=1e-12)
+    inside = (together >= 0.15 - 1e-12) & (together <= 0.6 + 1e-12)
+    assert np.all(inside[free & feasible[:, None]])
+    assert 0 < feasible.sum() < 500  # both cases occur

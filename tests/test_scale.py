@@ -39,8 +39,15 @@ def alt():
 
 
 def test_results_do_not_depend_on_chunking(alt):
-    a = simulate(plan_for(alt, n_trials=300), chunk_size=7)
-    b = simulate(plan_for(alt, n_trials=300), chunk_size=250)
+    # allocation histories too: each trial's probabilities are computed on their own, bit for bit
+    a = simulate(plan_for(alt, n_trials=300), chunk_size=7, keep_history=True)
+    b = simulate(plan_for(alt, n_trials=300), chunk_size=250, keep_history=True)
+    xr.testing.assert_identical(comparable(a), comparable(b))
+
+
+def test_longitudinal_interims_do_not_depend_on_chunking():
+    plan = plan_for(SCENARIOS / "clbp_longitudinal.yaml", n_trials=60).restricted(truths=["industry"])
+    a, b = simulate(plan, chunk_size=7, keep_history=True), simulate(plan, chunk_size=60, keep_history=True)
     xr.testing.assert_identical(comparable(a), comparable(b))
 
 

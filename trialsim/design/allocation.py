@@ -190,37 +190,78 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
 
     Arms pushed to a bound are fixed there and the rest rescaled, until no arm
     violates a bound (at most one pass per arm), as adaptr's reallocate_probs.
-    Arms outside `free` get 0.
+    Arms outside `free` get 0. Each trial (row) is solved on its own, so its
+    probabilities do not depend on the other trials computed with it.
     """
-    p = np.where(free, weights, 0.0)
-    fixed = np.zeros(p.shape, bool)
-    budget = budget[..., None]
-    n_free = free.sum(axis=-1, keepdims=True)
-    for _ in range(p.shape[-1] + 1):
-        scalable = free & ~fixed
-        remaining = budget - np.where(fixed, p, 0.0).sum(axis=-1, keepdims=True)
-        mass = np.where(scalable, p, 0.0).sum(axis=-1, keepdims=True)
-        equal = remaining / np.maximum(scalable.sum(axis=-1, keepdims=True), 1)
-        scaled = np.where(mass > 0, p * remaining / np.where(mass > 0, mass, 1.0), equal)
-        p = np.where(scalable, scaled, p)
-        low = scalable & (p < lo - 1e-12)
-        high = scalable & (p > hi + 1e-12)
-        if not (low.any() or high.any()):
-            break
-        p = np.where(low, lo, np.where(high, hi, p))
-        fixed |= low | high
-    # Every arm pinned at a bound but the total is off (e.g. an arm with weight 0
-    # held at the minimum while the rest hit the maximum): share the gap by the
-    # room each arm has left, which keeps every bound that can hold
-    gap = budget - np.where(free, p, 0.0).sum(axis=-1, keepdims=True)
-    room = np.where(free, np.where(gap > 0, hi - p, p - lo), 0.0)
-    total_room = room.sum(axis=-1, keepdims=True)
-    p = np.where(free & (total_room > 0), p + gap * room / np.where(total_room > 0, total_room, 1.0), p)
-    # bounds that cannot all hold (too few arms left) yield to summing to the budget
-    lo_sum = np.where(free, lo, 0.0).sum(axis=-1, keepdims=True)
-    hi_sum = np.where(free, hi, 0.0).sum(axis=-1, keepdims=True)
-    infeasible = (lo_sum > budget + 1e-12) | (hi_sum < budget - 1e-12)
-    return np.where(infeasible & free, budget / np.maximum(n_free, 1), p)
+    shape = np.shape(weights)
+    n_arms = shape[-1]
+
+    def rows(a: np.ndarray | float, dtype: type) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(a, shape), dtype).reshape(-1, n_arms)
+
+    bounded = _bounded(rows(weights, np.float64), rows(free, np.bool_), rows(lo, np.float64), rows(hi, np.float64),
+                       np.ascontiguousarray(np.broadcast_to(budget, shape[:-1]), np.float64).reshape(-1))
+    return bounded.reshape(shape)
+
+
+@numba.njit(cache=True, nogil=True)
+def _bounded(weights, free, lo, hi, budget):
+    n_rows, n_arms = weights.shape
+    out = np.zeros((n_rows, n_arms))
+    fixed, scalable = np.zeros(n_arms, np.bool_), np.zeros(n_arms, np.bool_)
+    for r in range(n_rows):
+        p, b = out[r], budget[r]
+        n_free = 0
+        for k in range(n_arms):
+            fixed[k] = False
+            if free[r, k]:
+                p[k] = weights[r, k]
+                n_free += 1
+        for _ in range(n_arms + 1):
+            held, mass, n_scalable = 0.0, 0.0, 0
+            for k in range(n_arms):
+                scalable[k] = free[r, k] and not fixed[k]
+                if fixed[k]:
+                    held += p[k]
+                if scalable[k]:
+                    mass += p[k]
+                    n_scalable += 1
+            remaining = b - held
+            equal = remaining / max(n_scalable, 1)
+            violated = False
+            for k in range(n_arms):
+                if scalable[k]:
+                    p[k] = p[k] * remaining / mass if mass > 0 else equal
+                    if p[k] < lo[r, k] - 1e-12:
+                        p[k], fixed[k], violated = lo[r, k], True, True
+                    elif p[k] > hi[r, k] + 1e-12:
+                        p[k], fixed[k], violated = hi[r, k], True, True
+            if not violated:
+                break
+        # Every arm pinned at a bound but the total is off (e.g. an arm with weight 0
+        # held at the minimum while the rest hit the maximum): share the gap by the
+        # room each arm has left, which keeps every bound that can hold
+        total = 0.0
+        for k in range(n_arms):
+            if free[r, k]:
+                total += p[k]
+        gap = b - total
+        total_room, lo_sum, hi_sum = 0.0, 0.0, 0.0
+        for k in range(n_arms):
+            if free[r, k]:
+                total_room += hi[r, k] - p[k] if gap > 0 else p[k] - lo[r, k]
+                lo_sum += lo[r, k]
+                hi_sum += hi[r, k]
+        # bounds that cannot all hold (too few arms left) yield to summing to the budget
+        infeasible = lo_sum > b + 1e-12 or hi_sum < b - 1e-12
+        for k in range(n_arms):
+            if free[r, k]:
+                if infeasible:
+                    p[k] = b / max(n_free, 1)
+                elif total_room > 0:
+                    room = hi[r, k] - p[k] if gap > 0 else p[k] - lo[r, k]
+                    p[k] = p[k] + gap * room / total_room
+    return out
 
 
 def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -272,5 +313,6 @@ def block_assign(start: np.ndarray, block_size: int, u: np.ndarray) -> np.ndarra
 
 
 def warm_up() -> None:
-    """Load the compiled kernel now (e.g. before forking workers that inherit it)."""
+    """Load the compiled kernels now (e.g. before forking workers that inherit them)."""
     randomise(np.ones((1, 1, 1)), np.zeros((1, 1)))
+    apply_bounds(np.ones((1, 2)), np.ones((1, 2), bool), 0.0, 1.0, np.ones(1))
