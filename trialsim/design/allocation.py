@@ -204,7 +204,11 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
     return bounded.reshape(shape)
 
 
-@numba.njit(cache=True, nogil=True)
+# inputs may be read-only (broadcast_to views that needed no copy): read-only signatures take either
+_RO2, _RO1 = "Array(float64, 2, 'C', readonly=True)", "Array(float64, 1, 'C', readonly=True)"
+
+
+@kernels.jit(f"f8[:, ::1]({_RO2}, Array(bool, 2, 'C', readonly=True), {_RO2}, {_RO2}, {_RO1})", cache=True, nogil=True)
 def _bounded(weights, free, lo, hi, budget):
     n_rows, n_arms = weights.shape
     out = np.zeros((n_rows, n_arms))
