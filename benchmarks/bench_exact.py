@@ -8,11 +8,13 @@ truth, and the whole scenario: 2 designs x 3 truths). Each case runs in a fresh 
 checkout and for the commit given by --against (extracted with `git archive`), one after the
 other on the same machine; medians of repeated runs after a warm-up run.
 
-Time to first trial: `trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10` as a new
-process, timed until it prints that simulation starts ("Simulating ..."), and until it exits
-(results written); and, for this checkout, a new process that loads, compiles and simulates the
-same 10 trials through the Python API, timed until they are simulated (before any Dataset or
-file is made): the time to a first result.
+Time to first trial: after each tree's caches are in place (`python -m trialsim.kernels build`:
+the ahead-of-time kernels and the package's bytecode, where the tree has them),
+`trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10` as a new process, timed until
+it prints that simulation starts ("Simulating ..."), and until it exits (results written); and,
+for this checkout, a new process that loads, compiles and simulates the same 10 trials through the
+Python API, timed until they are simulated (before any Dataset or file is made): the time to a
+first result.
 """
 
 from __future__ import annotations
@@ -96,6 +98,17 @@ def seconds(tree: Path, case: tuple, n: int, workers: int, repeats: int) -> tupl
     raise RuntimeError(f"benchmark case failed twice: {case[0]}")
 
 
+def warm_caches(tree: Path) -> str:
+    """The caches of a second run: the tree's bytecode, and its ahead-of-time kernels if it has them
+    (trialsim/kernels.py; numba's own cache fills in the warm-up runs)."""
+    if not (tree / "trialsim" / "kernels.py").exists():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "trialsim"], cwd=tree, check=True)
+        return "numba JIT (no trialsim/kernels.py); bytecode written"
+    out = subprocess.run([sys.executable, "-m", "trialsim.kernels", "build"], cwd=tree, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def first_trial(tree: Path, repeats: int) -> tuple[float, float]:
     """Median seconds from process start to 'Simulating ...' on stderr, and to exit."""
     env = os.environ | {"PYTHONPATH": str(tree)}
@@ -153,6 +166,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"this checkout": ROOT, f"commit {args.against}": checkout(args.against, Path(tmp))}
+        for tree in trees.values():
+            warm_caches(tree)
         print(f"{args.n_trials} trials per design and truth; median of {args.repeats} runs; one process per case\n")
         print("trials/CPU-s: per CPU-second of the simulating process (robust to other load; one worker only)\n")
         print(f"{'case':50s} {'workers':>7s} {'code':>16s} {'seconds':>8s} {'trials/s':>9s} {'trials/CPU-s':>12s}")
@@ -172,6 +187,7 @@ def main() -> None:
         print("\ntime to first trial: trialsim run scenarios/validation/adaptr_overview_alt.yaml -n 10 "
               f"(median of {2 * args.repeats + 1} new processes)")
         for code, tree in trees.items():
+            print(f"  {code:>16s}: {warm_caches(tree)}")
             start, end = first_trial(tree, 2 * args.repeats + 1)
             print(f"  {code:>16s}: simulation starts after {start:.2f} s; the run ends after {end:.2f} s")
         print(f"  {'this checkout':>16s}: 10 trials simulated (API, no files) after "

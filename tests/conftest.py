@@ -13,7 +13,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None)
 settings.load_profile("ci")
 
+from trialsim import kernels
 from trialsim.scenario import Scenario, load_scenario, parse_scenario
+
+# The suite runs the kernels as users do: ahead of time (built once per source, ~25 s; trialsim/kernels.py)
+kernels.ensure_built()
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -67,17 +67,19 @@ def test_overwrite_replaces_a_damaged_folder(tmp_path):
 
 def test_workers_are_capped_at_the_number_of_chunks(monkeypatch):
     """-w 1000 for one chunk starts no process; for three chunks at most three."""
+    import concurrent.futures
+
     from trialsim.api import plan_for
     from trialsim.run import runner
 
     started = []
 
-    class Pool(runner.ProcessPoolExecutor):
+    class Pool(concurrent.futures.ProcessPoolExecutor):
         def __init__(self, max_workers: int):
             started.append(max_workers)
             super().__init__(max_workers=1)
 
-    monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)  # the runner imports it when needed
     scenario = SCENARIOS / "validation" / "adaptr_readme.yaml"
     runner.simulate(plan_for(scenario, n_trials=2, seed=1), workers=1000)
     assert started == []

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from . import rng
+from . import kernels, rng
 from .rng import Stream
 
 # Probability of believing "active" by arm kind when a truth's blinding does not name the arm.
@@ -76,7 +75,7 @@ def guess_counts(plan: BlindingPlan | None, seed: int, trials: np.ndarray, arm: 
                          np.ascontiguousarray(arm, np.int64), np.ascontiguousarray(asked, np.bool_), p, dont_know)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernels.jit("i8[:, :, ::1](u4[::1], i8[::1], i8[:, ::1], b1[:, ::1], f8[::1], f8)", cache=True, nogil=True)
 def _guess_counts(key, trials, arm, asked, believes_active, dont_know):
     counts = np.zeros((trials.size, believes_active.size, len(GUESSES)), np.int64)
     for b in range(trials.size):

@@ -82,8 +82,18 @@ scenario_argument = click.argument("file", type=str)
 SEED = click.IntRange(0, 2**63 - 1)  # as simulation.seed in the file
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """The version, and how the compiled kernels run (ahead of time, or numba's JIT and why)."""
+    if value and not ctx.resilient_parsing:
+        from . import __version__, kernels
+
+        click.echo(f"trialsim, version {__version__}\ncompiled kernels: {kernels.status()}")
+        ctx.exit()
+
+
 @click.group(cls=Commands)
-@click.version_option(package_name="trialsim")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and how the compiled kernels run, and exit.")
 def main() -> None:
     """Simulate Bayesian adaptive clinical trials and their operating characteristics."""
 
@@ -491,11 +501,19 @@ def _check_choices(file: str, option: str, names: tuple[str, ...] | list[str], v
 
 
 def _warm_up_in_background() -> None:
-    """Load the compiled kernels while the scenario is read and checked (they release the GIL
+    """Without the ahead-of-time kernels (kernels.py): say so, build them in the background for the
+    next run, and load numba's JIT kernels while the scenario is read and checked (they release the GIL
     in LLVM), so that the first trial does not wait for numba's cold start."""
     import threading
 
+    from . import kernels
     from .run.runner import warm_up_kernels
+
+    if kernels.library().module is not None:
+        return  # ahead-of-time kernels load at once
+    building = kernels.build_in_background()
+    click.echo(f"note: compiled kernels run under {kernels.status()}"
+               + ("; building them in the background for the next run" if building else ""), err=True)
 
     threading.Thread(target=warm_up_kernels, daemon=True, name="warm-up").start()
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
-from .cohort_visits import fill, visit_scores
 from .effects import EffectModel
 from .endpoints import Endpoint, Patients
 from .population import Population, truncnorm_from_uniform
@@ -132,6 +131,8 @@ class Cohort:
             self.phenotype[rows, cols] = pop.phenotype_of(rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=0))
         phenotype = self.phenotype[rows, cols]
         if self.plan.visit is not None:  # the costly columns: only the patients asked for, per trial
+            from .cohort_visits import fill  # numba's JIT: only processes with the visit model import it
+
             fill(self, rows, start, need)
         elif self.plan.pain_scores:
             u_nrs = rng.block(self.keys[Stream.COHORT], trials, lo, hi, column=1)
@@ -189,6 +190,8 @@ class Cohort:
         expectation = 1.0 if model.blinding is None else model.blinding.expectation(self.u_belief[rows, at], arm)
         drop = (vp.dropout, len(self.plan.arms), baseline, self.u_drop[rows, at, : vp.primary + 1],
                 self.u_explant[rows, at]) if self.dropout_draws else ()
+        from .cohort_visits import visit_scores  # numba's JIT: only processes with the visit model import it
+
         # element_shifts, apply_shift, measure and observed_elements in one compiled loop
         nrs, seen = visit_scores(arrays, weeks, arm, phenotype, z, u_class, u_loss, passed, trial_shift, expectation,
                                  pain, error, vp.pain.integer, *drop)

@@ -24,10 +24,12 @@ import numpy as np
 from numba import types
 from numba.extending import get_cython_function_address
 
-from . import rng
+from . import kernels, rng
 from .patients.draws import ATTEMPT_COLUMNS, ATTEMPTS_BASE, MAX_ATTEMPTS, PATIENT_QUADS, VISIT_BASE
 from .patients.pain import PainModel, _ar1_steps, screening_sampler
 from .patients.scale import NRS_MAX
+
+kernels.use_numba()  # rng's helpers (counter_words, ...) are compiled into this module's kernels
 
 # scipy.special's scalar kernels (the ufuncs' own), called by symbol name so that the kernels cache
 _SPECIAL = {"ndtr": "__pyx_fuse_1ndtr", "expit": "__pyx_fuse_0expit", "logit": "__pyx_fuse_0logit"}

@@ -14,7 +14,6 @@ import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import special
 
 from . import endpoints
 from .blinding import BELIEF_BY_KIND, BlindingPlan
@@ -44,6 +43,7 @@ from .patients.effects import ArmArrays, ArmEffect, TimeCourse
 from .patients.phenotype import screening_confusion
 from .summarise.selection import SelectionPlan
 from .visits import VisitEffects, VisitPlan, true_values as visit_true_values
+from .ufuncs import special
 
 
 @dataclass(frozen=True)

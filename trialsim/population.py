@@ -26,7 +26,7 @@ class TruncNormal:
 
 def truncnorm_from_uniform(u: np.ndarray, dists: tuple[TruncNormal, ...], index: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: u[i] under dists[index[i]]."""
-    from scipy import special  # imported when first needed: validating a file does not need it
+    from .ufuncs import special  # imported when first needed: validating a file does not need it
 
     mean = np.array([d.mean for d in dists])[index]
     sd = np.array([d.sd for d in dists])[index]

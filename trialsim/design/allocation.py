@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+
+from .. import kernels
 
 SQRT_VARIANTS = ("sqrt-based", "sqrt-based start", "sqrt-based fixed")
 
@@ -203,7 +204,11 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
     return bounded.reshape(shape)
 
 
-@numba.njit(cache=True, nogil=True)
+# inputs may be read-only (broadcast_to views that needed no copy): read-only signatures take either
+_RO2, _RO1 = "Array(float64, 2, 'C', readonly=True)", "Array(float64, 1, 'C', readonly=True)"
+
+
+@kernels.jit(f"f8[:, ::1]({_RO2}, Array(bool, 2, 'C', readonly=True), {_RO2}, {_RO2}, {_RO1})", cache=True, nogil=True)
 def _bounded(weights, free, lo, hi, budget):
     n_rows, n_arms = weights.shape
     out = np.zeros((n_rows, n_arms))
@@ -271,7 +276,7 @@ def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     return _inverse_cdf(np.ascontiguousarray(probs, np.float64), np.ascontiguousarray(u, np.float64))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernels.jit("i8[:, ::1](f8[:, :, ::1], f8[:, ::1])", cache=True, nogil=True)
 def _inverse_cdf(probs, u):
     """The arm whose cumulative probability interval holds u: the number of running totals <= u,
     never past the last arm with positive probability, whatever the rounding."""

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special  # scipy.stats and optimize are imported where needed: they cost ~1 s to import
+
+from ..ufuncs import special  # scipy.stats and optimize are imported where needed: they cost ~1 s to import
 
 SPENDING = ("obf", "pocock", "hsd", "power")
 

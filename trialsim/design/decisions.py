@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from ..inference.base import Posterior
 from ..summarise.selection import TrialOutcomes
 from .state import ArmFate, Stop, TrialState
+from ..ufuncs import special
 
 
 EXCLUDED = -2  # comparator code of an arm a matched-control design does not randomise

@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special  # not scipy.stats: ~1 s to import before the first trial
+
+from ..ufuncs import special  # not scipy.stats: ~1 s to import before the first trial
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
 
 from .. import rng
 from ..rng import Stream
@@ -36,6 +35,7 @@ from .observe import Observed
 from .state import ArmFate
 from .within import WithinPosterior
 from .within_looks import PeriodTiming, run_looks
+from ..ufuncs import special
 
 if TYPE_CHECKING:
     from ..cohort import Cohort

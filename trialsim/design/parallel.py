@@ -26,13 +26,13 @@ from .boundaries import Boundaries
 from .allocation import AllocationRule, block_assign, randomise, restrict_to_active
 from ..summarise.selection import SelectionPlan, TrialOutcomes, select
 from .decisions import EXCLUDED, DecisionRule, against_own, close_by_phenotype, decide, drop_harmful, outcomes
-from .longitudinal import Imputation, combine, pending_patients
 from .observe import Observed, cell_statistics, scatter_add
 from .schedule import LookPlan, look_schedule
 from .state import ArmFate, Stop, TrialState
 
 if TYPE_CHECKING:
     from .dtr import RegimeResult
+    from .longitudinal import Imputation
     from .families import FamilyPlan
     from .one_way import LongTerm
 
@@ -140,6 +140,8 @@ class _Trials:
                      time: np.ndarray, visit_level: bool = False) -> tuple[LookData, Imputation]:
         """An interim's statistics with the pending patients' earlier visits (design/longitudinal.py); with
         `visit_level`, the patients' visits are attached for the PyMC visit-level model (inference/pymc_visits.py)."""
+        from .longitudinal import combine, pending_patients  # numba's JIT: imported by designs that use it only
+
         c, obs = self.cohort, self.obs
         top = int(randomised.max(initial=0))
         window = (rows, slice(0, top))

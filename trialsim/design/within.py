@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+
+from ..ufuncs import special
 
 PROB_BEST_DRAWS = 2000  # fixed draws for Pr(best) and Pr(all equivalent) among more than two arms
 

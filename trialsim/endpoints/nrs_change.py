@@ -37,7 +37,7 @@ def per_baseline(model: EffectModel, population: Population, value_at) -> np.nda
 
 def clipped_mean_change(baseline: np.ndarray, mean: float, sd: float) -> np.ndarray:
     """E[clip(b + C, 0, 10) - b] for C ~ N(mean, sd) (censored normal mean)."""
-    from scipy import special
+    from ..ufuncs import special
 
     m = baseline + mean
     lo, hi = (0 - m) / sd, (10 - m) / sd

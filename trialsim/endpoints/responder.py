@@ -31,7 +31,7 @@ class Responder(Endpoint):
         if model.visit is not None:
             return model.visit.true_responder
         # reduction >= r * b  <=>  change <= -r * b (clipping at 0 keeps responders responders)
-        from scipy import special
+        from ..ufuncs import special
 
         r = self.responder_reduction
         return per_baseline(model, population, lambda b, mean, sd: special.ndtr((-r * b - mean) / sd))

@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from . import quadrature
 from .base import LookData
 from .priors import FLAT, ConjugatePrior
+from ..ufuncs import special
 
 POINTS_PER_SD = 5
 MIN_POINTS, MAX_POINTS = 48, 4096

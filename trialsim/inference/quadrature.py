@@ -1,4 +1,4 @@
-"""Compiled quadrature kernels of the exact engine (numba, cached on disk).
+"""Compiled quadrature kernels of the exact engine (numba: ahead of time, or JIT cached on disk; kernels.py).
 
 Every trial x arm has a uniform grid (origin lo[b, k], spacing h[b, k], n[b, k]
 points); arrays are padded to the largest n with pdf = 0 and cdf = 1. Usually
@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-jit = numba.njit(cache=True, fastmath=False, nogil=True)
-inline = numba.njit(cache=True, nogil=True, inline="always")  # small helpers of the kernels' inner loops
+from .. import kernels
+
+_OPTIONS = {"cache": True, "fastmath": False, "nogil": True}  # numba JIT options
+inline = kernels.inner(cache=True, nogil=True, inline="always")  # small helpers of the kernels' inner loops
 
 
-@jit
+@kernels.jit("UniTuple(f8[:, :, ::1], 2)(i8, f8[:, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], b1[:, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], i8)", **_OPTIONS)
 def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, const: np.ndarray,
                    use: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, width: int):
     """Normalised pdf and cdf on each trial x arm grid, (trials, arms, width).
@@ -172,7 +173,7 @@ def _band_anywhere(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarr
     return _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + upper) - _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + lower)
 
 
-@jit
+@kernels.jit("f8[:, ::1](f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], b1[:, ::1], f8, f8)", **_OPTIONS)
 def others_within(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
                   active: np.ndarray, lower: float, upper: float) -> np.ndarray:
     """For each active arm k: Pr(every other active arm j has x + lower < theta_j < x + upper at x = theta_k).
@@ -225,7 +226,7 @@ def _within_common(pdf: np.ndarray, band: np.ndarray, h: np.ndarray, n: np.ndarr
     return acc
 
 
-@numba.njit(cache=True, nogil=True, inline="never")  # the rare path: kept out of the usual path's code
+@kernels.inner(cache=True, nogil=True, inline="never")  # the rare path: kept out of the usual path's code
 def _within_apart(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
                   b: int, k: int, lower: float, upper: float) -> float:
     """others_within for one arm when arms have grids of their own: other arms' CDFs interpolated."""
@@ -256,7 +257,7 @@ def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.
     return np.clip(others_within(pdf, cdf, lo, h, n, active, 0.0, margin).sum(axis=1), 0.0, 1.0)
 
 
-@jit
+@kernels.jit("f8[:, ::1](f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], i8[::1], f8, f8, b1[:, ::1])", **_OPTIONS)
 def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
                             control: np.ndarray, lower: float, upper: float, use: np.ndarray) -> np.ndarray:
     """Pr(lower < theta_k - theta_control < upper) for arms in `use` (either bound may be infinite).

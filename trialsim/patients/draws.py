@@ -67,7 +67,7 @@ def screening_uniform(u: np.ndarray, z: np.ndarray, rho: float) -> np.ndarray:
     negative z (more relief) gives smaller uniforms, so responsive patients pass more often."""
     if rho == 0.0:
         return u
-    from scipy import special
+    from ..ufuncs import special
 
     return special.ndtr(rho * z + np.sqrt(1.0 - rho * rho) * special.ndtri(np.clip(u, 1e-300, 1 - 1e-16)))
 
@@ -75,7 +75,7 @@ def screening_uniform(u: np.ndarray, z: np.ndarray, rho: float) -> np.ndarray:
 def patient_draws(draws: Draws, n_visits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(responsiveness z, observed-phenotype u, explant u, dropout u per visit (n, visits)) from
     four normals per counter (uniforms as their normal CDF): few draws for what the simulator needs."""
-    from scipy import special
+    from ..ufuncs import special
 
     z = np.concatenate([draws.normal_quad(PATIENT_QUADS + j) for j in range((n_visits + 3 + 3) // 4)], axis=1)
     u = special.ndtr(z[:, 1: 3 + n_visits])  # the quads' last normals may be unused

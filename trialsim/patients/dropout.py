@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special
+
+from ..ufuncs import special
 
 Population = Literal["complete_case", "locf", "nonresponder"]
 

@@ -93,7 +93,7 @@ class ScreeningSampler:
 
 @functools.lru_cache(maxsize=64)
 def screening_sampler(model: PainModel) -> ScreeningSampler:
-    from scipy import special
+    from ..ufuncs import special
 
     sd_x = float(np.hypot(model.trait_sd, model.occasion_sd))
     grid = model.logit_mean + sd_x * np.linspace(-9.0, 9.0, GRID)
@@ -107,7 +107,7 @@ def screening_sampler(model: PainModel) -> ScreeningSampler:
 
 def _screened_candidates(model: PainModel, z: np.ndarray, z_trait: np.ndarray) -> tuple[np.ndarray, ...]:
     """(trait, fluctuation, error) at screening of candidates who pass it, from two normal columns."""
-    from scipy import special
+    from ..ufuncs import special
 
     sampler = screening_sampler(model)
     x = sampler.level(special.ndtr(z[:, 0]))

@@ -19,7 +19,8 @@ what the model implies; a clipped additive error would stack everyone above 10.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+
+from ..ufuncs import special
 
 NRS_MAX = 10.0
 

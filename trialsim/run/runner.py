@@ -12,7 +12,7 @@ import ctypes
 import functools
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -39,10 +39,12 @@ class RunSettings:
     keep_history: bool = False
 
 
-def warm_up_kernels() -> None:
-    """Load the compiled kernels (random streams, quadrature): the cold start of numba."""
-    from .. import blinding, cohort_visits, rng
-    from ..design import allocation, longitudinal, observe
+def warm_up_kernels(plan: TrialPlan | None = None) -> None:
+    """Load the compiled kernels (random streams, quadrature, ...): ahead-of-time ones load at once,
+    numba's JIT costs most of a second. The visit model's kernels (JIT only) are loaded if the plan has
+    the visit model (or no plan is given)."""
+    from .. import blinding, rng
+    from ..design import allocation, observe
     from ..inference import quadrature
 
     rng.warm_up()
@@ -50,8 +52,12 @@ def warm_up_kernels() -> None:
     quadrature.warm_up()
     observe.warm_up()
     allocation.warm_up()
-    cohort_visits.warm_up()
-    longitudinal.warm_up()
+    if plan is None or plan.cohort.visit is not None:
+        from .. import cohort_visits
+        from ..design import longitudinal
+
+        cohort_visits.warm_up()
+        longitudinal.warm_up()
 
 
 @functools.cache
@@ -100,7 +106,9 @@ def iter_chunks(plan: TrialPlan, settings: RunSettings, todo: list[tuple[int, in
         return
     own = executor is None
     if own:
-        warm_up_kernels()  # forked workers inherit the loaded kernels instead of each loading them
+        from concurrent.futures import ProcessPoolExecutor  # multiprocessing: ~25 ms, for several workers only
+
+        warm_up_kernels(plan)  # forked workers inherit the loaded kernels instead of each loading them
     pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(simulate_chunk, plan, settings, lo, hi) for lo, hi in todo]

@@ -83,7 +83,8 @@ DEFAULT_PHENOTYPES = {
 
 class Strict(BaseModel):
     # strict: `true` is not a number nor "0.5" a probability; allow_inf_nan: every float finite
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    # defer_build: each model's validator is built when first used (Scenario's covers the nested ones): ~25 ms less
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)
 
 
 class TruncatedNormal(Strict):
