@@ -18,7 +18,7 @@ import types
 from pathlib import Path
 
 
-def _ufuncs() -> types.ModuleType:
+def _ufuncs() -> types.ModuleType | None:
     if "scipy.special" in sys.modules:
         return sys.modules["scipy.special"]
     import scipy
@@ -28,12 +28,16 @@ def _ufuncs() -> types.ModuleType:
     sys.modules["scipy.special"] = stand_in
     try:
         return importlib.import_module("scipy.special._ufuncs")
-    except ImportError:
-        sys.modules.pop("scipy.special", None)
-        return importlib.import_module("scipy.special")
+    except Exception:  # a scipy whose extension needs its package: the package, as usual (slower, same functions)
+        return None
     finally:
         if sys.modules.get("scipy.special") is stand_in:
             del sys.modules["scipy.special"]
 
 
-special = _ufuncs()
+def _special() -> types.ModuleType:
+    ufuncs = _ufuncs()
+    return ufuncs if ufuncs is not None else importlib.import_module("scipy.special")
+
+
+special = _special()
