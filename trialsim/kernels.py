@@ -40,8 +40,7 @@ PACKAGE = Path(__file__).resolve().parent
 # The modules whose kernels are compiled ahead of time (their files make the module's key)
 AOT_MODULES = ("trialsim.rng", "trialsim.inference.quadrature", "trialsim.design.observe",
                "trialsim.design.allocation", "trialsim.blinding")
-_KEY_FILES = ("kernels.py", "rng.py", "inference/quadrature.py", "design/observe.py", "design/allocation.py",
-              "blinding.py")
+_KEY_FILES = ("kernels.py", *(m.removeprefix("trialsim.").replace(".", "/") + ".py" for m in AOT_MODULES))
 
 _kernels: list[Kernel] = []
 _inners: list[Inner] = []
