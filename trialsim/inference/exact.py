@@ -101,9 +101,7 @@ class ArmPosteriors:
     def spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(lower, upper, sd-like width) of the region holding the mass."""
         if self.binary:
-            total = self.a + self.b
-            mean = self.a / total
-            sd = np.sqrt(self.a * self.b / (total**2 * (total + 1)))
+            mean, sd = self.mean(), np.sqrt(self.variance())
             return np.maximum(mean - TAIL_SDS_BETA * sd, 0.0), np.minimum(mean + TAIL_SDS_BETA * sd, 1.0), sd
         df, loc = self.a
         q = np.minimum(special.stdtrit(df, 1 - TAIL_MASS_T), MAX_TAIL_SCALES_T)
