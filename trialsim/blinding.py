@@ -75,7 +75,7 @@ def guess_counts(plan: BlindingPlan | None, seed: int, trials: np.ndarray, arm: 
                          np.ascontiguousarray(arm, np.int64), np.ascontiguousarray(asked, np.bool_), p, dont_know)
 
 
-@kernels.jit("i8[:, :, ::1](u4[::1], i8[::1], i8[:, ::1], b1[:, ::1], f8[::1], f8)", cache=True, nogil=True)
+@kernels.jit("i8[:, :, ::1](u4[::1], i8[::1], i8[:, ::1], b1[:, ::1], f8[::1], f8)")
 def _guess_counts(key, trials, arm, asked, believes_active, dont_know):
     counts = np.zeros((trials.size, believes_active.size, len(GUESSES)), np.int64)
     for b in range(trials.size):

@@ -95,19 +95,24 @@ class Kernel(Inner):
         return self.dispatcher()(*args)
 
 
+# numba options of every kernel and helper: cached on disk, and the GIL released (worker threads)
+DEFAULT_OPTIONS = {"cache": True, "nogil": True}
+
+
 def jit(*signatures: str, **options: Any) -> Callable[[Callable], Kernel]:
-    """A kernel called from Python; `signatures` (numba's syntax) are compiled ahead of time."""
+    """A kernel called from Python; `signatures` (numba's syntax) are compiled ahead of time; `options`
+    add to DEFAULT_OPTIONS for numba's JIT."""
     def make(py_func: Callable) -> Kernel:
-        kernel = Kernel(py_func, options, signatures)
+        kernel = Kernel(py_func, DEFAULT_OPTIONS | options, signatures)
         _kernels.append(kernel)
         return kernel
     return make
 
 
 def inner(**options: Any) -> Callable[[Callable], Inner]:
-    """A helper called only from compiled kernels (e.g. `inline="always"`)."""
+    """A helper called only from compiled kernels (e.g. `inline="always"`), with DEFAULT_OPTIONS."""
     def make(py_func: Callable) -> Inner:
-        helper = Inner(py_func, options)
+        helper = Inner(py_func, DEFAULT_OPTIONS | options)
         _inners.append(helper)
         return helper.dispatcher() if _numba_ready else helper  # numba in use: no stand-in needed
     return make

@@ -59,10 +59,9 @@ def trial_stream(seed: int, trial: int, stream: Stream, *extra: int) -> np.rando
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = np.uint32(0x9E3779B9), np.uint32(0xBB67AE85)
 _MASK = np.uint64(0xFFFFFFFF)
-_OPTIONS = {"cache": True, "nogil": True}  # numba JIT options (the AOT build compiles the same source)
 
 
-@kernels.inner(cache=True, nogil=True, inline="always")
+@kernels.inner(inline="always")
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of a counter (c0..c3) under a key (k0, k1); four uint32 words as uint64."""
     for r in range(10):
@@ -77,13 +76,13 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@kernels.inner(cache=True, nogil=True, inline="always")
+@kernels.inner(inline="always")
 def _unit(hi, lo):
     """A uniform in (0, 1) from 53 bits of two words (never 0 or 1)."""
     return ((((hi << np.uint64(32)) | lo) >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
 
 
-@kernels.jit("f8[::1](u4[:, ::1], i8[::1], i8[::1], i8[::1], i8, b1)", **_OPTIONS)
+@kernels.jit("f8[::1](u4[:, ::1], i8[::1], i8[::1], i8[::1], i8, b1)")
 def _draw(keys, key_index, trial, patient, column, normal):
     out = np.empty(trial.size)
     for i in range(trial.size):
@@ -123,7 +122,7 @@ def _flat_int64(values, shape: tuple[int, ...]) -> np.ndarray:
     return np.require(np.broadcast_to(np.asarray(values, np.int64), shape), np.int64, "CW").ravel()
 
 
-@kernels.jit("f8[:, ::1](u4[:, ::1], i8[::1], i8[::1], i8[::1], i8)", **_OPTIONS)
+@kernels.jit("f8[:, ::1](u4[:, ::1], i8[::1], i8[::1], i8[::1], i8)")
 def _draw_pair(keys, key_index, trial, patient, column):
     out = np.empty((trial.size, 2))
     for i in range(trial.size):
@@ -138,7 +137,7 @@ def _draw_pair(keys, key_index, trial, patient, column):
     return out
 
 
-@kernels.jit("f8[:, ::1](u4[:, ::1], i8[::1], i8[::1], i8[::1], i8)", **_OPTIONS)
+@kernels.jit("f8[:, ::1](u4[:, ::1], i8[::1], i8[::1], i8[::1], i8)")
 def _draw_quad(keys, key_index, trial, patient, column):
     out = np.empty((trial.size, 4))
     scale = 1.0 / 4294967296.0
@@ -167,7 +166,7 @@ def normal_pairs_at(keys: np.ndarray, key_index: np.ndarray, trial: np.ndarray, 
     return _elementwise(_draw_pair, keys, key_index, trial, patient, column)
 
 
-@kernels.jit("f8[:, ::1](u4[::1], i8[::1], i8, i8, i8, b1)", **_OPTIONS)
+@kernels.jit("f8[:, ::1](u4[::1], i8[::1], i8, i8, i8, b1)")
 def _block(key, trials, lo, hi, column, normal):
     out = np.empty((trials.size, hi - lo))
     k0, k1 = np.uint64(key[0]), np.uint64(key[1])
@@ -183,7 +182,7 @@ def _block(key, trials, lo, hi, column, normal):
     return out
 
 
-@kernels.jit("f8[:, ::1](u4[::1], i8[::1], i8)", **_OPTIONS)
+@kernels.jit("f8[:, ::1](u4[::1], i8[::1], i8)")
 def _exponential_sums(key, trials, n):
     out = np.empty((trials.size, n))
     k0, k1 = np.uint64(key[0]), np.uint64(key[1])
@@ -205,7 +204,7 @@ def exponential_sums(key: np.ndarray, trials: np.ndarray, n: int) -> np.ndarray:
     return _exponential_sums(np.asarray(key, np.uint32), np.asarray(trials, np.int64), int(n))
 
 
-@kernels.jit("f8[:, ::1](u4[:, ::1], i8[:, ::1], i8[::1], i8, b1)", **_OPTIONS)
+@kernels.jit("f8[:, ::1](u4[:, ::1], i8[:, ::1], i8[::1], i8, b1)")
 def _per_arm_block(keys, arm, trials, start, normal):
     out = np.zeros(arm.shape)
     for b in range(trials.size):
@@ -240,14 +239,14 @@ def block(key: np.ndarray, trials: np.ndarray, lo: int, hi: int, column: int = 0
 
 # Scalar pieces of the kernels above for compiled callers that draw several columns per element
 # (cohort_visits.py): the same counter layout and arithmetic, hence the same values.
-@kernels.inner(cache=True, nogil=True, inline="always")
+@kernels.inner(inline="always")
 def counter_words(k0, k1, trial, patient, column):
     """Philox words of (trial, patient, column) under key (k0, k1), as every kernel here lays out the counter."""
     t = np.uint64(trial)
     return philox4x32(np.uint64(patient), np.uint64(column), t & _MASK, t >> np.uint64(32), np.uint64(k0), np.uint64(k1))
 
 
-@kernels.inner(cache=True, nogil=True, inline="always")
+@kernels.inner(inline="always")
 def quad_pair(a, b):
     """Two normals of one Box-Muller pair of `normal_quads_at` from its two words (a, b)."""
     scale = 1.0 / 4294967296.0
@@ -256,19 +255,19 @@ def quad_pair(a, b):
     return r * math.cos(angle), r * math.sin(angle)
 
 
-@kernels.inner(cache=True, nogil=True, inline="always")
+@kernels.inner(inline="always")
 def uniform_of_words(w0, w1):
     """The uniform `draws_at` makes of a counter's first two words."""
     return _unit(w0, w1)
 
 
-@kernels.inner(cache=True, nogil=True, inline="always")
+@kernels.inner(inline="always")
 def normal_of_words(w0, w1, w2, w3):
     """The standard normal `draws_at(normal=True)` makes of a counter's words."""
     return math.sqrt(-2.0 * math.log(_unit(w0, w1))) * math.cos(2.0 * math.pi * _unit(w2, w3))
 
 
-@kernels.jit("b1[:, ::1](u4[:, ::1], f8[:, ::1], i8[::1], i8[::1])", **_OPTIONS)
+@kernels.jit("b1[:, ::1](u4[:, ::1], f8[:, ::1], i8[::1], i8[::1])")
 def _below(keys, rates, trial, patient):
     out = np.zeros(rates.shape, np.bool_)
     for i in range(trial.size):

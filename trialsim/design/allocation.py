@@ -208,7 +208,7 @@ def apply_bounds(weights: np.ndarray, free: np.ndarray, lo: float | np.ndarray, 
 _RO2, _RO1 = "Array(float64, 2, 'C', readonly=True)", "Array(float64, 1, 'C', readonly=True)"
 
 
-@kernels.jit(f"f8[:, ::1]({_RO2}, Array(bool, 2, 'C', readonly=True), {_RO2}, {_RO2}, {_RO1})", cache=True, nogil=True)
+@kernels.jit(f"f8[:, ::1]({_RO2}, Array(bool, 2, 'C', readonly=True), {_RO2}, {_RO2}, {_RO1})")
 def _bounded(weights, free, lo, hi, budget):
     n_rows, n_arms = weights.shape
     out = np.zeros((n_rows, n_arms))
@@ -276,7 +276,7 @@ def randomise(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     return _inverse_cdf(np.ascontiguousarray(probs, np.float64), np.ascontiguousarray(u, np.float64))
 
 
-@kernels.jit("i8[:, ::1](f8[:, :, ::1], f8[:, ::1])", cache=True, nogil=True)
+@kernels.jit("i8[:, ::1](f8[:, :, ::1], f8[:, ::1])")
 def _inverse_cdf(probs, u):
     """The arm whose cumulative probability interval holds u: the number of running totals <= u,
     never past the last arm with positive probability, whatever the rounding."""

@@ -38,7 +38,7 @@ def cell_statistics(obs: Observed, dropout: np.ndarray, phenotype: np.ndarray, b
 
 # lo and hi are often broadcast (read-only, strided) views: one signature takes any int64 vector
 @kernels.jit("f8[:, :, :, ::1](i2[:, ::1], b1[:, ::1], b1[:, ::1], f8[:, ::1], i2[:, ::1], f8[:, ::1], i8[::1], "
-             "Array(int64, 1, 'A', readonly=True), Array(int64, 1, 'A', readonly=True), i8, i8, b1)", cache=True, nogil=True)
+             "Array(int64, 1, 'A', readonly=True), Array(int64, 1, 'A', readonly=True), i8, i8, b1)")
 def _cell_sums(arm, dropout, missing, y, phenotype, baseline, rows, lo, hi, n_arms, n_pheno, binary):
     """(n, sum y, sum y^2, sum x, sum x^2, sum xy) per row x arm x phenotype, patients in arrival order
     (the order in which bincount would add them). Binary endpoints fill the first two only."""
@@ -71,8 +71,7 @@ def arm_tallies(obs: Observed, analysed: np.ndarray, phenotype: np.ndarray, n_ar
                     n_pheno)
 
 
-@kernels.jit("Tuple((i8[:, :, ::1], i8[:, ::1], i8[:, ::1]))(i2[:, ::1], b1[:, ::1], b1[:, ::1], i2[:, ::1], i8, i8)",
-             cache=True, nogil=True)
+@kernels.jit("Tuple((i8[:, :, ::1], i8[:, ::1], i8[:, ::1]))(i2[:, ::1], b1[:, ::1], b1[:, ::1], i2[:, ::1], i8, i8)")
 def _tallies(arm, analysed, responder, phenotype, n_arms, n_pheno):
     by_pheno = np.zeros((arm.shape[0], n_arms, n_pheno), np.int64)
     n = np.zeros((arm.shape[0], n_arms), np.int64)

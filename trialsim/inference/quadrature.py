@@ -23,11 +23,10 @@ import numpy as np
 
 from .. import kernels
 
-_OPTIONS = {"cache": True, "fastmath": False, "nogil": True}  # numba JIT options
-inline = kernels.inner(cache=True, nogil=True, inline="always")  # small helpers of the kernels' inner loops
+inline = kernels.inner(inline="always")  # small helpers of the kernels' inner loops
 
 
-@kernels.jit("UniTuple(f8[:, :, ::1], 2)(i8, f8[:, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], b1[:, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], i8)", **_OPTIONS)
+@kernels.jit("UniTuple(f8[:, :, ::1], 2)(i8, f8[:, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], b1[:, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], i8)")
 def grid_densities(family: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, const: np.ndarray,
                    use: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, width: int):
     """Normalised pdf and cdf on each trial x arm grid, (trials, arms, width).
@@ -173,7 +172,7 @@ def _band_anywhere(cdf: np.ndarray, pdf: np.ndarray, lo: np.ndarray, h: np.ndarr
     return _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + upper) - _cdf_anywhere(cdf, pdf, lo, h, n, b, j, x + lower)
 
 
-@kernels.jit("f8[:, ::1](f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], b1[:, ::1], f8, f8)", **_OPTIONS)
+@kernels.jit("f8[:, ::1](f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], b1[:, ::1], f8, f8)")
 def others_within(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
                   active: np.ndarray, lower: float, upper: float) -> np.ndarray:
     """For each active arm k: Pr(every other active arm j has x + lower < theta_j < x + upper at x = theta_k).
@@ -226,7 +225,7 @@ def _within_common(pdf: np.ndarray, band: np.ndarray, h: np.ndarray, n: np.ndarr
     return acc
 
 
-@kernels.inner(cache=True, nogil=True, inline="never")  # the rare path: kept out of the usual path's code
+@kernels.inner(inline="never")  # the rare path: kept out of the usual path's code
 def _within_apart(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray, active: np.ndarray,
                   b: int, k: int, lower: float, upper: float) -> float:
     """others_within for one arm when arms have grids of their own: other arms' CDFs interpolated."""
@@ -257,7 +256,7 @@ def prob_all_equivalent(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.
     return np.clip(others_within(pdf, cdf, lo, h, n, active, 0.0, margin).sum(axis=1), 0.0, 1.0)
 
 
-@kernels.jit("f8[:, ::1](f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], i8[::1], f8, f8, b1[:, ::1])", **_OPTIONS)
+@kernels.jit("f8[:, ::1](f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], i8[:, ::1], i8[::1], f8, f8, b1[:, ::1])")
 def prob_difference_between(pdf: np.ndarray, cdf: np.ndarray, lo: np.ndarray, h: np.ndarray, n: np.ndarray,
                             control: np.ndarray, lower: float, upper: float, use: np.ndarray) -> np.ndarray:
     """Pr(lower < theta_k - theta_control < upper) for arms in `use` (either bound may be infinite).
