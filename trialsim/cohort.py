@@ -71,7 +71,7 @@ class Cohort:
         self.trials = np.asarray(trials, np.int64)
         shape = (len(trials), plan.max_patients)
         self.keys = {s: rng.stream_key(seed, s) for s in (Stream.COHORT, Stream.SCREENING, Stream.DROPOUT,
-                                                          Stream.RANDOMISATION)}
+                                                          Stream.RANDOMISATION, Stream.BLINDING)}
         self.outcome_keys = np.stack([rng.stream_key(seed, Stream.OUTCOMES, a) for a in plan.arms])
         self.event_keys = np.stack([rng.stream_key(seed, Stream.ADVERSE_EVENTS, e) for e in plan.adverse_events]
                                    or [np.zeros(2, np.uint32)])
@@ -143,7 +143,7 @@ class Cohort:
             self.u_screen[rows, cols] = rng.block(self.keys[Stream.SCREENING], trials, lo, hi)
         self.u_randomise[rows, cols] = rng.block(self.keys[Stream.RANDOMISATION], trials, lo, hi)
         if self.plan.belief:
-            self.u_belief[rows, cols] = rng.block(rng.stream_key(self.seed, Stream.BLINDING), trials, lo, hi)
+            self.u_belief[rows, cols] = rng.block(self.keys[Stream.BLINDING], trials, lo, hi)
         self.filled[rows] = need if self.plan.visit is not None else hi
 
     def passed_screening(self, model: EffectModel, rows: np.ndarray, patients: np.ndarray,

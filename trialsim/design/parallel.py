@@ -331,11 +331,11 @@ def _adapt(plan: DesignPlan, state: TrialState, probs: np.ndarray, idx: np.ndarr
     alloc, rule = plan.allocation, plan.decisions
     n_pheno, n_arms = len(cohort.prevalence), state.fate.shape[1]
     rows = idx[still]
-    reads_posterior = rule.phenotype_futility is not None or (alloc.adaptive and (alloc.stratified or rule.matched))
-    if reads_posterior and not still.all():  # copies of the posterior's grids only for the rules that read them
-        look_data, post = look_data.take(still), post.take(still)
+    by_phenotype = rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive)
+    if (by_phenotype or (alloc.adaptive and rule.matched)) and not still.all():
+        look_data, post = look_data.take(still), post.take(still)  # copies of the grids only for rules that read them
     split = None
-    if rule.phenotype_futility is not None or (alloc.stratified and alloc.adaptive):
+    if by_phenotype:
         split = infer.by_phenotype(post, look_data, cohort.trials[rows], state.active[rows])
     if rule.phenotype_futility is not None:
         control = np.full(rows.size * n_pheno, rule.control)
